@@ -1,0 +1,95 @@
+//! Kernel resource limits applied to the child between `fork` and `exec`.
+
+use std::io;
+use std::time::Duration;
+
+/// The limits of one run. `None` leaves the grader's own limit in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time before the group is terminated.
+    pub wall: Duration,
+    /// CPU seconds per process (`RLIMIT_CPU`; SIGXCPU, then SIGKILL one second later).
+    pub cpu: Option<Duration>,
+    /// Virtual memory per process (`RLIMIT_AS`).
+    pub address_space_bytes: Option<u64>,
+    /// Largest file a process may write (`RLIMIT_FSIZE`).
+    pub file_size_bytes: Option<u64>,
+    /// Open file descriptors per process (`RLIMIT_NOFILE`).
+    pub open_files: Option<u64>,
+    /// Bytes kept of each of stdout and stderr; more kills the group.
+    pub output_bytes: usize,
+}
+
+impl Limits {
+    /// Limits for one run of a student's program.
+    pub fn for_run(wall: Duration) -> Self {
+        Limits {
+            wall,
+            // Generous for honest multi-process work, short enough that a runaway loop in a
+            // process that escaped the wall clock still ends.
+            cpu: Some(wall.saturating_mul(2).max(Duration::from_secs(5))),
+            address_space_bytes: Some(1 << 30),
+            file_size_bytes: Some(16 << 20),
+            open_files: Some(256),
+            output_bytes: 1 << 20,
+        }
+    }
+
+    /// Limits for compiling a submission: rustc needs far more virtual memory than any run.
+    pub fn for_build(wall: Duration) -> Self {
+        Limits {
+            wall,
+            cpu: None,
+            address_space_bytes: None,
+            file_size_bytes: Some(1 << 30),
+            open_files: None,
+            output_bytes: 8 << 20,
+        }
+    }
+
+    /// Applies the limits to the calling process. Runs in the forked child before `exec`:
+    /// only async-signal-safe calls, no allocation.
+    pub(super) fn apply_in_child(&self) -> io::Result<()> {
+        set(libc::RLIMIT_CORE, 0, 0)?;
+        if let Some(cpu) = self.cpu {
+            let secs = cpu.as_secs().max(1);
+            set(libc::RLIMIT_CPU, secs, secs + 1)?;
+        }
+        if let Some(bytes) = self.address_space_bytes {
+            set(libc::RLIMIT_AS, bytes, bytes)?;
+        }
+        if let Some(bytes) = self.file_size_bytes {
+            set(libc::RLIMIT_FSIZE, bytes, bytes)?;
+        }
+        if let Some(n) = self.open_files {
+            set(libc::RLIMIT_NOFILE, n, n)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_os = "linux"))]
+type Resource = libc::c_int;
+
+/// Lowers one limit; never raises a hard limit the grader itself does not have.
+fn set(resource: Resource, soft: u64, hard: u64) -> io::Result<()> {
+    // SAFETY: getrlimit/setrlimit with valid pointers are async-signal-safe syscalls.
+    unsafe {
+        let mut cur: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(resource, &mut cur) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let hard = (hard as libc::rlim_t).min(cur.rlim_max);
+        let soft = (soft as libc::rlim_t).min(hard);
+        let new = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        if libc::setrlimit(resource, &new) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

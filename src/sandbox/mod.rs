@@ -1,0 +1,295 @@
+//! The one place that spawns untrusted code.
+//!
+//! Every build and every run of a submission goes through [`run`]: it starts the program in its
+//! own process group with a cleared environment, closed stdin and kernel rlimits, captures its
+//! output up to a cap, enforces a wall-clock limit (SIGTERM to the whole group, a grace period,
+//! then SIGKILL), kills whatever is left of the group when the main process ends, reaps, and says
+//! why the run ended. It never judges a run and never prints.
+//!
+//! Why not `wait-timeout`: it reaps the child itself, which loses the child's `rusage` (the CPU
+//! time of the process tree) and kills only the main process. Here a waiter thread blocks in
+//! `waitid(WNOWAIT)`, so the main process stays a zombie (its group id cannot be reused) while
+//! the group is killed, and is then reaped with `wait4` for its resource usage.
+
+mod capture;
+mod limits;
+
+pub use limits::Limits;
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use capture::{Stream, StreamOutput};
+
+/// What to run and under which limits.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// The complete environment of the child: nothing of the grader's leaks in.
+    pub env: Vec<(OsString, OsString)>,
+    pub limits: Limits,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The main process exited with this code.
+    Exited(i32),
+    /// The main process was killed by this signal, not by the sandbox.
+    Signaled(i32),
+    /// The wall-clock limit passed; the whole group was terminated.
+    TimedOut { after: Duration },
+    /// A stream exceeded the output cap; the whole group was killed.
+    OutputLimit { stream: Stream, cap_bytes: usize },
+}
+
+/// What was observed of one run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ending: Ending,
+    pub stdout: StreamOutput,
+    pub stderr: StreamOutput,
+    /// Wall-clock time from spawn to the main process's exit.
+    pub wall: Duration,
+    /// User + system CPU time of the main process and the descendants it waited for.
+    pub cpu: Duration,
+    /// Peak resident set size of the largest process the main one waited for, in bytes.
+    pub max_rss_bytes: u64,
+    /// A process outside the group (it called `setsid`) kept the output pipes open after the
+    /// run; the sandbox stopped waiting for it.
+    pub escaped_output_holder: bool,
+}
+
+/// The sandbox could not start the program (not a verdict on the program).
+#[derive(Debug, thiserror::Error)]
+#[error("could not start {program}: {source}")]
+pub struct SpawnError {
+    program: String,
+    #[source]
+    source: io::Error,
+}
+
+/// Messages from the helper threads of one run.
+enum Event {
+    /// The main process has ended (not yet reaped).
+    MainEnded,
+    /// A stream passed the cap.
+    OverCap(Stream),
+    /// A stream reached end of file or was abandoned.
+    Closed(Stream, StreamOutput),
+}
+
+/// Where the supervision of one run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// SIGTERM sent to the group; SIGKILL follows after [`GRACE`].
+    Terminating { since: Instant },
+    /// SIGKILL sent; only the main process's end is awaited.
+    Killed,
+}
+
+/// How long a process group gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_millis(500);
+/// How long to wait for the output pipes to close once the group is dead.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Runs `job` to completion under its limits.
+pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
+    let mut cmd = Command::new(&job.program);
+    cmd.args(&job.args)
+        .current_dir(&job.cwd)
+        .env_clear()
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let limits = job.limits.clone();
+    // SAFETY: the closure only calls setrlimit/prctl, which are async-signal-safe, and
+    // allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || limits.apply_in_child());
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| SpawnError {
+        program: job.program.display().to_string(),
+        source,
+    })?;
+    let pid = child.id() as libc::pid_t;
+
+    let (tx, rx) = mpsc::channel();
+    let cap = job.limits.output_bytes;
+    capture::spawn_reader(Stream::Stdout, child.stdout.take(), cap, tx.clone());
+    capture::spawn_reader(Stream::Stderr, child.stderr.take(), cap, tx.clone());
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            wait_without_reaping(pid);
+            let _ = tx.send(Event::MainEnded);
+        });
+    }
+    drop(tx);
+
+    let deadline = started + job.limits.wall;
+    let mut ending: Option<Ending> = None;
+    let mut phase = Phase::Running;
+    let mut closed: Vec<(Stream, StreamOutput)> = Vec::new();
+    let wall = loop {
+        let wake = match phase {
+            Phase::Running => Some(deadline),
+            Phase::Terminating { since } => Some(since + GRACE),
+            Phase::Killed => None,
+        };
+        let event = match wake {
+            Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match event {
+            Ok(Event::MainEnded) => break started.elapsed(),
+            Ok(Event::OverCap(stream)) => {
+                ending.get_or_insert(Ending::OutputLimit {
+                    stream,
+                    cap_bytes: cap,
+                });
+                kill_group(pid, libc::SIGKILL);
+                phase = Phase::Killed;
+            }
+            Ok(Event::Closed(s, o)) => closed.push((s, o)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if phase == Phase::Running {
+                    ending.get_or_insert(Ending::TimedOut {
+                        after: job.limits.wall,
+                    });
+                    kill_group(pid, libc::SIGTERM);
+                    phase = Phase::Terminating {
+                        since: Instant::now(),
+                    };
+                } else {
+                    kill_group(pid, libc::SIGKILL);
+                    phase = Phase::Killed;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("the waiter thread holds a sender"),
+        }
+    };
+    // The main process is a zombie: its group id is still ours. End every process left in it.
+    kill_group(pid, libc::SIGKILL);
+    let usage = reap(pid);
+    // Drop the std handle only now: it never waits, and the pid is already reaped.
+    drop(child);
+
+    let drain_deadline = Instant::now() + DRAIN;
+    while closed.len() < 2 {
+        match rx.recv_timeout(drain_deadline.saturating_duration_since(Instant::now())) {
+            Ok(Event::Closed(s, o)) => closed.push((s, o)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let escaped_output_holder = closed.len() < 2;
+    let take = |which: Stream| {
+        closed
+            .iter()
+            .find(|(s, _)| *s == which)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default()
+    };
+    let ending = ending.unwrap_or(match usage.status {
+        Status::Exited(code) => Ending::Exited(code),
+        Status::Signaled(sig) => Ending::Signaled(sig),
+    });
+    Ok(Outcome {
+        ending,
+        stdout: take(Stream::Stdout),
+        stderr: take(Stream::Stderr),
+        wall,
+        cpu: usage.cpu,
+        max_rss_bytes: usage.max_rss_bytes,
+        escaped_output_holder,
+    })
+}
+
+/// Sends `signal` to every process of the group led by `pgid`.
+fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: plain syscall; the group leader is not reaped yet, so the id is still ours.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// Blocks until `pid` has ended, leaving it a zombie.
+fn wait_without_reaping(pid: libc::pid_t) {
+    loop {
+        // SAFETY: siginfo_t is plain data, zero is a valid bit pattern.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: plain syscall with a valid out-pointer.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+enum Status {
+    Exited(i32),
+    Signaled(i32),
+}
+
+struct Usage {
+    status: Status,
+    cpu: Duration,
+    max_rss_bytes: u64,
+}
+
+/// Reaps `pid` and returns its status and resource usage.
+fn reap(pid: libc::pid_t) -> Usage {
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: plain syscall with valid out-pointers.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if rc == pid || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let status = if libc::WIFSIGNALED(status) {
+        Status::Signaled(libc::WTERMSIG(status))
+    } else {
+        Status::Exited(libc::WEXITSTATUS(status))
+    };
+    // Linux reports ru_maxrss in KiB, macOS in bytes.
+    let rss_unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    Usage {
+        status,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        max_rss_bytes: ru.ru_maxrss.max(0) as u64 * rss_unit,
+    }
+}
+
+/// The environment every run of student code gets: nothing of the grader's.
+pub fn minimal_env() -> Vec<(OsString, OsString)> {
+    vec![
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("LC_ALL".into(), "C".into()),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! The sandbox against real processes (`/bin/sh` scripts). Every script is self-bounded: if the
+//! sandbox failed to stop it, it would still end by itself within a minute.
+
+use super::*;
+use std::path::Path;
+
+fn sh(script: &str, limits: Limits) -> Outcome {
+    let job = Job {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        cwd: std::env::temp_dir(),
+        env: minimal_env(),
+        limits,
+    };
+    run(&job).expect("spawn /bin/sh")
+}
+
+fn quick() -> Limits {
+    Limits::for_run(Duration::from_secs(10))
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is dead for our purposes: it only waits for its parent to reap it.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn reports_exit_code_and_output() {
+    let out = sh("echo hello; echo oops >&2; exit 3", quick());
+    assert_eq!(out.ending, Ending::Exited(3));
+    assert_eq!(out.stdout.bytes, b"hello\n");
+    assert_eq!(out.stderr.bytes, b"oops\n");
+    assert!(!out.stdout.truncated);
+}
+
+#[test]
+fn reports_the_killing_signal() {
+    let out = sh("kill -SEGV $$; sleep 5", quick());
+    assert_eq!(out.ending, Ending::Signaled(libc::SIGSEGV));
+}
+
+#[test]
+fn environment_is_cleared_and_stdin_closed() {
+    std::env::set_var("LABGRADE_SECRET_FOR_TEST", "leak");
+    let out = sh("env; read line && echo got-input", quick());
+    let text = out.stdout.lossy();
+    assert!(!text.contains("LABGRADE_SECRET_FOR_TEST"), "{text}");
+    assert!(text.contains("PATH=/usr/local/bin:/usr/bin:/bin"), "{text}");
+    assert!(!text.contains("got-input"), "stdin must be closed: {text}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn timeout_kills_a_group_that_ignores_sigterm() {
+    let mut limits = quick();
+    limits.wall = Duration::from_millis(300);
+    // The shell and its child ignore SIGTERM; both would end by themselves after 30 s.
+    let out = sh("trap '' TERM; sleep 30 & echo $!; wait; sleep 30", limits);
+    assert_eq!(
+        out.ending,
+        Ending::TimedOut {
+            after: Duration::from_millis(300)
+        }
+    );
+    assert!(out.wall < Duration::from_secs(5), "took {:?}", out.wall);
+    let sleeper: u32 = out.stdout.lossy().trim().parse().unwrap();
+    assert!(!alive(sleeper), "background sleep {sleeper} survived the timeout");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn leftover_workers_are_killed_when_the_main_process_exits() {
+    let out = sh("sleep 30 & echo $!", quick());
+    assert_eq!(out.ending, Ending::Exited(0));
+    let worker: u32 = out.stdout.lossy().trim().parse().unwrap();
+    assert!(!alive(worker), "worker {worker} outlived the run");
+    assert!(out.wall < Duration::from_secs(5), "waited for the worker: {:?}", out.wall);
+}
+
+#[test]
+fn output_flood_is_capped_and_killed() {
+    let mut limits = quick();
+    limits.output_bytes = 64 * 1024;
+    // 512 MiB at most if the cap failed.
+    let out = sh("head -c 536870912 /dev/zero", limits);
+    assert_eq!(
+        out.ending,
+        Ending::OutputLimit {
+            stream: Stream::Stdout,
+            cap_bytes: 64 * 1024
+        }
+    );
+    assert_eq!(out.stdout.bytes.len(), 64 * 1024);
+    assert!(out.stdout.truncated);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn cpu_limit_stops_a_busy_loop() {
+    let mut limits = quick();
+    limits.cpu = Some(Duration::from_secs(1));
+    limits.wall = Duration::from_secs(30);
+    // Busy for at most ~60 s of CPU if the limit failed.
+    let out = sh("i=0; while [ $i -lt 100000000 ]; do i=$((i+1)); done", limits);
+    assert_eq!(out.ending, Ending::Signaled(libc::SIGXCPU));
+    assert!(out.cpu >= Duration::from_millis(900), "cpu {:?}", out.cpu);
+}
+
+#[test]
+fn file_size_limit_stops_a_large_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut limits = quick();
+    limits.file_size_bytes = Some(1 << 20);
+    let job = Job {
+        program: "/bin/sh".into(),
+        args: vec![
+            "-c".into(),
+            "head -c 8388608 /dev/zero > big; echo $?".into(),
+        ],
+        cwd: dir.path().to_path_buf(),
+        env: minimal_env(),
+        limits,
+    };
+    let out = run(&job).unwrap();
+    let size = std::fs::metadata(dir.path().join("big")).unwrap().len();
+    assert!(size <= 1 << 20, "wrote {size} bytes");
+    assert_ne!(out.stdout.lossy().trim(), "0", "the write should have failed");
+}
+
+#[test]
+fn missing_program_is_a_spawn_error() {
+    let job = Job {
+        program: Path::new("/nonexistent/labgrade-test").into(),
+        args: vec![],
+        cwd: std::env::temp_dir(),
+        env: minimal_env(),
+        limits: quick(),
+    };
+    let err = run(&job).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/labgrade-test"), "{err}");
+}

@@ -1,0 +1,235 @@
+//! The checked spec model: what the rest of labgrade reads.
+//!
+//! Everything here has been validated once, at load time (`spec::validate`): matrices are
+//! expanded, placeholders substituted, checkers' parameters parsed, names unique. Later stages
+//! never re-validate and never see TOML.
+
+use std::time::Duration;
+
+/// A whole lab: its exercises, in the order the spec lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Short identifier of the lab (`lab10`).
+    pub lab: String,
+    /// Human title shown in reports.
+    pub title: String,
+    /// Where the spec came from, for messages (`<built-in lab10>` or a path).
+    pub origin: String,
+    pub build: BuildSettings,
+    pub exercises: Vec<Exercise>,
+}
+
+/// How submissions are compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSettings {
+    /// Wall-clock limit for one `cargo build` of a submission.
+    pub timeout: Duration,
+}
+
+/// One exercise of the lab: a binary of the submission and the tests run against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exercise {
+    /// `pool-sum` or `counter` for Lab 10 (CONTRACT §3 `exercise`).
+    pub id: String,
+    /// The `src/bin/<binary>.rs` target that implements it.
+    pub binary: String,
+    pub tests: Vec<TestCase>,
+}
+
+impl Exercise {
+    /// Points this exercise is worth in total.
+    pub fn max_score(&self) -> f64 {
+        self.tests.iter().map(|t| t.points).sum()
+    }
+}
+
+/// One graded test after matrix expansion: one line of the JSON result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestCase {
+    /// Unique within its exercise (`n=10 p=3`).
+    pub name: String,
+    pub points: f64,
+    /// Hidden tests are graded but not shown to students by `check`.
+    pub hidden: bool,
+    pub kind: TestKind,
+}
+
+/// What a test checks; the variants are CONTRACT §3's `kind`s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestKind {
+    Output(OutputTest),
+    Processes(ProcessesTest),
+    Speedup(SpeedupTest),
+    Race(RaceTest),
+}
+
+impl TestKind {
+    /// The CONTRACT §3 name of the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TestKind::Output(_) => "output",
+            TestKind::Processes(_) => "processes",
+            TestKind::Speedup(_) => "speedup",
+            TestKind::Race(_) => "race",
+        }
+    }
+}
+
+/// Run the binary once and check its exit status and printed result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputTest {
+    pub args: Vec<String>,
+    pub timeout: Duration,
+    pub exit: ExitExpectation,
+    /// `None`: stdout is not checked (e.g. a bad-arguments test).
+    pub stdout: Option<StdoutCheck>,
+}
+
+/// The exit status a run must end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitExpectation {
+    /// Exit code 0.
+    Success,
+    /// Any non-zero exit code (not a signal: a crash is never a clean refusal).
+    Failure,
+    /// Exactly this code.
+    Code(i32),
+}
+
+/// The expected stdout, as a literal or computed by a named checker. Compared after trimming
+/// surrounding whitespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdoutCheck {
+    /// This exact text.
+    Equals(String),
+    /// The decimal value of `1 + 2 + … + n` (as `u128`).
+    SumTo { n: u64 },
+    /// The decimal product of the factors (`P*K` for the counter).
+    Product { factors: Vec<u64> },
+}
+
+impl StdoutCheck {
+    /// The text a correct program prints (trimmed).
+    pub fn expected_text(&self) -> String {
+        match self {
+            StdoutCheck::Equals(s) => s.trim().to_string(),
+            StdoutCheck::SumTo { n } => triangular(*n).to_string(),
+            StdoutCheck::Product { factors } => {
+                factors.iter().map(|&f| f as u128).product::<u128>().to_string()
+            }
+        }
+    }
+}
+
+/// `1 + 2 + … + n` without overflow for every `n: u64`.
+pub fn triangular(n: u64) -> u128 {
+    let n = n as u128;
+    n * (n + 1) / 2
+}
+
+/// Check that the program starts the required worker *processes* and leaves none behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessesTest {
+    pub args: Vec<String>,
+    pub timeout: Duration,
+    /// Exactly this many worker processes (descendants of the main process) must be created.
+    pub workers: u32,
+    /// The workers must be alive at the same time at least once.
+    pub overlap: bool,
+}
+
+/// Time the pool at one worker and at `workers` workers and judge the speedup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeedupTest {
+    /// The `N` of `pool_sum N P`; `None`: calibrated so the one-worker run takes ~0.3 s or more.
+    pub n: Option<u64>,
+    pub workers: u32,
+    pub threshold: SpeedupThreshold,
+    /// Time allowed for the measurement before the verdict is declared inconclusive.
+    pub budget: Duration,
+    /// What an inconclusive measurement counts as.
+    pub inconclusive: InconclusivePolicy,
+}
+
+/// The speedup a submission must reach.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SpeedupThreshold {
+    /// At least `fraction` of the reference solution's speedup measured in the same session,
+    /// and at least `floor`.
+    RelativeToReference { fraction: f64, floor: f64 },
+    /// At least `factor`, scaled down to the cores available when `scale_to_cores` is set.
+    Absolute { factor: f64, scale_to_cores: bool },
+}
+
+/// How an undecided verdict is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InconclusivePolicy {
+    Pass,
+    Fail,
+}
+
+/// Repeat the shared-counter program and judge whether it loses updates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceTest {
+    pub mode: CounterMode,
+    pub workers: u32,
+    /// Increments per worker (`K`).
+    pub increments: u64,
+    /// Time allowed for the repetitions.
+    pub budget: Duration,
+    /// Upper bound on repetitions.
+    pub max_runs: u32,
+    /// Timeout of one run.
+    pub timeout: Duration,
+}
+
+/// `counter MODE P K`'s `MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterMode {
+    /// Synchronised: must never lose an update.
+    Safe,
+    /// The lecture's racy demo: must lose updates at least once.
+    Racy,
+}
+
+impl CounterMode {
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            CounterMode::Safe => "safe",
+            CounterMode::Racy => "racy",
+        }
+    }
+}
+
+impl Spec {
+    /// Total points of the lab.
+    pub fn max_score(&self) -> f64 {
+        self.exercises.iter().map(Exercise::max_score).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triangular_handles_totals_beyond_u64() {
+        assert_eq!(triangular(0), 0);
+        assert_eq!(triangular(10), 55);
+        assert_eq!(triangular(10_000_000_000), 50_000_000_005_000_000_000);
+        assert!(triangular(10_000_000_000) > u64::MAX as u128);
+        assert_eq!(
+            triangular(u64::MAX),
+            (u64::MAX as u128) * (u64::MAX as u128 + 1) / 2
+        );
+    }
+
+    #[test]
+    fn product_checker_multiplies_in_u128() {
+        let c = StdoutCheck::Product {
+            factors: vec![64, 100_000_000],
+        };
+        assert_eq!(c.expected_text(), "6400000000");
+        assert_eq!(StdoutCheck::Equals(" 7\n".into()).expected_text(), "7");
+    }
+}
