@@ -3,7 +3,15 @@
 //! The pipeline, one module per stage: [`spec`] (TOML in, checked model out) →
 //! [`stage`] (submission + course skeleton in a fresh directory) → [`build`] (cargo, offline) →
 //! [`sandbox`] (the one place that spawns untrusted code) → [`probe`] (runs tests, returns
-//! observations and verdicts) → [`report`] (renders results; never runs anything).
+//! observations and verdicts) → [`verdict`] → [`report`] (renders results; never runs anything).
+//! [`grade`] plans and runs the pipeline for one submission; [`cli`] is the command line.
 
+pub mod build;
+pub mod cli;
+pub mod grade;
+pub mod probe;
+pub mod report;
 pub mod sandbox;
 pub mod spec;
+pub mod stage;
+pub mod verdict;

@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use capture::{Stream, StreamOutput};
+pub use capture::{Stream, StreamOutput};
 
 /// What to run and under which limits.
 #[derive(Debug, Clone)]
@@ -91,7 +91,9 @@ enum Event {
 enum Phase {
     Running,
     /// SIGTERM sent to the group; SIGKILL follows after [`GRACE`].
-    Terminating { since: Instant },
+    Terminating {
+        since: Instant,
+    },
     /// SIGKILL sent; only the main process's end is awaited.
     Killed,
 }
@@ -177,7 +179,9 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
                     phase = Phase::Killed;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("the waiter thread holds a sender"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                unreachable!("the waiter thread holds a sender")
+            }
         }
     };
     // The main process is a zombie: its group id is still ours. End every process left in it.

@@ -22,7 +22,12 @@ fn quick() -> Limits {
 fn alive(pid: u32) -> bool {
     // A zombie is dead for our purposes: it only waits for its parent to reap it.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -67,7 +72,10 @@ fn timeout_kills_a_group_that_ignores_sigterm() {
     );
     assert!(out.wall < Duration::from_secs(5), "took {:?}", out.wall);
     let sleeper: u32 = out.stdout.lossy().trim().parse().unwrap();
-    assert!(!alive(sleeper), "background sleep {sleeper} survived the timeout");
+    assert!(
+        !alive(sleeper),
+        "background sleep {sleeper} survived the timeout"
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -77,7 +85,11 @@ fn leftover_workers_are_killed_when_the_main_process_exits() {
     assert_eq!(out.ending, Ending::Exited(0));
     let worker: u32 = out.stdout.lossy().trim().parse().unwrap();
     assert!(!alive(worker), "worker {worker} outlived the run");
-    assert!(out.wall < Duration::from_secs(5), "waited for the worker: {:?}", out.wall);
+    assert!(
+        out.wall < Duration::from_secs(5),
+        "waited for the worker: {:?}",
+        out.wall
+    );
 }
 
 #[test]
@@ -104,7 +116,10 @@ fn cpu_limit_stops_a_busy_loop() {
     limits.cpu = Some(Duration::from_secs(1));
     limits.wall = Duration::from_secs(30);
     // Busy for at most ~60 s of CPU if the limit failed.
-    let out = sh("i=0; while [ $i -lt 100000000 ]; do i=$((i+1)); done", limits);
+    let out = sh(
+        "i=0; while [ $i -lt 100000000 ]; do i=$((i+1)); done",
+        limits,
+    );
     assert_eq!(out.ending, Ending::Signaled(libc::SIGXCPU));
     assert!(out.cpu >= Duration::from_millis(900), "cpu {:?}", out.cpu);
 }
@@ -127,7 +142,11 @@ fn file_size_limit_stops_a_large_write() {
     let out = run(&job).unwrap();
     let size = std::fs::metadata(dir.path().join("big")).unwrap().len();
     assert!(size <= 1 << 20, "wrote {size} bytes");
-    assert_ne!(out.stdout.lossy().trim(), "0", "the write should have failed");
+    assert_ne!(
+        out.stdout.lossy().trim(),
+        "0",
+        "the write should have failed"
+    );
 }
 
 #[test]

@@ -114,9 +114,11 @@ impl StdoutCheck {
         match self {
             StdoutCheck::Equals(s) => s.trim().to_string(),
             StdoutCheck::SumTo { n } => triangular(*n).to_string(),
-            StdoutCheck::Product { factors } => {
-                factors.iter().map(|&f| f as u128).product::<u128>().to_string()
-            }
+            StdoutCheck::Product { factors } => factors
+                .iter()
+                .map(|&f| f as u128)
+                .product::<u128>()
+                .to_string(),
         }
     }
 }
@@ -206,6 +208,45 @@ impl Spec {
     pub fn max_score(&self) -> f64 {
         self.exercises.iter().map(Exercise::max_score).sum()
     }
+
+    /// Several specs graded as one (`--spec a.toml --spec b.toml`): exercises in order, the
+    /// longest build timeout. Exercise ids must stay unique.
+    pub fn combine(specs: Vec<Spec>) -> Result<Spec, CombineError> {
+        let mut iter = specs.into_iter();
+        let Some(mut all) = iter.next() else {
+            return Err(CombineError::Empty);
+        };
+        for next in iter {
+            for ex in next.exercises {
+                if let Some(prev) = all.exercises.iter().find(|e| e.id == ex.id) {
+                    return Err(CombineError::DuplicateExercise {
+                        id: prev.id.clone(),
+                        first: all.origin.clone(),
+                        second: next.origin.clone(),
+                    });
+                }
+                all.exercises.push(ex);
+            }
+            all.lab = format!("{}+{}", all.lab, next.lab);
+            all.title = format!("{}; {}", all.title, next.title);
+            all.origin = format!("{}, {}", all.origin, next.origin);
+            all.build.timeout = all.build.timeout.max(next.build.timeout);
+        }
+        Ok(all)
+    }
+}
+
+/// Why specs cannot be graded together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CombineError {
+    #[error("no spec given")]
+    Empty,
+    #[error("exercise `{id}` is defined both in {first} and in {second}")]
+    DuplicateExercise {
+        id: String,
+        first: String,
+        second: String,
+    },
 }
 
 #[cfg(test)]

@@ -1,0 +1,179 @@
+//! The dependency cache: fetched once, compiled once per worker target directory, reused.
+//!
+//! Every submission is built against the same skeleton, so `libc` and `nix` are fetched once
+//! (`cargo fetch --locked`, outside any sandbox: it is the course's code and needs the network)
+//! and compiled once into each worker's target directory by a warm-up build. A submission's build
+//! then compiles only the student's crate. Each target directory is used by one build at a time
+//! (an advisory lock every labgrade process honours), and what a submission adds to it is removed
+//! afterwards so a batch of hundreds does not fill the disk.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::stage::Skeleton;
+
+/// Where compiled dependencies live, per skeleton.
+#[derive(Debug, Clone)]
+pub struct BuildCache {
+    root: PathBuf,
+    skeleton: Skeleton,
+}
+
+/// Errors of the grader's own set-up (not the student's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "could not fetch the course dependencies (cargo fetch failed): {0}\n\
+         The first grading needs crates.io once; later ones work offline."
+    )]
+    Fetch(String),
+    #[error("could not compile the course dependencies: {0}")]
+    WarmUp(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A worker's target directory, locked for the lifetime of this value.
+pub struct TargetLease {
+    pub dir: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl BuildCache {
+    /// The cache at `$LABGRADE_CACHE_DIR`, else `$XDG_CACHE_HOME/labgrade`, else
+    /// `~/.cache/labgrade`, else the temporary directory.
+    pub fn default_location(skeleton: Skeleton) -> Self {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let root = env("LABGRADE_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("labgrade")))
+            .or_else(|| env("HOME").map(|p| p.join(".cache/labgrade")))
+            .unwrap_or_else(|| std::env::temp_dir().join("labgrade-cache"));
+        Self::at(root, skeleton)
+    }
+
+    /// A cache rooted at `root`.
+    pub fn at(root: PathBuf, skeleton: Skeleton) -> Self {
+        BuildCache { root, skeleton }
+    }
+
+    /// The skeleton this cache compiles dependencies for.
+    pub fn skeleton(&self) -> &Skeleton {
+        &self.skeleton
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.root.join(self.skeleton.fingerprint())
+    }
+
+    /// Locks worker `worker`'s target directory, preparing it (fetch + warm-up build) the first
+    /// time. Blocks while another labgrade process builds in it.
+    pub fn lease(&self, worker: usize) -> Result<TargetLease, CacheError> {
+        let dir = self.dir().join(format!("target-{worker}"));
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock_path = dir.join(".labgrade.lock");
+        let file = File::create(&lock_path).map_err(io_err(&lock_path))?;
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| CacheError::Io {
+                path: lock_path.clone(),
+                source: errno.into(),
+            })?;
+        let lease = TargetLease { dir, _lock: lock };
+        let ready = lease.dir.join(".labgrade-ready");
+        if !ready.exists() {
+            self.warm_up(&lease.dir)?;
+            fs::write(&ready, b"").map_err(io_err(&ready))?;
+        }
+        Ok(lease)
+    }
+
+    /// Fetches the dependencies (network, once) and compiles them into `target`.
+    fn warm_up(&self, target: &Path) -> Result<(), CacheError> {
+        let pkg = tempfile::Builder::new()
+            .prefix("labgrade-warmup-")
+            .tempdir()
+            .map_err(io_err(&self.root))?;
+        self.skeleton
+            .write_into(pkg.path())
+            .map_err(io_err(pkg.path()))?;
+        let bin = pkg.path().join("src/bin");
+        fs::create_dir_all(&bin).map_err(io_err(&bin))?;
+        fs::write(bin.join("labgrade_warmup.rs"), "fn main() {}\n").map_err(io_err(&bin))?;
+        let manifest = pkg.path().join("Cargo.toml");
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new(super::cargo_program())
+                .args(args)
+                .arg("--manifest-path")
+                .arg(&manifest)
+                .env("CARGO_TARGET_DIR", target)
+                .env("CARGO_TERM_COLOR", "never")
+                .output()
+                .map_err(|e| e.to_string())?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                Err(err
+                    .lines()
+                    .rev()
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+        };
+        run(&["fetch", "--locked"]).map_err(CacheError::Fetch)?;
+        run(&["build", "--release", "--offline", "--locked"]).map_err(CacheError::WarmUp)?;
+        // The warm-up binary itself is not a dependency: drop it like a submission's output.
+        let _ = fs::remove_file(target.join("release/labgrade_warmup"));
+        Ok(())
+    }
+}
+
+/// Entries of the directories a build writes into, to find what one build added.
+pub(super) fn snapshot(target: &Path) -> BTreeSet<PathBuf> {
+    let mut seen = BTreeSet::new();
+    for sub in [
+        "release/deps",
+        "release/.fingerprint",
+        "release/build",
+        "release",
+    ] {
+        if let Ok(entries) = fs::read_dir(target.join(sub)) {
+            seen.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    seen
+}
+
+/// Removes what a submission's build added to the shared target directory.
+pub(super) fn purge_new(target: &Path, before: &BTreeSet<PathBuf>) {
+    for path in snapshot(target).difference(before) {
+        let _ = if path.is_dir() {
+            fs::remove_dir_all(path)
+        } else {
+            fs::remove_file(path)
+        };
+    }
+}

@@ -1,0 +1,166 @@
+//! Building a staged submission: `cargo build --release --offline`, one outcome per binary.
+//!
+//! All requested binaries are built by one cargo invocation with `--keep-going`, so a compile
+//! error in one binary costs only that binary's exercise. Cargo runs through the [`sandbox`]
+//! (rustc compiles student code: `include_str!` and macros run at compile time), with the
+//! dependency cache of [`cache`]. Built executables are copied out of the shared target directory
+//! into the staging directory, then the submission's traces in the target directory are removed.
+//!
+//! [`sandbox`]: crate::sandbox
+
+mod cache;
+mod diagnostics;
+
+pub use cache::{BuildCache, CacheError};
+pub use diagnostics::CompileError;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::sandbox::{self, Ending, Job, Limits};
+use crate::stage::Staged;
+
+/// What became of one binary.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinaryBuild {
+    /// Built; the executable lives in the staging directory.
+    Built { executable: PathBuf },
+    /// The submission has no `src/bin/<name>.rs`.
+    Missing,
+    /// The compiler rejected it; the first error, trimmed.
+    Failed(CompileError),
+    /// The whole build ran past its time limit.
+    TimedOut { after: Duration },
+}
+
+/// The outcome of building a submission.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub binaries: BTreeMap<String, BinaryBuild>,
+    /// Wall-clock time of the cargo invocation (zero when nothing was built).
+    pub wall: Duration,
+}
+
+/// Errors of the grader's own build machinery.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("could not run cargo: {0}")]
+    Spawn(#[from] sandbox::SpawnError),
+    #[error("could not copy the built {binary}: {source}")]
+    Copy {
+        binary: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The cargo to run: the one that runs us (`cargo run`, tests), else `cargo` on `PATH`.
+pub(crate) fn cargo_program() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The environment of a build: what cargo and rustc need to find the toolchain and the
+/// dependency cache, and nothing else of the grader's (no `RUSTFLAGS` leaking in).
+fn build_env(target: &Path) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
+    .collect();
+    env.push(("CARGO_TARGET_DIR".into(), target.into()));
+    env.push(("CARGO_TERM_COLOR".into(), "never".into()));
+    env.push(("LC_ALL".into(), "C".into()));
+    env
+}
+
+/// Builds `wanted` binaries of `staged` in worker `worker`'s target directory.
+pub fn build(
+    staged: &Staged,
+    wanted: &[&str],
+    cache: &BuildCache,
+    worker: usize,
+    timeout: Duration,
+) -> Result<BuildReport, BuildError> {
+    let mut binaries: BTreeMap<String, BinaryBuild> = BTreeMap::new();
+    let present: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|b| staged.binaries.contains(*b))
+        .collect();
+    for b in wanted.iter().filter(|b| !present.contains(b)) {
+        binaries.insert(b.to_string(), BinaryBuild::Missing);
+    }
+    if present.is_empty() {
+        return Ok(BuildReport {
+            binaries,
+            wall: Duration::ZERO,
+        });
+    }
+
+    let lease = cache.lease(worker)?;
+    let before = cache::snapshot(&lease.dir);
+    let mut args: Vec<OsString> = [
+        "build",
+        "--release",
+        "--offline",
+        "--locked",
+        "--keep-going",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    args.push("--message-format=json".into());
+    for b in &present {
+        args.push("--bin".into());
+        args.push(b.into());
+    }
+    let job = Job {
+        program: cargo_program().into(),
+        args,
+        cwd: staged.path().to_path_buf(),
+        env: build_env(&lease.dir),
+        limits: Limits::for_build(timeout),
+    };
+    let outcome = sandbox::run(&job);
+    let result = outcome.map_err(BuildError::from).and_then(|outcome| {
+        let messages = diagnostics::parse(&outcome.stdout.bytes);
+        for b in &present {
+            let state = match (&outcome.ending, messages.executables.get(*b)) {
+                (Ending::TimedOut { after }, _) => BinaryBuild::TimedOut { after: *after },
+                (_, Some(exe)) => BinaryBuild::Built {
+                    executable: copy_out(staged, b, exe)?,
+                },
+                (_, None) => {
+                    BinaryBuild::Failed(messages.first_error_for(b, &outcome.stderr.lossy()))
+                }
+            };
+            binaries.insert(b.to_string(), state);
+        }
+        Ok(outcome.wall)
+    });
+    cache::purge_new(&lease.dir, &before);
+    let wall = result?;
+    Ok(BuildReport { binaries, wall })
+}
+
+/// Copies a built executable out of the shared target directory into the staging directory.
+fn copy_out(staged: &Staged, binary: &str, built: &Path) -> Result<PathBuf, BuildError> {
+    let dir = staged.path().join("labgrade-bin");
+    let dest = dir.join(binary);
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::copy(built, &dest))
+        .map_err(|source| BuildError::Copy {
+            binary: binary.to_string(),
+            source,
+        })?;
+    Ok(dest)
+}

@@ -1,0 +1,240 @@
+//! The command line (CONTRACT §2): parses arguments, wires the pipeline, maps outcomes to exit
+//! codes. Everything it does is delegated; it owns only the process's edges (arguments, files,
+//! terminal, exit status).
+
+mod batch;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::build::BuildCache;
+use crate::grade::Grader;
+use crate::report::{self, Format, HumanOptions};
+use crate::spec::{self, Spec};
+use crate::stage::Skeleton;
+
+/// Exit status when every test passed.
+const EXIT_PASS: u8 = 0;
+/// Exit status when some test did not pass (a failed build included).
+const EXIT_FAIL: u8 = 1;
+/// Exit status when the grader could not grade.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "labgrade",
+    version,
+    about = "Grades Lab 10 (processes working on the same problem): sandboxed builds and runs, verdicts that teach"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Grade one submission (a directory holding src/bin/pool_sum.rs and src/bin/counter.rs).
+    Grade(GradeArgs),
+    /// Student self-check: grade DIR (default: the current directory), human output.
+    Check {
+        /// The submission directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        specs: SpecArgs,
+        /// List passing tests too.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Grade every immediate subdirectory of SUBMISSIONS_ROOT into RESULTS_DIR.
+    Batch(batch::BatchArgs),
+    /// Work with spec files.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SpecCommand {
+    /// Validate spec files without grading; prints each problem as file:line:col.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct GradeArgs {
+    /// The submission directory.
+    submission: PathBuf,
+    #[command(flatten)]
+    specs: SpecArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Name of the submission in the result (default: the directory's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// List passing tests too (human format).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct SpecArgs {
+    /// Spec file to grade against (repeatable); default: the built-in Lab 10 spec.
+    #[arg(long = "spec", value_name = "FILE")]
+    specs: Vec<PathBuf>,
+}
+
+impl SpecArgs {
+    fn load(&self) -> Result<Spec> {
+        if self.specs.is_empty() {
+            return Ok(spec::builtin());
+        }
+        let specs = self
+            .specs
+            .iter()
+            .map(|p| spec::load_file(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Spec::combine(specs)?)
+    }
+}
+
+/// Runs the command line; the return value is the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // One line for scripts: the chain of causes joined.
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("labgrade: error: {}", chain.join(": "));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Grade(args) => grade(args),
+        Command::Check {
+            dir,
+            specs,
+            verbose,
+        } => {
+            let args = GradeArgs {
+                submission: dir,
+                specs,
+                format: Format::Human,
+                out: None,
+                name: None,
+                verbose,
+            };
+            grade_with(args, true)
+        }
+        Command::Batch(args) => batch::run(args),
+        Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
+    }
+}
+
+fn grade(args: GradeArgs) -> Result<u8> {
+    grade_with(args, false)
+}
+
+fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
+    let spec = args.specs.load()?;
+    let grader = grader(spec, 0, default_jobs());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| submission_name(&args.submission));
+    let result = grader
+        .grade(&args.submission, &name)
+        .with_context(|| format!("grading {}", args.submission.display()))?;
+    let to_terminal = args.out.is_none() && std::io::stdout().is_terminal();
+    if !to_terminal {
+        colored::control::set_override(false);
+    }
+    let opts = HumanOptions {
+        verbose: args.verbose,
+        hide_hidden: student,
+    };
+    let text = report::render(&result, args.format, &opts);
+    match &args.out {
+        Some(path) => write_atomically(path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(if result.all_passed() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    })
+}
+
+fn spec_check(files: &[PathBuf]) -> Result<u8> {
+    let mut bad = 0;
+    for f in files {
+        match spec::load_file(f) {
+            Ok(s) => {
+                let tests: usize = s.exercises.iter().map(|e| e.tests.len()).sum();
+                println!(
+                    "{}: ok: {} exercise(s), {tests} test(s), {} point(s)",
+                    f.display(),
+                    s.exercises.len(),
+                    s.max_score()
+                );
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    Ok(if bad == 0 { EXIT_PASS } else { EXIT_ERROR })
+}
+
+/// A grader over the built-in skeleton and the default cache.
+fn grader(spec: Spec, worker: usize, jobs: usize) -> Grader {
+    Grader {
+        spec,
+        cache: BuildCache::default_location(Skeleton::builtin()),
+        worker,
+        jobs,
+    }
+}
+
+/// Cores this process may use.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The submission's name: its directory's name (`.` resolved).
+fn submission_name(dir: &Path) -> String {
+    std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader (or a grader
+/// killed halfway) never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! Grading one submission: stage → build → probes → [`GradeResult`].
+//!
+//! This is the plan-and-run layer: it decides what runs (every test of every exercise whose
+//! binary built), runs the probes on a few threads, and collects verdicts in spec order. It never
+//! prints; reports render what it returns.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::build::{self, BinaryBuild, BuildCache, BuildError};
+use crate::probe::{self, Target};
+use crate::sandbox::SpawnError;
+use crate::spec::{Exercise, Spec, TestCase};
+use crate::stage::{self, StageError};
+use crate::verdict::{Evidence, GradeResult, Reason, TestResult, Verdict};
+
+/// Grades submissions against a spec with a build cache.
+#[derive(Debug, Clone)]
+pub struct Grader {
+    pub spec: Spec,
+    pub cache: BuildCache,
+    /// Which of the cache's target directories this grader builds in.
+    pub worker: usize,
+    /// How many tests of one submission run at the same time.
+    pub jobs: usize,
+}
+
+/// The grader could not grade (not a verdict on the submission).
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Run(#[from] SpawnError),
+}
+
+impl Grader {
+    /// Grades the submission in `dir`, named `name` in the result.
+    pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
+        let started = Instant::now();
+        let staged = match stage::stage(dir, self.cache.skeleton())? {
+            Ok(staged) => staged,
+            Err(unusable) => {
+                let message = unusable.to_string();
+                let tests = self.all_failed(&|_| (Reason::Unusable, message.clone()));
+                return Ok(self.result(name, tests, vec![], Duration::ZERO, started));
+            }
+        };
+        let wanted: BTreeSet<&str> = self
+            .spec
+            .exercises
+            .iter()
+            .map(|e| e.binary.as_str())
+            .collect();
+        let wanted: Vec<&str> = wanted.into_iter().collect();
+        let built = build::build(
+            &staged,
+            &wanted,
+            &self.cache,
+            self.worker,
+            self.spec.build.timeout,
+        )?;
+
+        let mut tests = Vec::new();
+        let mut runnable = Vec::new();
+        for ex in &self.spec.exercises {
+            let state = &built.binaries[&ex.binary];
+            tests.push(build_test(ex, state));
+            match state {
+                BinaryBuild::Built { executable } => {
+                    runnable.extend(ex.tests.iter().map(|t| (ex, t, executable.as_path())));
+                }
+                other => {
+                    let (reason, why) = not_built(ex, other);
+                    tests.extend(
+                        ex.tests
+                            .iter()
+                            .map(|t| failed(ex, t, reason.clone(), why.clone())),
+                    );
+                }
+            }
+        }
+        tests.extend(self.run_tests(&runnable, staged.path())?);
+        // Spec order: exercises as listed, each one's build test first.
+        let order = |t: &TestResult| {
+            let ex = self.spec.exercises.iter().position(|e| e.id == t.exercise);
+            let test = self.spec.exercises[ex.unwrap_or(0)]
+                .tests
+                .iter()
+                .position(|c| c.name == t.name && t.kind != "build");
+            (ex, test.map_or(0, |i| i + 1))
+        };
+        tests.sort_by_key(order);
+        Ok(self.result(name, tests, staged.warnings.clone(), built.wall, started))
+    }
+
+    /// Runs the probes of `runnable` on `self.jobs` threads.
+    fn run_tests(
+        &self,
+        runnable: &[(&Exercise, &TestCase, &Path)],
+        workdir: &Path,
+    ) -> Result<Vec<TestResult>, SpawnError> {
+        let next = AtomicUsize::new(0);
+        let results = Mutex::new(Vec::with_capacity(runnable.len()));
+        let threads = self.jobs.clamp(1, runnable.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(ex, test, exe)) = runnable.get(i) else {
+                        break;
+                    };
+                    let started = Instant::now();
+                    let target = Target {
+                        executable: exe,
+                        binary: &ex.binary,
+                        workdir,
+                    };
+                    let done = probe::run(test, target).map(|f| TestResult {
+                        exercise: ex.id.clone(),
+                        kind: test.kind.name(),
+                        name: test.name.clone(),
+                        verdict: f.verdict,
+                        max_score: test.points,
+                        message: f.message,
+                        evidence: f.evidence,
+                        hidden: test.hidden,
+                        duration: started.elapsed(),
+                    });
+                    results
+                        .lock()
+                        .expect("no panics while holding the lock")
+                        .push(done);
+                });
+            }
+        });
+        results
+            .into_inner()
+            .expect("threads joined")
+            .into_iter()
+            .collect()
+    }
+
+    /// Every test of the spec failed for one reason (an unusable submission).
+    fn all_failed(&self, why: &dyn Fn(&Exercise) -> (Reason, String)) -> Vec<TestResult> {
+        let mut tests = Vec::new();
+        for ex in &self.spec.exercises {
+            let (reason, message) = why(ex);
+            tests.push(TestResult {
+                exercise: ex.id.clone(),
+                kind: "build",
+                name: format!("build {}", ex.binary),
+                verdict: Verdict::Fail(reason.clone()),
+                max_score: 0.0,
+                message: message.clone(),
+                evidence: Evidence::default(),
+                hidden: false,
+                duration: Duration::ZERO,
+            });
+            tests.extend(
+                ex.tests
+                    .iter()
+                    .map(|t| failed(ex, t, reason.clone(), message.clone())),
+            );
+        }
+        tests
+    }
+
+    fn result(
+        &self,
+        name: &str,
+        tests: Vec<TestResult>,
+        warnings: Vec<String>,
+        build_time: Duration,
+        started: Instant,
+    ) -> GradeResult {
+        GradeResult {
+            submission: name.to_string(),
+            lab: self.spec.lab.clone(),
+            tests,
+            warnings,
+            build_time,
+            total_time: started.elapsed(),
+        }
+    }
+}
+
+/// The `build` entry of an exercise: worth no points, but it says why nothing else ran.
+fn build_test(ex: &Exercise, state: &BinaryBuild) -> TestResult {
+    let (verdict, message, evidence) = match state {
+        BinaryBuild::Built { .. } => (
+            Verdict::Pass,
+            format!("src/bin/{}.rs compiled", ex.binary),
+            Evidence::default(),
+        ),
+        other => {
+            let (reason, message) = not_built(ex, other);
+            let evidence = match other {
+                BinaryBuild::Failed(e) => Evidence {
+                    stderr: Some(e.rendered.clone()),
+                    ..Evidence::default()
+                },
+                _ => Evidence::default(),
+            };
+            (Verdict::Fail(reason), message, evidence)
+        }
+    };
+    TestResult {
+        exercise: ex.id.clone(),
+        kind: "build",
+        name: format!("build {}", ex.binary),
+        verdict,
+        max_score: 0.0,
+        message,
+        evidence,
+        hidden: false,
+        duration: Duration::ZERO,
+    }
+}
+
+/// Why an exercise's binary is not there to run.
+fn not_built(ex: &Exercise, state: &BinaryBuild) -> (Reason, String) {
+    match state {
+        BinaryBuild::Missing => (
+            Reason::MissingBinary {
+                binary: ex.binary.clone(),
+            },
+            format!(
+                "src/bin/{}.rs is missing: the {} exercise cannot be graded",
+                ex.binary, ex.id
+            ),
+        ),
+        BinaryBuild::Failed(e) => {
+            let more = match e.count {
+                0 | 1 => String::new(),
+                n => format!(
+                    " (and {} more error{})",
+                    n - 1,
+                    if n > 2 { "s" } else { "" }
+                ),
+            };
+            let at = e.location();
+            let at = if at.is_empty() {
+                String::new()
+            } else {
+                format!("{at}: ")
+            };
+            (
+                Reason::BuildFailed(Box::new(e.clone())),
+                format!("{} does not compile: {at}{}{more}", ex.binary, e.message),
+            )
+        }
+        BinaryBuild::TimedOut { after } => (
+            Reason::BuildTimeout { after: *after },
+            format!(
+                "building {} took longer than {} s and was stopped",
+                ex.binary,
+                after.as_secs()
+            ),
+        ),
+        BinaryBuild::Built { .. } => unreachable!("a built binary has a reason not to run"),
+    }
+}
+
+/// A test that could not run, failed for `reason`.
+fn failed(ex: &Exercise, test: &TestCase, reason: Reason, why: String) -> TestResult {
+    TestResult {
+        exercise: ex.id.clone(),
+        kind: test.kind.name(),
+        name: test.name.clone(),
+        verdict: Verdict::Fail(reason),
+        max_score: test.points,
+        message: format!("not run: {why}"),
+        evidence: Evidence::default(),
+        hidden: test.hidden,
+        duration: Duration::ZERO,
+    }
+}

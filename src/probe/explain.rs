@@ -1,0 +1,211 @@
+//! Turning a wrong number into a hint a student can act on.
+//!
+//! A wrong total is evidence: a gap equal to the sum of a range of numbers points at a chunk
+//! boundary; a total equal to the right one modulo 2^64 points at a `u64` that wrapped; a counter
+//! short by a multiple of `K` points at a worker whose work never arrived.
+
+use crate::spec::{triangular, StdoutCheck};
+
+/// Ranges longer than this are not searched for (the search is O(length)).
+const MAX_RANGE_LEN: u128 = 100_000;
+
+/// The message for a run of `command` that printed `got` instead of what `check` expects.
+pub(super) fn wrong_output(command: &str, check: &StdoutCheck, got: &str) -> String {
+    let expected = check.expected_text();
+    let head = format!("`{command}` printed {}, expected {expected}", shown(got));
+    let Some(hint) = hint(check, got) else {
+        return head;
+    };
+    format!("{head}: {hint}")
+}
+
+fn shown(got: &str) -> String {
+    if got.is_empty() {
+        return "nothing".to_string();
+    }
+    let first = got.lines().next().unwrap_or("");
+    let mut s: String = first.chars().take(60).collect();
+    if s.len() < got.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
+fn hint(check: &StdoutCheck, got: &str) -> Option<String> {
+    if got.is_empty() {
+        return Some("print the result as one decimal line on stdout".to_string());
+    }
+    let lines: Vec<&str> = got.lines().collect();
+    let expected = check.expected_text();
+    if lines.len() > 1 {
+        if lines.iter().any(|l| l.trim() == expected) {
+            return Some(format!(
+                "the right number is there, but among {} lines: print only the result on \
+                 stdout (debug output goes to stderr)",
+                lines.len()
+            ));
+        }
+        return Some(format!("expected one line, got {}", lines.len()));
+    }
+    let Ok(value) = got.parse::<u128>() else {
+        return Some("expected a decimal number".to_string());
+    };
+    match check {
+        StdoutCheck::SumTo { n } => Some(sum_hint(*n, value)),
+        StdoutCheck::Product { factors } => Some(product_hint(factors, value)),
+        StdoutCheck::Equals(_) => None,
+    }
+}
+
+fn sum_hint(n: u64, got: u128) -> String {
+    let want = triangular(n);
+    let wrapped = want % (1u128 << 64);
+    if want > u64::MAX as u128 && got == wrapped {
+        return "the total wrapped around 2^64: a u64 overflowed; sum into a u128".to_string();
+    }
+    if got < want {
+        let gap = want - got;
+        match range_summing_to(gap, n) {
+            Some((a, b)) if a == b => format!("short by {gap}: the number {a} was not summed?"),
+            Some((a, b)) => format!("short by {gap}: the numbers {a}..={b} were not summed?"),
+            None => format!(
+                "short by {gap}: are some numbers at the chunk boundaries missing? Check that \
+                 the chunks cover 1..=N exactly once"
+            ),
+        }
+    } else {
+        let extra = got - want;
+        match range_summing_to(extra, n) {
+            Some((a, b)) if a == b => format!("over by {extra}: the number {a} was counted twice?"),
+            Some((a, b)) => format!("over by {extra}: the numbers {a}..={b} were counted twice?"),
+            None => format!("over by {extra}: do chunks overlap, or do workers sum outside 1..=N?"),
+        }
+    }
+}
+
+fn product_hint(factors: &[u64], got: u128) -> String {
+    let want: u128 = factors.iter().map(|&f| f as u128).product();
+    if got == 0 && want > 0 {
+        return "the counter stayed 0: is it in shared memory (an anonymous MAP_SHARED \
+                mapping) and did the parent wait for the workers before printing?"
+            .to_string();
+    }
+    if got > want {
+        return format!(
+            "{} more than possible: no interleaving of {want} increments can produce that",
+            got - want
+        );
+    }
+    let lost = want - got;
+    if let [workers, k] = factors {
+        let k = *k as u128;
+        if k > 0 && lost % k == 0 && lost / k < *workers as u128 {
+            return format!(
+                "{lost} updates lost, exactly {} worker(s)' worth of {k}: did the parent wait for \
+                 every worker before printing?",
+                lost / k
+            );
+        }
+    }
+    format!("{lost} updates lost: the increments are not synchronised (a race)")
+}
+
+/// A range `a..=b` within `1..=n` whose numbers add up to `total`, preferring the shortest
+/// (one number, then two, …) up to [`MAX_RANGE_LEN`] numbers, then a missing head or tail.
+fn range_summing_to(total: u128, n: u64) -> Option<(u64, u64)> {
+    if total == 0 {
+        return None;
+    }
+    let n = n as u128;
+    // len numbers starting at a: len*a + len*(len-1)/2 = total.
+    let mut len: u128 = 1;
+    while len <= MAX_RANGE_LEN && len * (len + 1) / 2 <= total {
+        let rest = total - len * (len - 1) / 2;
+        if rest % len == 0 {
+            let a = rest / len;
+            let b = a + len - 1;
+            if a >= 1 && b <= n {
+                return Some((a as u64, b as u64));
+            }
+        }
+        len += 1;
+    }
+    // A missing tail `a..=n`: triangular(n) - triangular(a-1) = total.
+    let head_sum = triangular(n as u64).checked_sub(total)?;
+    let a = inverse_triangular(head_sum)? + 1;
+    (a <= n).then_some((a as u64, n as u64))
+}
+
+/// `m` with `triangular(m) == t`, if there is one.
+fn inverse_triangular(t: u128) -> Option<u128> {
+    // m ≈ sqrt(2t); correct the float estimate exactly.
+    let guess = ((2.0 * t as f64).sqrt()) as u128;
+    (guess.saturating_sub(2)..=guess + 2).find(|&m| m * (m + 1) / 2 == t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(n: u64, got: &str) -> String {
+        wrong_output("pool_sum", &StdoutCheck::SumTo { n }, got)
+    }
+
+    #[test]
+    fn a_missing_number_is_named() {
+        assert_eq!(
+            sum(10, "45"),
+            "`pool_sum` printed \"45\", expected 55: short by 10: the number 10 was not summed?"
+        );
+    }
+
+    #[test]
+    fn a_missing_range_is_named() {
+        // 1..=100 without 98..=100 (a chunk's tail).
+        let got = (triangular(100) - 98 - 99 - 100).to_string();
+        assert!(sum(100, &got).contains("short by 297: the numbers 98..=100 were not summed?"));
+    }
+
+    #[test]
+    fn a_missing_tail_beyond_the_search_length_is_found() {
+        let n = 1_000_000;
+        let got = triangular(400_000).to_string();
+        assert!(
+            sum(n, &got).contains("the numbers 400001..=1000000 were not summed?"),
+            "{}",
+            sum(n, &got)
+        );
+    }
+
+    #[test]
+    fn double_counting_and_wrapping_are_recognised() {
+        assert!(sum(10, "65").contains("over by 10: the number 10 was counted twice?"));
+        let n = 10_000_000_000u64;
+        let wrapped = (triangular(n) % (1u128 << 64)).to_string();
+        assert!(sum(n, &wrapped).contains("wrapped around 2^64"));
+    }
+
+    #[test]
+    fn unparseable_and_chatty_output_get_their_own_hints() {
+        assert!(sum(10, "").contains("printed nothing"));
+        assert!(sum(10, "fifty-five").contains("expected a decimal number"));
+        assert!(sum(10, "worker 1: 15\n55").contains("the right number is there"));
+    }
+
+    #[test]
+    fn counter_losses_are_classified() {
+        let c = |got: &str| {
+            wrong_output(
+                "counter safe 4 1000",
+                &StdoutCheck::Product {
+                    factors: vec![4, 1000],
+                },
+                got,
+            )
+        };
+        assert!(c("0").contains("stayed 0"));
+        assert!(c("3000").contains("exactly 1 worker(s)' worth"));
+        assert!(c("3517").contains("483 updates lost"));
+        assert!(c("4001").contains("1 more than possible"));
+    }
+}

@@ -1,0 +1,64 @@
+//! Probes: run one test against a built binary and decide its verdict.
+//!
+//! One file per test kind of CONTRACT §3. Probes ask the [`sandbox`](crate::sandbox) to run the
+//! student's program, return observations and verdicts, and never print.
+
+mod explain;
+mod output;
+mod race;
+
+use std::path::Path;
+
+use crate::sandbox::SpawnError;
+use crate::spec::{TestCase, TestKind};
+use crate::verdict::{Evidence, Reason, Verdict};
+
+/// The built program a probe runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The executable, inside the staging directory.
+    pub executable: &'a Path,
+    /// Its name as the student knows it (`pool_sum`).
+    pub binary: &'a str,
+    /// Working directory for runs.
+    pub workdir: &'a Path,
+}
+
+/// What a probe concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub message: String,
+    pub evidence: Evidence,
+}
+
+/// Runs `test` against `target`.
+pub fn run(test: &TestCase, target: Target<'_>) -> Result<Finding, SpawnError> {
+    match &test.kind {
+        TestKind::Output(t) => output::run(t, target),
+        TestKind::Race(t) => race::run(t, target),
+        other => Ok(Finding {
+            verdict: Verdict::Fail(Reason::Unsupported { kind: other.name() }),
+            message: format!(
+                "this version of labgrade ({}) cannot run `{}` tests yet: not graded",
+                env!("CARGO_PKG_VERSION"),
+                other.name()
+            ),
+            evidence: Evidence::default(),
+        }),
+    }
+}
+
+/// The command line a student would type to reproduce a run.
+pub(crate) fn command_line(binary: &str, args: &[String]) -> String {
+    std::iter::once(binary.to_string())
+        .chain(args.iter().map(|a| {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

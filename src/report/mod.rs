@@ -1,0 +1,39 @@
+//! Reports: one file per output format. Reporters render a [`GradeResult`]; they never run
+//! anything and never decide a verdict.
+
+mod gradescope;
+mod human;
+mod json;
+mod junit;
+
+pub use human::HumanOptions;
+pub use json::{to_json, JsonResult};
+
+use crate::verdict::GradeResult;
+
+/// The formats of `labgrade grade --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Colored text for people (honours NO_COLOR and non-terminals).
+    Human,
+    /// The JSON result of CONTRACT §3.
+    Json,
+    /// JUnit XML for CI test panels (GitHub, GitLab, Jenkins): one suite per exercise.
+    Junit,
+    /// Gradescope's `results.json`, for a course's `run_autograder` script.
+    Gradescope,
+}
+
+/// Renders `result` in `format`.
+pub fn render(result: &GradeResult, format: Format, human: &HumanOptions) -> String {
+    match format {
+        Format::Human => human::render(result, human),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&to_json(result)).expect("plain data");
+            text.push('\n');
+            text
+        }
+        Format::Junit => junit::render(result),
+        Format::Gradescope => gradescope::render(result),
+    }
+}

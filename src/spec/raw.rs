@@ -1,0 +1,196 @@
+//! The spec as written: serde structs that mirror the TOML one to one.
+//!
+//! Only the *shape* is checked here (unknown keys, wrong TOML types). Every field that needs a
+//! value check is a [`Spanned`] so `validate` can point at it, and almost every field is
+//! optional so that `validate` can report all missing keys at once instead of serde stopping at
+//! the first. A test is one flat struct for every kind: serde's spans do not survive tagged
+//! enums, so `validate` sorts the fields by kind.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole spec file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    /// Short identifier of the lab.
+    pub lab: Option<Spanned<String>>,
+    /// Human title.
+    pub title: Option<Spanned<String>>,
+    /// `[build]`.
+    pub build: Option<RawBuild>,
+    /// `[defaults]`.
+    pub defaults: Option<RawDefaults>,
+    /// `[[exercise]]`.
+    pub exercise: Option<Spanned<Vec<Spanned<RawExercise>>>>,
+}
+
+/// `[build]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuild {
+    /// Limit for one build of a submission.
+    pub timeout: Option<Spanned<Scalar>>,
+}
+
+/// `[defaults]`: values every test gets unless it says otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Default run timeout.
+    pub timeout: Option<Spanned<Scalar>>,
+    /// Default points per expanded test.
+    pub points: Option<Spanned<f64>>,
+}
+
+/// One `[[exercise]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExercise {
+    /// CONTRACT §3 exercise name.
+    pub id: Option<Spanned<String>>,
+    /// The `src/bin/<binary>.rs` target.
+    pub binary: Option<Spanned<String>>,
+    /// `[[exercise.test]]`.
+    pub test: Option<Vec<Spanned<RawTest>>>,
+}
+
+/// Matrix as written: keys with their spans (file order is recovered from the spans, because
+/// the TOML map is sorted by key), each with its list of values.
+pub type RawMatrix = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<Scalar>>>>;
+
+/// One `[[exercise.test]]`, all kinds' fields together.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTest {
+    // Every kind.
+    /// `output`, `processes`, `speedup` or `race`.
+    pub kind: Option<Spanned<String>>,
+    /// Name template.
+    pub name: Option<Spanned<String>>,
+    /// Values to expand the test over.
+    pub matrix: Option<Spanned<RawMatrix>>,
+    /// Points per expanded case.
+    pub points: Option<Spanned<f64>>,
+    /// Hidden from `check`.
+    pub hidden: Option<bool>,
+
+    // output, processes (and race for `timeout`).
+    /// Argument templates.
+    pub args: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Limit of one run.
+    pub timeout: Option<Spanned<Scalar>>,
+
+    // output.
+    /// `success`, `failure` or an exit code.
+    pub exit: Option<Spanned<Scalar>>,
+    /// Stdout checker.
+    pub stdout: Option<Spanned<RawStdout>>,
+
+    // processes, speedup, race.
+    /// Worker count (template).
+    pub workers: Option<Spanned<Scalar>>,
+    // processes.
+    /// Workers must overlap in time.
+    pub overlap: Option<Spanned<bool>>,
+
+    // speedup.
+    /// Problem size (template); absent: calibrated.
+    pub n: Option<Spanned<Scalar>>,
+    /// Required speedup.
+    pub threshold: Option<Spanned<RawThreshold>>,
+    /// `pass` or `fail`.
+    pub inconclusive: Option<Spanned<String>>,
+    // speedup, race.
+    /// Time allowed for the measurement.
+    pub budget: Option<Spanned<Scalar>>,
+
+    // race.
+    /// `safe` or `racy`.
+    pub mode: Option<Spanned<String>>,
+    /// Increments per worker (template).
+    pub increments: Option<Spanned<Scalar>>,
+    /// Upper bound on repetitions.
+    pub max_runs: Option<Spanned<i64>>,
+}
+
+/// `stdout = { ... }`: exactly one of the checkers (validated later).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStdout {
+    /// Literal text (a template).
+    pub equals: Option<Spanned<String>>,
+    /// `1 + … + n` (a template of a `u64`).
+    pub sum_to: Option<Spanned<Scalar>>,
+    /// Product of factors (templates of `u64`s).
+    pub product: Option<Spanned<Vec<Spanned<Scalar>>>>,
+}
+
+/// `threshold = { ... }`: relative or absolute (validated later).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreshold {
+    /// Fraction of the reference speedup.
+    pub relative: Option<Spanned<f64>>,
+    /// Minimum speedup with `relative`.
+    pub floor: Option<Spanned<f64>>,
+    /// Fixed speedup factor.
+    pub absolute: Option<Spanned<f64>>,
+    /// Scale `absolute` down to the cores available.
+    pub scale_to_cores: Option<Spanned<bool>>,
+}
+
+/// A value that may be an integer or a string: matrix values, templates of numbers
+/// (`workers = 4` or `workers = "{p}"`), exit codes, and durations (strings, but an integer is
+/// accepted here so `validate` can say that a unit is missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar {
+    /// A TOML integer.
+    Int(i64),
+    /// A TOML string.
+    Str(String),
+}
+
+impl Scalar {
+    /// The text the value stands for in a template or an argument.
+    pub fn to_text(&self) -> String {
+        match self {
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Str(s) => s.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                i64::try_from(v)
+                    .map(Scalar::Int)
+                    .map_err(|_| E::custom(format!("integer `{v}` is too large")))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}

@@ -1,0 +1,232 @@
+//! The raw spec in, the checked [`Spec`] out: top-level keys, exercises, and the uniqueness of
+//! ids, binaries and test names. Each test's own checks are `expand`'s.
+//!
+//! Every problem is reported, not only the first; the model is returned only when there were
+//! none.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::{Diagnostics, Position, SpecError};
+use super::expand::{expand, is_identifier, Expanded};
+use super::model::{BuildSettings, Exercise, Spec};
+use super::prepare::Defaults;
+use super::raw::{RawExercise, RawSpec};
+use super::values;
+
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+const TEST_TIMEOUT: Duration = Duration::from_secs(10);
+const TEST_POINTS: f64 = 1.0;
+
+/// Checks `raw` (parsed from `source`) and builds the model.
+pub fn validate(raw: RawSpec, source: &str, origin: &str) -> Result<Spec, SpecError> {
+    let mut diags = Diagnostics::new(source, origin);
+    let lab = required_text(&mut diags, "lab", raw.lab.as_ref(), "lab = \"lab10\"");
+    let title = required_text(&mut diags, "title", raw.title.as_ref(), "title = \"...\"");
+    let build_timeout = raw.build.as_ref().and_then(|b| b.timeout.as_ref());
+    let build_timeout = values::duration_or(&mut diags, "timeout", build_timeout, BUILD_TIMEOUT);
+    let defaults = defaults(&mut diags, &raw);
+
+    let mut exercises = Vec::new();
+    match &raw.exercise {
+        Some(list) if !list.get_ref().is_empty() => {
+            let mut ids = HashMap::new();
+            let mut binaries = HashMap::new();
+            for raw_ex in list.get_ref() {
+                check_exercise_names(&mut diags, raw_ex.get_ref(), &mut ids, &mut binaries);
+                let ex = exercise(&mut diags, raw_ex, &defaults);
+                exercises.extend(ex);
+            }
+        }
+        Some(empty) => diags.error(
+            &empty.span(),
+            "the spec has no exercises; add at least one `[[exercise]]` table",
+        ),
+        None => {
+            diags.error_at_start("the spec has no exercises; add at least one `[[exercise]]` table")
+        }
+    }
+
+    let spec = Spec {
+        lab: lab.unwrap_or_default(),
+        title: title.unwrap_or_default(),
+        origin: origin.to_string(),
+        build: BuildSettings {
+            timeout: build_timeout.unwrap_or(BUILD_TIMEOUT),
+        },
+        exercises,
+    };
+    diags.finish(spec)
+}
+
+/// A required, non-empty top-level string.
+fn required_text(
+    diags: &mut Diagnostics,
+    key: &str,
+    value: Option<&Spanned<String>>,
+    example: &str,
+) -> Option<String> {
+    match value {
+        None => {
+            diags.error_at_start(format!(
+                "missing top-level field `{key}` (like `{example}`)"
+            ));
+            None
+        }
+        Some(v) if v.get_ref().trim().is_empty() => {
+            diags.error(&v.span(), format!("`{key}` is empty"));
+            None
+        }
+        Some(v) => Some(v.get_ref().clone()),
+    }
+}
+
+fn defaults(diags: &mut Diagnostics, raw: &RawSpec) -> Defaults {
+    let d = raw.defaults.as_ref();
+    let timeout = d.and_then(|d| d.timeout.as_ref());
+    let points = d.and_then(|d| d.points.as_ref());
+    Defaults {
+        timeout: values::duration_or(diags, "timeout", timeout, TEST_TIMEOUT)
+            .unwrap_or(TEST_TIMEOUT),
+        points: points
+            .map_or(Some(TEST_POINTS), |p| values::points(diags, p))
+            .unwrap_or(TEST_POINTS),
+    }
+}
+
+/// Checks the exercise's `id` and `binary` and that no earlier exercise uses them.
+fn check_exercise_names(
+    diags: &mut Diagnostics,
+    raw: &RawExercise,
+    ids: &mut HashMap<String, Position>,
+    binaries: &mut HashMap<String, Position>,
+) {
+    if let Some(id) = &raw.id {
+        let name = id.get_ref();
+        let valid = !name.is_empty()
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            diags.error(
+                &id.span(),
+                format!(
+                    "invalid exercise id `{name}`: use lowercase letters, digits and `-` \
+                     (like `pool-sum`)"
+                ),
+            );
+        }
+        unique(diags, ids, id, "exercise id");
+    }
+    if let Some(binary) = &raw.binary {
+        if !is_identifier(binary.get_ref()) {
+            diags.error(
+                &binary.span(),
+                format!(
+                    "invalid binary `{}`: write the name of the `src/bin/<binary>.rs` target, \
+                     letters, digits and `_` (like `pool_sum`)",
+                    binary.get_ref()
+                ),
+            );
+        }
+        unique(diags, binaries, binary, "binary");
+    }
+}
+
+/// Records `value` in `seen`, reporting it when an earlier place already used it.
+fn unique(
+    diags: &mut Diagnostics,
+    seen: &mut HashMap<String, Position>,
+    value: &Spanned<String>,
+    what: &str,
+) {
+    let here = diags.position(&value.span());
+    if let Some(first) = seen.get(value.get_ref()) {
+        diags.error(
+            &value.span(),
+            format!(
+                "duplicate {what} `{}`; first used at {first}",
+                value.get_ref()
+            ),
+        );
+    } else {
+        seen.insert(value.get_ref().clone(), here);
+    }
+}
+
+/// One exercise with its tests expanded; `None` (reported) when its required keys are missing.
+fn exercise(
+    diags: &mut Diagnostics,
+    raw: &Spanned<RawExercise>,
+    defaults: &Defaults,
+) -> Option<Exercise> {
+    let span = raw.span();
+    let ex = raw.get_ref();
+    for (key, present) in [("id", ex.id.is_some()), ("binary", ex.binary.is_some())] {
+        if !present {
+            diags.error(
+                &span,
+                format!("missing field `{key}` in this `[[exercise]]`"),
+            );
+        }
+    }
+    let tests = match &ex.test {
+        Some(tests) if !tests.is_empty() => tests,
+        _ => {
+            diags.error(
+                &span,
+                "this exercise has no tests; add at least one `[[exercise.test]]` after it",
+            );
+            return None;
+        }
+    };
+    let expanded: Vec<Expanded> = tests
+        .iter()
+        .flat_map(|t| expand(diags, t, defaults))
+        .collect();
+    check_unique_names(diags, &expanded);
+    Some(Exercise {
+        id: ex.id.as_ref()?.get_ref().clone(),
+        binary: ex.binary.as_ref()?.get_ref().clone(),
+        tests: expanded.into_iter().map(|e| e.test).collect(),
+    })
+}
+
+/// Reports test names that occur twice in one exercise, once per pair of name templates.
+fn check_unique_names(diags: &mut Diagnostics, tests: &[Expanded]) {
+    let mut first: HashMap<&str, &Expanded> = HashMap::new();
+    let mut reported = Vec::new();
+    for e in tests {
+        let Some(earlier) = first.get(e.test.name.as_str()) else {
+            first.insert(&e.test.name, e);
+            continue;
+        };
+        let pair = (earlier.name_field.span.start, e.name_field.span.start);
+        if reported.contains(&pair) {
+            continue;
+        }
+        reported.push(pair);
+        let message = if pair.0 == pair.1 {
+            let differing = e.case.differing_keys(&earlier.case);
+            let keys: Vec<String> = differing.iter().map(|k| format!("`{{{k}}}`")).collect();
+            format!(
+                "duplicate test name `{}`: this template gives it to {} and to {}; put {} in \
+                 the name",
+                e.test.name,
+                earlier.case.describe(),
+                e.case.describe(),
+                keys.join(" and ")
+            )
+        } else {
+            let at = diags.position(&earlier.name_field.span);
+            format!(
+                "duplicate test name `{}`; the test at {at} has the same name",
+                e.test.name
+            )
+        };
+        diags.error(&e.name_field.span, message);
+    }
+}

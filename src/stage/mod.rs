@@ -1,0 +1,268 @@
+//! Staging: the course skeleton plus the student's `src/`, in a fresh temporary directory.
+//!
+//! Only `src/` is taken from a submission, and only regular files and directories: symlinks are
+//! never followed (a link to `/etc/shadow` or to another submission stays behind, with a
+//! warning). Everything else the student handed in is ignored with a warning. A submission that
+//! cannot be graded at all (empty, misshaped) is not an error of the grader: it is described by
+//! [`Unusable`] and graded zero with that message.
+
+mod skeleton;
+
+pub use skeleton::Skeleton;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+/// Bounds on what is copied from a submission, so a hostile one cannot fill the disk.
+const MAX_FILES: usize = 2_000;
+const MAX_BYTES: u64 = 32 << 20;
+
+/// A submission staged inside a copy of the skeleton. Dropping it removes the directory.
+#[derive(Debug)]
+pub struct Staged {
+    dir: TempDir,
+    /// Things the student handed in that were not used, one sentence each.
+    pub warnings: Vec<String>,
+    /// The `src/bin/` targets the submission provides (`pool_sum`, `counter`, …).
+    pub binaries: BTreeSet<String>,
+}
+
+impl Staged {
+    /// Root of the staged Cargo package.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Why a submission cannot be graded at all; graded zero with this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// The directory does not exist or is not a directory.
+    NotADirectory(PathBuf),
+    /// Nothing to build: no `src/` and no Rust file anywhere.
+    Empty,
+    /// Rust files exist but not under `src/`.
+    Misshaped { found: Vec<String> },
+    /// The submission is larger than the grader copies.
+    TooLarge { limit: String },
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::NotADirectory(p) => {
+                write!(f, "{} is not a directory: nothing to grade", p.display())
+            }
+            Unusable::Empty => f.write_str(
+                "the submission is empty: expected src/bin/pool_sum.rs and src/bin/counter.rs",
+            ),
+            Unusable::Misshaped { found } => write!(
+                f,
+                "no src/ directory; found {} instead. Put each program at src/bin/<name>.rs \
+                 (e.g. src/bin/pool_sum.rs)",
+                found.join(", ")
+            ),
+            Unusable::TooLarge { limit } => {
+                write!(
+                    f,
+                    "src/ holds more than {limit}: remove generated or data files"
+                )
+            }
+        }
+    }
+}
+
+/// Errors of the grader's own file system work (not the student's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("could not create a staging directory: {0}")]
+    TempDir(#[source] io::Error),
+    #[error("could not copy {path}: {source}")]
+    Copy {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Stages `submission` (a directory holding `src/`) inside a fresh copy of `skeleton`.
+pub fn stage(
+    submission: &Path,
+    skeleton: &Skeleton,
+) -> Result<Result<Staged, Unusable>, StageError> {
+    if !submission.is_dir() {
+        return Ok(Err(Unusable::NotADirectory(submission.to_path_buf())));
+    }
+    let mut warnings = Vec::new();
+    let src = submission.join("src");
+    let src_meta = fs::symlink_metadata(&src).ok();
+    if !src_meta.as_ref().is_some_and(|m| m.is_dir()) {
+        if src_meta.is_some_and(|m| m.file_type().is_symlink()) {
+            warnings.push("src is a symbolic link: not followed".to_string());
+        }
+        let found = rust_files_outside_src(submission);
+        return Ok(Err(if found.is_empty() {
+            Unusable::Empty
+        } else {
+            Unusable::Misshaped { found }
+        }));
+    }
+    warn_about_extras(submission, &mut warnings);
+
+    let dir = tempfile::Builder::new()
+        .prefix("labgrade-stage-")
+        .tempdir()
+        .map_err(StageError::TempDir)?;
+    skeleton
+        .write_into(dir.path())
+        .map_err(|source| StageError::Copy {
+            path: dir.path().to_path_buf(),
+            source,
+        })?;
+    let mut budget = CopyBudget::default();
+    if let Err(over) = copy_tree(
+        &src,
+        &dir.path().join("src"),
+        "src",
+        &mut budget,
+        &mut warnings,
+    )? {
+        return Ok(Err(over));
+    }
+    let binaries = discover_binaries(&dir.path().join("src/bin"));
+    Ok(Ok(Staged {
+        dir,
+        warnings,
+        binaries,
+    }))
+}
+
+/// Files and directories at the top of the submission other than `src/`, reported once each.
+fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
+    let Ok(entries) = fs::read_dir(submission) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "src")
+        .collect();
+    names.sort();
+    for name in names {
+        let why = match name.as_str() {
+            "Cargo.toml" | "Cargo.lock" => "the course's Cargo.toml and dependencies are used",
+            "build.rs" => "build scripts are not run",
+            "target" => "build output is rebuilt from src/",
+            n if n.starts_with('.') => "hidden files are not graded",
+            _ => "only src/ is graded",
+        };
+        warnings.push(format!("ignored {name}: {why}"));
+    }
+}
+
+/// Rust files anywhere in the submission (but `target/`), for the misshaped-submission message.
+fn rust_files_outside_src(submission: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![submission.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            let path = entry.path();
+            if ft.is_dir() && entry.file_name() != "target" && found.len() < 10 {
+                stack.push(path);
+            } else if ft.is_file() && path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(submission).unwrap_or(&path);
+                found.push(rel.display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found.truncate(10);
+    found
+}
+
+#[derive(Default)]
+struct CopyBudget {
+    files: usize,
+    bytes: u64,
+}
+
+/// Copies regular files and directories from `from` to `to`; symlinks and special files are
+/// skipped with a warning. `shown` is the path as the student knows it.
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    shown: &str,
+    budget: &mut CopyBudget,
+    warnings: &mut Vec<String>,
+) -> Result<Result<(), Unusable>, StageError> {
+    let copy_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StageError::Copy { path, source }
+    };
+    fs::create_dir_all(to).map_err(copy_err(to))?;
+    let mut entries: Vec<_> = fs::read_dir(from)
+        .map_err(copy_err(from))?
+        .collect::<Result<_, _>>()
+        .map_err(copy_err(from))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let shown = format!("{shown}/{}", name.to_string_lossy());
+        // `file_type` of a DirEntry does not follow symlinks.
+        let ft = entry.file_type().map_err(copy_err(&entry.path()))?;
+        if ft.is_symlink() {
+            let target = fs::read_link(entry.path())
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            warnings.push(format!(
+                "{shown} is a symbolic link to {target}: not followed"
+            ));
+        } else if ft.is_dir() {
+            if let Err(u) = copy_tree(&entry.path(), &to.join(&name), &shown, budget, warnings)? {
+                return Ok(Err(u));
+            }
+        } else if ft.is_file() {
+            budget.files += 1;
+            budget.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if budget.files > MAX_FILES || budget.bytes > MAX_BYTES {
+                return Ok(Err(Unusable::TooLarge {
+                    limit: format!("{MAX_FILES} files or {} MiB", MAX_BYTES >> 20),
+                }));
+            }
+            fs::copy(entry.path(), to.join(&name)).map_err(copy_err(&entry.path()))?;
+        } else {
+            warnings.push(format!("{shown} is not a regular file: not copied"));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Binary targets Cargo will discover: `src/bin/<name>.rs` and `src/bin/<name>/main.rs`.
+fn discover_binaries(bin_dir: &Path) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let Ok(entries) = fs::read_dir(bin_dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let single_file = path.is_file() && path.extension().is_some_and(|e| e == "rs");
+        if single_file || path.join("main.rs").is_file() {
+            found.insert(name.to_string());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests;

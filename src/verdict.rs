@@ -1,0 +1,160 @@
+//! Verdicts and results: what grading decided, with the reason in types, not strings.
+//!
+//! Probes produce [`TestResult`]s; reports render them. The teaching message is written by the
+//! probe that knows the context; the reason code here is what scripts and reports switch on.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::build::CompileError;
+use crate::sandbox::Stream;
+use crate::spec::ExitExpectation;
+
+/// Whether a test passed, and if not, why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    Fail(Reason),
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        matches!(self, Verdict::Pass)
+    }
+}
+
+/// Why a test failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// Printed something other than the expected result.
+    WrongOutput { expected: String, got: String },
+    /// Ran past its wall-clock limit.
+    Timeout { after: Duration },
+    /// Killed by a signal it did not get from the grader (panic=abort, segfault, CPU limit…).
+    Crash { signal: i32 },
+    /// Exited with the wrong status.
+    ExitStatus { expected: ExitExpectation, got: i32 },
+    /// Wrote more than the output cap.
+    OutputLimit { stream: Stream, cap_bytes: usize },
+    /// The exercise's binary did not compile.
+    BuildFailed(Box<CompileError>),
+    /// The build ran past its time limit.
+    BuildTimeout { after: Duration },
+    /// The submission has no such binary.
+    MissingBinary { binary: String },
+    /// The submission as a whole cannot be graded (empty, misshaped).
+    Unusable,
+    /// The synchronised counter lost updates in some run.
+    LostUpdates { lost: u128, runs: u32 },
+    /// The racy demo never lost an update within the probe's budget.
+    NoRaceObserved { runs: u32 },
+    /// This version of labgrade cannot run this kind of test yet.
+    Unsupported { kind: &'static str },
+}
+
+impl Reason {
+    /// Stable machine-readable code, the `reason` field of the JSON result.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::WrongOutput { .. } => "wrong_output",
+            Reason::Timeout { .. } => "timeout",
+            Reason::Crash { .. } => "crash",
+            Reason::ExitStatus { .. } => "exit_status",
+            Reason::OutputLimit { .. } => "output_limit",
+            Reason::BuildFailed(_) => "build_failed",
+            Reason::BuildTimeout { .. } => "build_timeout",
+            Reason::MissingBinary { .. } => "missing_binary",
+            Reason::Unusable => "unusable_submission",
+            Reason::LostUpdates { .. } => "lost_updates",
+            Reason::NoRaceObserved { .. } => "no_race_observed",
+            Reason::Unsupported { .. } => "unsupported",
+        }
+    }
+}
+
+/// What the grader saw of the run behind a verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The command as a student would type it (`pool_sum 10 3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<String>,
+    /// The start of stdout, lossily decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// The start of stderr, lossily decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// Repeated probes: how many runs were made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
+    /// Repeated probes: each value printed and how many runs printed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values_seen: Option<std::collections::BTreeMap<String, u32>>,
+}
+
+/// One graded test: a line of the JSON result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    pub exercise: String,
+    /// CONTRACT §3 `kind`: `build`, `output`, `processes`, `speedup`, `race`.
+    pub kind: &'static str,
+    pub name: String,
+    pub verdict: Verdict,
+    pub max_score: f64,
+    /// What happened and what to do about it, for a student.
+    pub message: String,
+    pub evidence: Evidence,
+    pub hidden: bool,
+    pub duration: Duration,
+}
+
+impl TestResult {
+    pub fn score(&self) -> f64 {
+        if self.verdict.passed() {
+            self.max_score
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The graded submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradeResult {
+    pub submission: String,
+    /// The spec(s) graded against (`lab10`).
+    pub lab: String,
+    pub tests: Vec<TestResult>,
+    /// Things the student handed in that were not used, and similar notes.
+    pub warnings: Vec<String>,
+    pub build_time: Duration,
+    pub total_time: Duration,
+}
+
+impl GradeResult {
+    pub fn score(&self) -> f64 {
+        self.tests.iter().map(TestResult::score).sum()
+    }
+
+    pub fn max_score(&self) -> f64 {
+        self.tests.iter().map(|t| t.max_score).sum()
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.tests.iter().all(|t| t.verdict.passed())
+    }
+}
+
+/// A signal's conventional name (`SIGSEGV`), for messages.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}

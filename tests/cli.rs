@@ -1,0 +1,160 @@
+//! End-to-end: the command line's contract (CONTRACT §2): exit codes, one-line errors, `check`,
+//! `spec check`, `batch` and its gradebook, the human report.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+#[test]
+fn unusable_arguments_exit_2_with_a_one_line_reason() {
+    let out = labgrade()
+        .args(["grade"])
+        .arg(fixture("reference"))
+        .args(["--spec", "/nonexistent/spec.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/spec.toml"), "{err}");
+    labgrade().args(["grade"]).assert().code(2);
+    labgrade().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn spec_check_accepts_the_builtin_and_points_at_errors() {
+    labgrade()
+        .args(["spec", "check"])
+        .arg(root().join("specs/lab10.toml"))
+        .arg(quick_spec())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "lab = \"x\"\ntitle = \"t\"\n\n[[exercise]]\nid = \"pool-sum\"\nbinary = \"pool_sum\"\n\n[[exercise.test]]\nkind = \"output\"\nname = \"a\"\ntmeout = \"1s\"\n",
+    )
+    .unwrap();
+    labgrade()
+        .args(["spec", "check"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:11:1"))
+        .stderr(predicate::str::contains("tmeout"));
+}
+
+#[test]
+fn grade_with_a_broken_spec_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "lab = \n").unwrap();
+    labgrade()
+        .arg("grade")
+        .arg(fixture("reference"))
+        .arg("--spec")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:1:"));
+}
+
+#[test]
+fn human_report_explains_failures_and_exit_1() {
+    labgrade()
+        .arg("grade")
+        .arg(fixture("off_by_one"))
+        .arg("--spec")
+        .arg(quick_spec())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAIL"))
+        .stdout(predicate::str::contains("short by 10"))
+        .stdout(predicate::str::contains("Score:"))
+        .stdout(predicate::str::contains("\u{1b}[").not());
+}
+
+#[test]
+fn check_grades_the_current_directory() {
+    labgrade()
+        .current_dir(fixture("reference"))
+        .arg("check")
+        .arg("--spec")
+        .arg(quick_spec())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Grading reference"))
+        .stdout(predicate::str::contains("FAIL").not());
+}
+
+#[test]
+fn out_writes_the_report_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("result.json");
+    labgrade()
+        .arg("grade")
+        .arg(fixture("missing_counter"))
+        .args(["--format", "json", "--out"])
+        .arg(&path)
+        .arg("--spec")
+        .arg(quick_spec())
+        .assert()
+        .code(1)
+        .stdout("");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["submission"], "missing_counter");
+}
+
+#[test]
+fn batch_grades_every_subdirectory_and_writes_a_gradebook() {
+    let root_dir = tempfile::tempdir().unwrap();
+    for name in ["reference", "off_by_one", "empty"] {
+        copy_dir(&fixture(name), &root_dir.path().join(name));
+    }
+    // A file at the top level is not a submission.
+    std::fs::write(root_dir.path().join("notes.txt"), "x").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    labgrade()
+        .arg("batch")
+        .arg(root_dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .args(["--jobs", "2", "--spec"])
+        .arg(quick_spec())
+        .assert()
+        .success();
+    let csv = std::fs::read_to_string(out.path().join("gradebook.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("submission,score,max_score"), "{csv}");
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[1].starts_with("empty,0,"), "{csv}");
+    assert!(lines[2].starts_with("off_by_one,"), "{csv}");
+    assert!(lines[3].starts_with("reference,"), "{csv}");
+    for name in ["reference", "off_by_one", "empty"] {
+        let text = std::fs::read_to_string(out.path().join(format!("{name}.json"))).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["submission"], name);
+    }
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("reference.json")).unwrap())
+            .unwrap();
+    assert_eq!(reference["score"], reference["max_score"]);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Shared helpers of the end-to-end tests: run the real `labgrade` binary on the fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture submission by name.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("fixtures/submissions").join(name)
+}
+
+/// The quick test spec (no multi-second runs).
+pub fn quick_spec() -> PathBuf {
+    root().join("tests/specs/quick.toml")
+}
+
+/// `labgrade` with a build cache shared by all tests, so dependencies compile once per run.
+pub fn labgrade() -> Command {
+    let mut cmd = Command::cargo_bin("labgrade").expect("the labgrade binary");
+    cmd.env(
+        "LABGRADE_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("labgrade-cache"),
+    )
+    .env("NO_COLOR", "1")
+    .env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+/// Grades `fixture` with `spec` (None: the built-in spec) and returns (exit code, JSON result).
+pub fn grade_json(fixture_name: &str, spec: Option<&Path>) -> (i32, Value) {
+    let mut cmd = labgrade();
+    cmd.arg("grade")
+        .arg(fixture(fixture_name))
+        .args(["--format", "json"]);
+    if let Some(spec) = spec {
+        cmd.arg("--spec").arg(spec);
+    }
+    let out = cmd.output().expect("run labgrade");
+    let code = out.status.code().expect("labgrade exited normally");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "labgrade printed no JSON ({e}); exit {code}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, json)
+}
+
+/// The tests of `result` matching `exercise` and `kind`.
+pub fn tests_of<'a>(result: &'a Value, exercise: &str, kind: &str) -> Vec<&'a Value> {
+    result["tests"]
+        .as_array()
+        .expect("tests array")
+        .iter()
+        .filter(|t| t["exercise"] == exercise && t["kind"] == kind)
+        .collect()
+}
+
+/// The one test named `name`.
+pub fn test_named<'a>(result: &'a Value, exercise: &str, name: &str) -> &'a Value {
+    result["tests"]
+        .as_array()
+        .expect("tests array")
+        .iter()
+        .find(|t| t["exercise"] == exercise && t["name"] == name)
+        .unwrap_or_else(|| panic!("no test {exercise}/{name} in {result:#}"))
+}

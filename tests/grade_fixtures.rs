@@ -1,0 +1,224 @@
+//! End-to-end: the real `labgrade grade` on the fixture submissions, asserting verdicts, reasons,
+//! scores, messages and exit codes (CONTRACT §2 and §3).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn status_counts(result: &Value, exercise: &str) -> (usize, usize) {
+    let tests = tests_of(result, exercise, "output");
+    let pass = tests.iter().filter(|t| t["status"] == "pass").count();
+    (pass, tests.len() - pass)
+}
+
+#[test]
+fn reference_gets_full_marks_on_the_builtin_spec() {
+    let (code, r) = grade_json("reference", None);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["submission"], "reference");
+    assert!(r["max_score"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["score"], r["max_score"]);
+    for t in r["tests"].as_array().unwrap() {
+        assert_eq!(t["status"], "pass", "{t:#}");
+        assert!(["pool-sum", "counter"].contains(&t["exercise"].as_str().unwrap()));
+        assert_eq!(t["score"], t["max_score"]);
+    }
+    assert_eq!(tests_of(&r, "pool-sum", "build").len(), 1);
+    assert_eq!(tests_of(&r, "counter", "build").len(), 1);
+}
+
+#[test]
+fn off_by_one_chunks_fail_with_the_missing_numbers_named() {
+    let (code, r) = grade_json("off_by_one", Some(&quick_spec()));
+    assert_eq!(code, 1);
+    let t = test_named(&r, "pool-sum", "n=10 p=1");
+    assert_eq!(t["status"], "fail");
+    assert_eq!(t["reason"], "wrong_output");
+    assert_eq!(t["score"], 0.0);
+    let msg = t["message"].as_str().unwrap();
+    assert!(
+        msg.contains("expected 55") && msg.contains("short by 10"),
+        "{msg}"
+    );
+    assert_eq!(status_counts(&r, "counter"), (2, 0));
+    assert!(r["score"].as_f64().unwrap() < r["max_score"].as_f64().unwrap());
+}
+
+#[test]
+fn u64_overflow_fails_only_beyond_two_to_the_64() {
+    let (_, r) = grade_json("overflow_u64", None);
+    let tests = tests_of(&r, "pool-sum", "output");
+    let failed: Vec<&&Value> = tests.iter().filter(|t| t["status"] == "fail").collect();
+    assert!(!failed.is_empty(), "the large-N tests must fail");
+    for t in &failed {
+        let args = t["evidence"]["command"].as_str().unwrap_or("");
+        assert!(args.contains("6074001000"), "only large N may fail: {t:#}");
+    }
+    assert!(tests.len() > failed.len() + 10);
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let (code, r) = grade_json("panics", Some(&quick_spec()));
+    assert_eq!(code, 1);
+    let t = test_named(&r, "pool-sum", "n=10 p=3");
+    assert_eq!(t["status"], "fail");
+    assert!(
+        ["exit_status", "crash"].contains(&t["reason"].as_str().unwrap()),
+        "{t:#}"
+    );
+    assert!(t["message"].as_str().unwrap().contains("panicked"), "{t:#}");
+    assert_eq!(test_named(&r, "pool-sum", "n=10 p=1")["status"], "pass");
+}
+
+#[test]
+fn a_syntax_error_in_one_binary_costs_only_that_exercise() {
+    let (code, r) = grade_json("syntax_error_counter", Some(&quick_spec()));
+    assert_eq!(code, 1);
+    let build = tests_of(&r, "counter", "build")[0];
+    assert_eq!(build["status"], "fail");
+    assert_eq!(build["reason"], "build_failed");
+    let msg = build["message"].as_str().unwrap();
+    assert!(
+        msg.contains("src/bin/counter.rs:"),
+        "the first error with file and line: {msg}"
+    );
+    for t in tests_of(&r, "counter", "output") {
+        assert_eq!(t["status"], "fail");
+        assert_eq!(t["reason"], "build_failed");
+    }
+    let (pass, fail) = status_counts(&r, "pool-sum");
+    assert_eq!(fail, 0, "{r:#}");
+    assert!(pass > 0);
+}
+
+#[test]
+fn a_missing_binary_is_named() {
+    let (_, r) = grade_json("missing_counter", Some(&quick_spec()));
+    let build = tests_of(&r, "counter", "build")[0];
+    assert_eq!(build["reason"], "missing_binary");
+    assert!(build["message"]
+        .as_str()
+        .unwrap()
+        .contains("src/bin/counter.rs is missing"));
+    assert_eq!(status_counts(&r, "pool-sum").1, 0);
+}
+
+#[test]
+fn an_endless_loop_times_out() {
+    let (_, r) = grade_json("infinite_loop", Some(&quick_spec()));
+    let t = test_named(&r, "pool-sum", "n=10 p=1");
+    assert_eq!(t["reason"], "timeout", "{t:#}");
+    assert!(t["message"]
+        .as_str()
+        .unwrap()
+        .contains("did not finish within 5.0 s"));
+}
+
+#[test]
+fn non_utf8_output_is_a_wrong_output() {
+    let (_, r) = grade_json("non_utf8", Some(&quick_spec()));
+    let t = test_named(&r, "pool-sum", "n=10 p=1");
+    assert_eq!(t["reason"], "wrong_output");
+    assert!(
+        t["message"].as_str().unwrap().contains("not UTF-8"),
+        "{t:#}"
+    );
+}
+
+#[test]
+fn accepting_bad_arguments_fails_the_refusal_tests() {
+    let (_, r) = grade_json("bad_args_accepted", Some(&quick_spec()));
+    let t = test_named(&r, "pool-sum", "bad args: abc 2");
+    assert_eq!(t["status"], "fail");
+    assert_eq!(t["reason"], "exit_status");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .contains("non-zero exit status"),
+        "{t:#}"
+    );
+    assert_eq!(test_named(&r, "pool-sum", "n=10 p=3")["status"], "pass");
+}
+
+#[test]
+fn an_output_flood_is_stopped() {
+    let (_, r) = grade_json("output_flood", Some(&quick_spec()));
+    let t = test_named(&r, "pool-sum", "n=10 p=1");
+    assert_eq!(t["reason"], "output_limit", "{t:#}");
+    assert!(t["evidence"]["stdout"].as_str().unwrap().len() <= 1000);
+}
+
+#[test]
+fn ignoring_sigterm_does_not_outlive_the_timeout() {
+    let started = std::time::Instant::now();
+    let (_, r) = grade_json("sigterm_ignored", Some(&quick_spec()));
+    let t = test_named(&r, "pool-sum", "n=10 p=1");
+    assert_eq!(t["reason"], "timeout", "{t:#}");
+    // Every pool-sum run sleeps 60 s if not killed; the whole grading must take far less.
+    assert!(
+        started.elapsed().as_secs() < 55,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn extras_are_ignored_with_warnings_and_build_rs_never_runs() {
+    let (code, r) = grade_json("extras", Some(&quick_spec()));
+    assert_eq!(code, 0, "{r:#}");
+    let warnings: Vec<&str> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    for name in ["Cargo.toml", "build.rs", "target", ".secret", "README.md"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("ignored {name}:"))),
+            "no warning for {name}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn extra_modules_under_src_are_built() {
+    let (code, r) = grade_json("lib_helpers", Some(&quick_spec()));
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["score"], r["max_score"]);
+}
+
+#[test]
+fn empty_and_misshaped_submissions_score_zero_with_a_reason() {
+    for (name, needle) in [("empty", "is empty"), ("misshaped", "src/bin/<name>.rs")] {
+        let (code, r) = grade_json(name, Some(&quick_spec()));
+        assert_eq!(code, 1, "{name}: {r:#}");
+        assert_eq!(r["score"], 0.0);
+        assert!(r["max_score"].as_f64().unwrap() > 0.0);
+        for t in r["tests"].as_array().unwrap() {
+            assert_eq!(t["status"], "fail");
+            assert_eq!(t["reason"], "unusable_submission");
+            assert!(t["message"].as_str().unwrap().contains(needle), "{t:#}");
+        }
+    }
+}
+
+#[test]
+fn a_wrapped_u64_total_is_recognised() {
+    let (code, r) = grade_json("wrapping_u64", None);
+    assert_eq!(code, 1);
+    let t = test_named(&r, "pool-sum", "beyond u64: n=6074001000 p=2");
+    assert_eq!(t["reason"], "wrong_output");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .contains("wrapped around 2^64"),
+        "{t:#}"
+    );
+    assert_eq!(test_named(&r, "pool-sum", "n=10 p=3")["status"], "pass");
+}
