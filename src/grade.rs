@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::build::{self, BinaryBuild, BuildCache, BuildError};
 use crate::probe::{self, Target};
 use crate::sandbox::SpawnError;
-use crate::spec::{Exercise, Spec, TestCase};
+use crate::spec::{Exercise, Spec, TestCase, TestKind};
 use crate::stage::{self, StageError};
 use crate::verdict::{Evidence, GradeResult, Reason, TestResult, Verdict};
 
@@ -85,7 +85,13 @@ impl Grader {
                 }
             }
         }
-        tests.extend(self.run_tests(&runnable, staged.path())?);
+        // Probes whose verdict depends on having the cores to themselves (races show only under
+        // real parallelism) run one at a time after the others; the rest share the cores.
+        let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
+            .into_iter()
+            .partition(|(_, t, _)| needs_exclusive_cores(&t.kind));
+        tests.extend(self.run_tests(&shared, staged.path(), self.jobs)?);
+        tests.extend(self.run_tests(&exclusive, staged.path(), 1)?);
         // Spec order: exercises as listed, each one's build test first.
         let order = |t: &TestResult| {
             let ex = self.spec.exercises.iter().position(|e| e.id == t.exercise);
@@ -99,15 +105,16 @@ impl Grader {
         Ok(self.result(name, tests, staged.warnings.clone(), built.wall, started))
     }
 
-    /// Runs the probes of `runnable` on `self.jobs` threads.
+    /// Runs the probes of `runnable` on `jobs` threads.
     fn run_tests(
         &self,
         runnable: &[(&Exercise, &TestCase, &Path)],
         workdir: &Path,
+        jobs: usize,
     ) -> Result<Vec<TestResult>, SpawnError> {
         let next = AtomicUsize::new(0);
         let results = Mutex::new(Vec::with_capacity(runnable.len()));
-        let threads = self.jobs.clamp(1, runnable.len().max(1));
+        let threads = jobs.clamp(1, runnable.len().max(1));
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| loop {
@@ -187,6 +194,14 @@ impl Grader {
             build_time,
             total_time: started.elapsed(),
         }
+    }
+}
+
+/// Whether a test kind must not share the cores with other tests of the same grading.
+fn needs_exclusive_cores(kind: &TestKind) -> bool {
+    match kind {
+        TestKind::Output(_) | TestKind::Processes(_) => false,
+        TestKind::Race(_) | TestKind::Speedup(_) => true,
     }
 }
 
