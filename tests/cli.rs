@@ -61,6 +61,25 @@ fn grade_with_a_broken_spec_exits_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("bad.toml:1:"));
+
+    // Several problems: still one line, naming the first and how to see the rest.
+    std::fs::write(
+        &bad,
+        "lab = \"x\"\ntitle = \"t\"\n[[exercise]]\nid = \"pool-sum\"\nbinary = \"pool_sum\"\n[[exercise.test]]\nkind = \"output\"\nname = \"a {m}\"\ntimeout = \"10\"\n",
+    )
+    .unwrap();
+    let out = labgrade()
+        .arg("grade")
+        .arg(fixture("reference"))
+        .arg("--spec")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("bad.toml:8:"), "{err}");
+    assert!(err.contains("1 more problem"), "{err}");
 }
 
 #[test]

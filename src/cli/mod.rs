@@ -101,9 +101,25 @@ impl SpecArgs {
         let specs = self
             .specs
             .iter()
-            .map(|p| spec::load_file(p))
+            .map(|p| spec::load_file(p).map_err(one_line))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Spec::combine(specs)?)
+    }
+}
+
+/// A spec error as the one line CONTRACT §2 promises: the first problem, and how to see all.
+fn one_line(e: spec::SpecError) -> anyhow::Error {
+    let all = e.diagnostics();
+    let Some(first) = all.first() else {
+        return anyhow::anyhow!("{e}");
+    };
+    match all.len() {
+        1 => anyhow::anyhow!("{first}"),
+        n => anyhow::anyhow!(
+            "{first} (and {} more problem(s): run `labgrade spec check {}`)",
+            n - 1,
+            first.origin
+        ),
     }
 }
 
