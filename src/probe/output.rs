@@ -53,10 +53,10 @@ fn judge(test: &OutputTest, command: &str, out: &Outcome) -> (Verdict, String) {
             return fail(Reason::Timeout { after: *after }, msg);
         }
         Ending::Signaled(sig) => {
-            let why = match *sig {
-                libc::SIGXCPU => " (it used up its CPU time limit)".to_string(),
-                libc::SIGABRT if panic.is_some() => String::new(),
-                _ => String::new(),
+            let why = if *sig == libc::SIGXCPU {
+                " (it used up its CPU time limit)"
+            } else {
+                ""
             };
             let mut msg = format!("`{command}` crashed: killed by {}{why}", signal_name(*sig));
             if let Some(p) = &panic {

@@ -45,14 +45,30 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
         (pool.binary.as_str(), counter.binary.as_str()),
         ("pool_sum", "counter")
     );
-    assert_eq!((pool.tests.len(), counter.tests.len()), (30, 14));
-    assert_eq!((pool.max_score(), counter.max_score()), (14.0, 6.0));
-    assert_eq!(spec.max_score(), 20.0);
+    assert_eq!((pool.tests.len(), counter.tests.len()), (30, 16));
+    assert_eq!((pool.max_score(), counter.max_score()), (14.0, 9.0));
+    assert_eq!(spec.max_score(), 23.0);
     assert!(spec
         .exercises
         .iter()
         .flat_map(|e| &e.tests)
-        .all(|t| t.kind.name() == "output" && !t.hidden));
+        .all(|t| !t.hidden));
+    assert!(pool.tests.iter().all(|t| t.kind.name() == "output"));
+    let races: Vec<_> = counter
+        .tests
+        .iter()
+        .filter_map(|t| match &t.kind {
+            TestKind::Race(r) => Some((r.mode, r.workers, r.increments)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        races,
+        [
+            (CounterMode::Safe, 4, 100_000),
+            (CounterMode::Racy, 4, 1_000_000)
+        ]
+    );
 }
 
 #[test]
