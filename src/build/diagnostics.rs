@@ -150,6 +150,13 @@ impl Messages {
         let message = lines
             .first()
             .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
+            .or_else(|| {
+                cargo_stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| l.trim().to_string())
+            })
             .unwrap_or_else(|| "cargo failed without a compiler message".to_string());
         CompileError {
             file: None,

@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::sandbox::{self, Ending, Job, Limits};
+use crate::sandbox::{self, Ending, Isolation, Job, Limits};
 use crate::stage::Staged;
 
 /// What became of one binary.
@@ -129,6 +129,8 @@ pub fn build(
         cwd: staged.path().to_path_buf(),
         env: build_env(&lease.dir),
         limits: Limits::for_build(timeout),
+        isolation: Isolation::Build,
+        keep_visible: vec![staged.path().to_path_buf(), lease.dir.clone()],
     };
     let outcome = sandbox::run(&job);
     let result = outcome.map_err(BuildError::from).and_then(|outcome| {
@@ -156,8 +158,17 @@ pub fn build(
 fn copy_out(staged: &Staged, binary: &str, built: &Path) -> Result<PathBuf, BuildError> {
     let dir = staged.path().join("labgrade-bin");
     let dest = dir.join(binary);
+    // The sandbox runs programs as an unprivileged user: it must be able to reach and execute
+    // them (but not list or change the staging directory).
+    let mode = |path: &Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    };
     std::fs::create_dir_all(&dir)
         .and_then(|_| std::fs::copy(built, &dest))
+        .and_then(|_| mode(staged.path(), 0o711))
+        .and_then(|_| mode(&dir, 0o755))
+        .and_then(|_| mode(&dest, 0o755))
         .map_err(|source| BuildError::Copy {
             binary: binary.to_string(),
             source,

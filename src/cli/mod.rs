@@ -3,6 +3,7 @@
 //! terminal, exit status).
 
 mod batch;
+mod sandbox_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,11 @@ enum Command {
     /// Work with spec files.
     #[command(subcommand)]
     Spec(SpecCommand),
+    /// Show which sandbox layers are active on this machine, and why the others are not.
+    Doctor,
+    /// Run one command through the sandbox and print what happened as JSON.
+    #[command(name = "sandbox-run")]
+    SandboxRun(sandbox_cmd::SandboxRunArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,6 +163,8 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Batch(args) => batch::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
+        Command::Doctor => sandbox_cmd::doctor(),
+        Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),
     }
 }
 

@@ -9,7 +9,7 @@ mod race;
 
 use std::path::Path;
 
-use crate::sandbox::SpawnError;
+use crate::sandbox::{self, Isolation, Job, Limits, SpawnError};
 use crate::spec::{TestCase, TestKind};
 use crate::verdict::{Evidence, Reason, Verdict};
 
@@ -22,6 +22,21 @@ pub struct Target<'a> {
     pub binary: &'a str,
     /// Working directory for runs.
     pub workdir: &'a Path,
+}
+
+impl Target<'_> {
+    /// A fully isolated run of the target with `args`.
+    pub(crate) fn job(&self, args: &[String], timeout: std::time::Duration) -> Job {
+        Job {
+            program: self.executable.to_path_buf(),
+            args: args.iter().map(Into::into).collect(),
+            cwd: self.workdir.to_path_buf(),
+            env: sandbox::minimal_env(),
+            limits: Limits::for_run(timeout),
+            isolation: Isolation::Full,
+            keep_visible: vec![self.workdir.to_path_buf()],
+        }
+    }
 }
 
 /// What a probe concluded.

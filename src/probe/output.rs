@@ -1,6 +1,6 @@
 //! The `output` probe: run once, check the exit status and the printed result.
 
-use crate::sandbox::{self, Ending, Job, Limits, Outcome, SpawnError};
+use crate::sandbox::{self, Ending, Outcome, SpawnError};
 use crate::spec::{ExitExpectation, OutputTest};
 use crate::verdict::{signal_name, Evidence, Reason, Verdict};
 
@@ -11,13 +11,7 @@ const EVIDENCE_BYTES: usize = 600;
 
 pub(super) fn run(test: &OutputTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     let command = command_line(target.binary, &test.args);
-    let job = Job {
-        program: target.executable.to_path_buf(),
-        args: test.args.iter().map(Into::into).collect(),
-        cwd: target.workdir.to_path_buf(),
-        env: sandbox::minimal_env(),
-        limits: Limits::for_run(test.timeout),
-    };
+    let job = target.job(&test.args, test.timeout);
     let outcome = sandbox::run(&job)?;
     let evidence = evidence(&command, &outcome);
     let (verdict, message) = judge(test, &command, &outcome);

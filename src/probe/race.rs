@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::sandbox::{self, Ending, Job, Limits, SpawnError};
+use crate::sandbox::{Ending, SpawnError};
 use crate::spec::{CounterMode, RaceTest};
 use crate::verdict::{signal_name, Evidence, Reason, Verdict};
 
@@ -26,13 +26,7 @@ pub(super) fn run(test: &RaceTest, target: Target<'_>) -> Result<Finding, SpawnE
     ];
     let command = command_line(target.binary, &args);
     let expected = test.workers as u128 * test.increments as u128;
-    let job = Job {
-        program: target.executable.to_path_buf(),
-        args: args.iter().map(Into::into).collect(),
-        cwd: target.workdir.to_path_buf(),
-        env: sandbox::minimal_env(),
-        limits: Limits::for_run(test.timeout),
-    };
+    let job = target.job(&args, test.timeout);
     let started = Instant::now();
     let mut seen: BTreeMap<u128, u32> = BTreeMap::new();
     let mut runs = 0u32;
@@ -44,7 +38,7 @@ pub(super) fn run(test: &RaceTest, target: Target<'_>) -> Result<Finding, SpawnE
         if runs >= test.max_runs || (runs > 0 && started.elapsed() >= test.budget) {
             break end_of_budget(test.mode, runs, expected, &command);
         }
-        let out = sandbox::run(&job)?;
+        let out = crate::sandbox::run(&job)?;
         runs += 1;
         let value = match &out.ending {
             Ending::Exited(0) => std::str::from_utf8(&out.stdout.bytes)

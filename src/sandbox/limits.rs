@@ -4,7 +4,7 @@ use std::io;
 use std::time::Duration;
 
 /// The limits of one run. `None` leaves the grader's own limit in place.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Wall-clock time before the group is terminated.
     pub wall: Duration,
@@ -18,6 +18,11 @@ pub struct Limits {
     pub open_files: Option<u64>,
     /// Bytes kept of each of stdout and stderr; more kills the group.
     pub output_bytes: usize,
+    /// Processes (and threads) the whole run may have at once: the cgroup's `pids.max`, and
+    /// `RLIMIT_NPROC` once the run no longer is root.
+    pub processes: Option<u64>,
+    /// Memory of the whole run (the cgroup's limit).
+    pub memory_bytes: Option<u64>,
 }
 
 impl Limits {
@@ -32,6 +37,9 @@ impl Limits {
             file_size_bytes: Some(16 << 20),
             open_files: Some(256),
             output_bytes: 1 << 20,
+            // 64 workers is the lab's maximum; a fork bomb stops far below a machine's limit.
+            processes: Some(256),
+            memory_bytes: Some(2 << 30),
         }
     }
 
@@ -44,6 +52,9 @@ impl Limits {
             file_size_bytes: Some(1 << 30),
             open_files: None,
             output_bytes: 8 << 20,
+            // cargo and rustc start many threads.
+            processes: Some(1024),
+            memory_bytes: Some(4 << 30),
         }
     }
 
@@ -65,6 +76,14 @@ impl Limits {
             set(libc::RLIMIT_NOFILE, n, n)?;
         }
         Ok(())
+    }
+}
+
+/// Sets `RLIMIT_NPROC` (counted per user, so only meaningful for a dedicated, non-root user).
+pub(super) fn set_nproc(processes: Option<u64>) -> io::Result<()> {
+    match processes {
+        Some(n) => set(libc::RLIMIT_NPROC, n, n),
+        None => Ok(()),
     }
 }
 

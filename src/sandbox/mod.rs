@@ -11,16 +11,25 @@
 //! `waitid(WNOWAIT)`, so the main process stays a zombie (its group id cannot be reused) while
 //! the group is killed, and is then reaped with `wait4` for its resource usage.
 
+mod audit;
 mod capture;
+mod cgroup;
+pub mod init;
+mod layers;
 mod limits;
 
+pub use audit::Audit;
+pub use cgroup::CgroupStats;
+pub use layers::{LayerStatus, Layers};
 pub use limits::Limits;
 
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +44,33 @@ pub struct Job {
     /// The complete environment of the child: nothing of the grader's leaks in.
     pub env: Vec<(OsString, OsString)>,
     pub limits: Limits,
+    /// Which layers to use.
+    pub isolation: Isolation,
+    /// Paths the program needs that live under `/tmp` (the isolated run gets a fresh `/tmp`).
+    pub keep_visible: Vec<PathBuf>,
 }
+
+/// How strongly a job is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every layer the machine offers: namespaces, cgroup, unprivileged user, process audit.
+    Full,
+    /// Namespaces and cgroup but the grader's own user and no process audit (builds: cargo
+    /// writes the shared target directory and starts hundreds of short processes).
+    Build,
+    /// Process group and rlimits only.
+    Portable,
+}
+
+/// The namespaces an isolated run gets.
+#[cfg(target_os = "linux")]
+const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS;
+#[cfg(not(target_os = "linux"))]
+const NAMESPACES: libc::c_int = 0;
 
 /// Why a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +100,12 @@ pub struct Outcome {
     /// A process outside the group (it called `setsid`) kept the output pipes open after the
     /// run; the sandbox stopped waiting for it.
     pub escaped_output_holder: bool,
+    /// The run went through the namespace init.
+    pub isolated: bool,
+    /// The process audit, when the run was isolated and audited and the init reported.
+    pub audit: Option<Audit>,
+    /// What the run's cgroup measured, when there was one.
+    pub cgroup: Option<CgroupStats>,
 }
 
 /// The sandbox could not start the program (not a verdict on the program).
@@ -105,6 +146,24 @@ const DRAIN: Duration = Duration::from_secs(2);
 
 /// Runs `job` to completion under its limits.
 pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
+    let layers = Layers::get();
+    match (&layers.init_program, job.isolation) {
+        (Ok(init), Isolation::Full | Isolation::Build) if layers.isolated() => {
+            run_isolated(job, init, layers)
+        }
+        _ => run_portable(job),
+    }
+}
+
+fn spawn_error(program: &std::path::Path) -> impl FnOnce(io::Error) -> SpawnError + '_ {
+    move |source| SpawnError {
+        program: program.display().to_string(),
+        source,
+    }
+}
+
+/// The portable layer: the program itself in its own process group, with rlimits.
+fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let mut cmd = Command::new(&job.program);
     cmd.args(&job.args)
         .current_dir(&job.cwd)
@@ -115,20 +174,173 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
         .stderr(Stdio::piped())
         .process_group(0);
     let limits = job.limits.clone();
-    // SAFETY: the closure only calls setrlimit/prctl, which are async-signal-safe, and
+    // SAFETY: the closure only calls getrlimit/setrlimit, which are async-signal-safe, and
     // allocates nothing.
     unsafe {
         cmd.pre_exec(move || limits.apply_in_child());
     }
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| SpawnError {
-        program: job.program.display().to_string(),
-        source,
-    })?;
-    let pid = child.id() as libc::pid_t;
+    let child = cmd.spawn().map_err(spawn_error(&job.program))?;
+    let s = supervise(child, started, &job.limits);
+    let ending = s.ending.unwrap_or(match s.usage.status {
+        Status::Exited(code) => Ending::Exited(code),
+        Status::Signaled(sig) => Ending::Signaled(sig),
+    });
+    Ok(Outcome {
+        ending,
+        stdout: s.stdout,
+        stderr: s.stderr,
+        wall: s.wall,
+        cpu: s.usage.cpu,
+        max_rss_bytes: s.usage.max_rss_bytes,
+        escaped_output_holder: s.escaped_output_holder,
+        isolated: false,
+        audit: None,
+        cgroup: None,
+    })
+}
 
+/// Every layer: `labgrade __sandbox-init` in new namespaces and a cgroup runs the program.
+fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Outcome, SpawnError> {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let group = layers.cgroup.as_ref().ok().and_then(|version| {
+        let name = format!(
+            "run-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        );
+        let limits = cgroup::CgroupLimits {
+            pids_max: job.limits.processes.unwrap_or(1024) as u32,
+            memory_bytes: job.limits.memory_bytes.unwrap_or(4 << 30),
+        };
+        cgroup::Cgroup::create(*version, &name, Some(limits)).ok()
+    });
+    let config = init::InitConfig {
+        program: resolve_program(&job.program, &job.env),
+        args: job.args.clone(),
+        env: job.env.clone(),
+        cwd: job.cwd.clone(),
+        limits: job.limits.clone(),
+        cgroup_join: group.as_ref().map(|g| g.join_files()).unwrap_or_default(),
+        user: match job.isolation {
+            Isolation::Full => layers.user.as_ref().ok().copied(),
+            _ => None,
+        },
+        keep_visible: job.keep_visible.clone(),
+        audit: job.isolation == Isolation::Full,
+    };
+    let config = serde_json::to_string(&config).expect("plain data");
+    let (audit_read, audit_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {
+            program: init.display().to_string(),
+            source: e.into(),
+        })?;
+    let mut cmd = Command::new(init);
+    cmd.arg(init::INIT_ARG)
+        .current_dir("/")
+        .env_clear()
+        .env(init::CONFIG_ENV, config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let write_fd = audit_write.as_raw_fd();
+    // SAFETY: setsid, unshare and dup2 are async-signal-safe syscalls; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0
+                || libc::unshare(NAMESPACES) != 0
+                || libc::dup2(write_fd, init::AUDIT_FD) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let spawned = cmd.spawn();
+    drop(audit_write);
+    let child = spawned.map_err(spawn_error(init))?;
+    let s = supervise(child, started, &job.limits);
+    let report = read_report(audit_read);
+    let stats = group.as_ref().map(|g| g.stats());
+    drop(group);
+    if let Some(init::InitReport::SetupFailed(why)) = &report {
+        return Err(SpawnError {
+            program: job.program.display().to_string(),
+            source: io::Error::other(format!("sandbox set-up failed: {why}")),
+        });
+    }
+    let audit = match report {
+        Some(init::InitReport::Done(a)) => Some(a),
+        _ => None,
+    };
+    let main_ending = audit
+        .as_ref()
+        .and_then(|a| match (a.main_exit_code, a.main_signal) {
+            (Some(code), _) => Some(Ending::Exited(code)),
+            (_, Some(sig)) => Some(Ending::Signaled(sig)),
+            _ => None,
+        });
+    let ending = s.ending.or(main_ending).unwrap_or(match s.usage.status {
+        Status::Exited(code) => Ending::Exited(code),
+        Status::Signaled(sig) => Ending::Signaled(sig),
+    });
+    Ok(Outcome {
+        ending,
+        stdout: s.stdout,
+        stderr: s.stderr,
+        wall: s.wall,
+        cpu: stats.as_ref().and_then(|c| c.cpu).unwrap_or(s.usage.cpu),
+        max_rss_bytes: s.usage.max_rss_bytes,
+        escaped_output_holder: s.escaped_output_holder,
+        isolated: true,
+        audit: if job.isolation == Isolation::Full {
+            audit
+        } else {
+            None
+        },
+        cgroup: stats,
+    })
+}
+
+/// `program` as a path: a bare name is looked up in the job's own `PATH`, as `Command` would.
+fn resolve_program(program: &std::path::Path, env: &[(OsString, OsString)]) -> PathBuf {
+    if program.components().count() > 1 {
+        return program.to_path_buf();
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
+    std::env::split_paths(&path.unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| program.to_path_buf())
+}
+
+/// Reads the init's report once every holder of the pipe is gone.
+fn read_report(fd: OwnedFd) -> Option<init::InitReport> {
+    let mut text = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut text).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// What supervising one child observed.
+struct Supervised {
+    /// Set when the sandbox ended the run (timeout, output cap).
+    ending: Option<Ending>,
+    stdout: StreamOutput,
+    stderr: StreamOutput,
+    wall: Duration,
+    usage: Usage,
+    escaped_output_holder: bool,
+}
+
+/// Captures output, enforces the wall clock and the output cap, kills the group, reaps.
+fn supervise(mut child: Child, started: Instant, limits: &Limits) -> Supervised {
+    let pid = child.id() as libc::pid_t;
     let (tx, rx) = mpsc::channel();
-    let cap = job.limits.output_bytes;
+    let cap = limits.output_bytes;
     capture::spawn_reader(Stream::Stdout, child.stdout.take(), cap, tx.clone());
     capture::spawn_reader(Stream::Stderr, child.stderr.take(), cap, tx.clone());
     {
@@ -140,7 +352,7 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     }
     drop(tx);
 
-    let deadline = started + job.limits.wall;
+    let deadline = started + limits.wall;
     let mut ending: Option<Ending> = None;
     let mut phase = Phase::Running;
     let mut closed: Vec<(Stream, StreamOutput)> = Vec::new();
@@ -167,9 +379,7 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
             Ok(Event::Closed(s, o)) => closed.push((s, o)),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if phase == Phase::Running {
-                    ending.get_or_insert(Ending::TimedOut {
-                        after: job.limits.wall,
-                    });
+                    ending.get_or_insert(Ending::TimedOut { after: limits.wall });
                     kill_group(pid, libc::SIGTERM);
                     phase = Phase::Terminating {
                         since: Instant::now(),
@@ -206,19 +416,14 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
             .map(|(_, o)| o.clone())
             .unwrap_or_default()
     };
-    let ending = ending.unwrap_or(match usage.status {
-        Status::Exited(code) => Ending::Exited(code),
-        Status::Signaled(sig) => Ending::Signaled(sig),
-    });
-    Ok(Outcome {
+    Supervised {
         ending,
         stdout: take(Stream::Stdout),
         stderr: take(Stream::Stderr),
         wall,
-        cpu: usage.cpu,
-        max_rss_bytes: usage.max_rss_bytes,
+        usage,
         escaped_output_holder,
-    })
+    }
 }
 
 /// Sends `signal` to every process of the group led by `pgid`.

@@ -11,6 +11,8 @@ fn sh(script: &str, limits: Limits) -> Outcome {
         cwd: std::env::temp_dir(),
         env: minimal_env(),
         limits,
+        isolation: Isolation::Portable,
+        keep_visible: vec![],
     };
     run(&job).expect("spawn /bin/sh")
 }
@@ -138,6 +140,8 @@ fn file_size_limit_stops_a_large_write() {
         cwd: dir.path().to_path_buf(),
         env: minimal_env(),
         limits,
+        isolation: Isolation::Portable,
+        keep_visible: vec![],
     };
     let out = run(&job).unwrap();
     let size = std::fs::metadata(dir.path().join("big")).unwrap().len();
@@ -157,6 +161,8 @@ fn missing_program_is_a_spawn_error() {
         cwd: std::env::temp_dir(),
         env: minimal_env(),
         limits: quick(),
+        isolation: Isolation::Portable,
+        keep_visible: vec![],
     };
     let err = run(&job).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/labgrade-test"), "{err}");

@@ -1,0 +1,115 @@
+//! `labgrade doctor` (which protection layers are active here, and why not) and
+//! `labgrade sandbox-run` (one command through the sandbox, its outcome as JSON: for the
+//! sandbox's own tests and benchmarks, and for a TA who wants to see what a program does).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use colored::Colorize;
+use serde_json::json;
+
+use super::EXIT_PASS;
+use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits};
+
+/// Prints every layer as active or missing, with the reason.
+pub(super) fn doctor() -> Result<u8> {
+    let layers = Layers::get();
+    println!("{}", "labgrade sandbox layers on this machine".bold());
+    for l in layers.report() {
+        let mark = if l.active {
+            "active ".green().bold()
+        } else {
+            "missing".yellow().bold()
+        };
+        println!("  {mark}  {:<26} {}", l.name, l.detail);
+    }
+    if !layers.isolated() {
+        println!(
+            "\nGrading works without the missing layers, with weaker isolation: run untrusted \
+             submissions in a throw-away VM or container."
+        );
+    }
+    Ok(EXIT_PASS)
+}
+
+#[derive(Args, Debug)]
+pub(super) struct SandboxRunArgs {
+    /// Which layers to use.
+    #[arg(long, value_enum, default_value = "full")]
+    isolation: IsolationArg,
+    /// Wall-clock limit in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    wall: f64,
+    /// Bytes kept of each output stream.
+    #[arg(long, default_value_t = 1 << 20)]
+    output_bytes: usize,
+    /// Working directory (default: the current one).
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum IsolationArg {
+    Full,
+    Build,
+    Portable,
+}
+
+/// Runs one command in the sandbox and prints what happened as JSON.
+pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
+    let mut limits = Limits::for_run(Duration::from_secs_f64(args.wall));
+    limits.output_bytes = args.output_bytes;
+    let cwd = match args.cwd {
+        Some(c) => c,
+        None => std::env::current_dir()?,
+    };
+    let job = Job {
+        program: PathBuf::from(&args.command[0]),
+        args: args.command[1..].iter().map(Into::into).collect(),
+        keep_visible: vec![cwd.clone()],
+        cwd,
+        env: sandbox::minimal_env(),
+        limits,
+        isolation: match args.isolation {
+            IsolationArg::Full => Isolation::Full,
+            IsolationArg::Build => Isolation::Build,
+            IsolationArg::Portable => Isolation::Portable,
+        },
+    };
+    let out = sandbox::run(&job)?;
+    let ending = match &out.ending {
+        Ending::Exited(c) => json!({ "exited": c }),
+        Ending::Signaled(s) => json!({ "signaled": s }),
+        Ending::TimedOut { after } => json!({ "timed_out_after_ms": after.as_millis() as u64 }),
+        Ending::OutputLimit { stream, cap_bytes } => {
+            json!({ "output_limit": { "stream": stream, "cap_bytes": cap_bytes } })
+        }
+    };
+    let cgroup = out.cgroup.as_ref().map(|c| {
+        json!({
+            "cpu_ms": c.cpu.map(|d| d.as_millis() as u64),
+            "memory_peak_bytes": c.memory_peak_bytes,
+            "pids_refused": c.pids_refused,
+            "oom_kills": c.oom_kills,
+        })
+    });
+    let report = json!({
+        "ending": ending,
+        "stdout": out.stdout.lossy(),
+        "stderr": out.stderr.lossy(),
+        "stdout_truncated": out.stdout.truncated,
+        "wall_ms": out.wall.as_secs_f64() * 1000.0,
+        "cpu_ms": out.cpu.as_millis() as u64,
+        "isolated": out.isolated,
+        "audit": out.audit,
+        "cgroup": cgroup,
+        "escaped_output_holder": out.escaped_output_holder,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(EXIT_PASS)
+}

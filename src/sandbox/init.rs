@@ -1,0 +1,364 @@
+//! The sandbox's init: `labgrade __sandbox-init`, started by the grader in fresh PID, network,
+//! IPC, UTS and mount namespaces.
+//!
+//! Two processes. The *outer* one joins the run's cgroup (so everything after it is inside) and
+//! forks the *inner* one, which is PID 1 of the new PID namespace: when it exits, the kernel kills
+//! every process left in the namespace, whatever they did to escape (double fork, `setsid`). The
+//! inner init mounts a `/proc` of the namespace, fresh `/tmp` and `/dev/shm`, starts the
+//! student's program as PID 2 (after dropping to an unprivileged user when root), reaps orphans,
+//! audits processes and threads, kills whatever outlived the main process, and reports the audit
+//! as JSON on file descriptor 3.
+//!
+//! This runs in a freshly exec'd, single-threaded process, so it may allocate between `fork` and
+//! `exec`.
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::audit::{Audit, Scanner};
+use super::limits::Limits;
+
+/// The argument that makes `labgrade` act as the sandbox init.
+pub const INIT_ARG: &str = "__sandbox-init";
+/// The environment variable carrying the [`InitConfig`] as JSON.
+pub const CONFIG_ENV: &str = "LABGRADE_SANDBOX_CONFIG";
+/// The descriptor the audit is written to.
+pub const AUDIT_FD: i32 = 3;
+/// Exit status of the init when it could not set the sandbox up.
+pub const SETUP_FAILED: i32 = 125;
+
+/// What the init is asked to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitConfig {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: PathBuf,
+    pub limits: Limits,
+    /// `cgroup.procs` files the outer init writes its pid to.
+    pub cgroup_join: Vec<PathBuf>,
+    /// Run the program as this (uid, gid).
+    pub user: Option<(u32, u32)>,
+    /// Paths under `/tmp` that must stay visible once `/tmp` is replaced by a fresh tmpfs.
+    pub keep_visible: Vec<PathBuf>,
+    /// Scan `/proc` for the process audit (costs a scan every couple of milliseconds).
+    pub audit: bool,
+}
+
+/// The audit message on [`AUDIT_FD`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum InitReport {
+    Done(Audit),
+    SetupFailed(String),
+}
+
+/// Entry point of `labgrade __sandbox-init`; never returns.
+pub fn main() -> ! {
+    let config: InitConfig = match std::env::var(CONFIG_ENV)
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => fail_setup(&format!("bad sandbox configuration: {e}")),
+    };
+    let me = std::process::id().to_string();
+    for file in &config.cgroup_join {
+        if let Err(e) = std::fs::write(file, &me) {
+            fail_setup(&format!("joining {}: {e}", file.display()));
+        }
+    }
+    // The grader's timeout signals the whole group; the inner init forwards it to the
+    // submission and still reports, so this process must wait for it rather than die.
+    ignore(libc::SIGTERM);
+    // SAFETY: single-threaded process.
+    match unsafe { libc::fork() } {
+        -1 => fail_setup(&format!("fork: {}", std::io::Error::last_os_error())),
+        0 => inner(&config),
+        child => {
+            // SAFETY: closing our copy of the audit pipe; the inner init has its own.
+            unsafe { libc::close(AUDIT_FD) };
+            let status = wait_for(child);
+            std::process::exit(status);
+        }
+    }
+}
+
+/// Waits for `pid` and turns its status into an exit code.
+fn wait_for(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: plain syscall with a valid out-pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            break;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return SETUP_FAILED;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
+static TERM_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    TERM_REQUESTED.store(true, Ordering::SeqCst);
+}
+
+fn ignore(signal: libc::c_int) {
+    // SAFETY: installing SIG_IGN.
+    unsafe {
+        libc::signal(signal, libc::SIG_IGN);
+    }
+}
+
+/// PID 1 of the sandbox's namespace.
+fn inner(config: &InitConfig) -> ! {
+    if let Err(e) = prepare_namespace(config) {
+        fail_setup(&e);
+    }
+    // A handler (not SIG_IGN) so the grader's SIGTERM is noticed and forwarded; it must not
+    // restart syscalls, so a sleeping wait wakes up.
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = on_term as *const () as usize;
+        libc::sigaction(libc::SIGTERM, &act, std::ptr::null_mut());
+    }
+    let main = match spawn_program(config) {
+        Ok(pid) => pid,
+        Err(e) => fail_setup(&e),
+    };
+    let mut scanner = Scanner::default();
+    let mut forwarded = false;
+    let mut main_status = None;
+    while main_status.is_none() {
+        if TERM_REQUESTED.load(Ordering::SeqCst) && !forwarded {
+            // SAFETY: kill(-1) from PID 1 reaches every other process of the namespace only.
+            unsafe { libc::kill(-1, libc::SIGTERM) };
+            forwarded = true;
+        }
+        main_status = reap(main, false);
+        if main_status.is_none() {
+            if config.audit {
+                scanner.scan(1, main as u32);
+            }
+            std::thread::sleep(Duration::from_millis(if config.audit { 2 } else { 10 }));
+        }
+    }
+    let leftovers = scanner.alive(1);
+    // SAFETY: as above; ends everything the submission left running.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    while reap(main, true).is_some() || has_children() {}
+    let mut audit = scanner.finish(1);
+    let status = main_status.unwrap_or(0);
+    if libc::WIFEXITED(status) {
+        audit.main_exit_code = Some(libc::WEXITSTATUS(status));
+    } else if libc::WIFSIGNALED(status) {
+        audit.main_signal = Some(libc::WTERMSIG(status));
+    }
+    audit.leaked = leftovers.len() as u32;
+    audit.leaked_commands = leftovers.into_iter().take(5).map(|(_, c)| c).collect();
+    report(&InitReport::Done(audit));
+    std::process::exit(0);
+}
+
+/// Reaps children; returns the main process's wait status once it has been reaped. With
+/// `block`, waits for one child (the end-of-run drain).
+fn reap(main: libc::pid_t, block: bool) -> Option<i32> {
+    let mut found = None;
+    loop {
+        let mut status = 0;
+        let flags = if block { 0 } else { libc::WNOHANG };
+        // SAFETY: plain syscall with a valid out-pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, flags) };
+        if pid <= 0 {
+            return found;
+        }
+        if pid == main {
+            found = Some(status);
+        }
+        if block {
+            return found.or(Some(-1));
+        }
+    }
+}
+
+fn has_children() -> bool {
+    // SAFETY: plain syscall; WNOHANG|WNOWAIT only peeks.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    rc == 0
+}
+
+/// Mounts of the namespace: private propagation, its own `/proc`, fresh `/tmp` and `/dev/shm`.
+fn prepare_namespace(config: &InitConfig) -> Result<(), String> {
+    use nix::mount::{mount, MsFlags};
+    let none: Option<&str> = None;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .map_err(|e| format!("making / private: {e}"))?;
+    let plain = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        plain | MsFlags::MS_NOEXEC,
+        none,
+    )
+    .map_err(|e| format!("mounting /proc: {e}"))?;
+    // Keep what must stay visible under /tmp open across the tmpfs mount, then bind it back.
+    let kept: Vec<(PathBuf, std::fs::File)> = config
+        .keep_visible
+        .iter()
+        .filter(|p| p.starts_with("/tmp"))
+        .map(|p| std::fs::File::open(p).map(|f| (p.clone(), f)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("opening a kept path: {e}"))?;
+    mount(
+        Some("tmpfs"),
+        "/tmp",
+        Some("tmpfs"),
+        plain,
+        Some("size=64m,mode=1777"),
+    )
+    .map_err(|e| format!("mounting /tmp: {e}"))?;
+    for (path, file) in &kept {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+        mount(
+            Some(source.as_str()),
+            path,
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+        .map_err(|e| format!("binding {}: {e}", path.display()))?;
+    }
+    if std::path::Path::new("/dev/shm").is_dir() {
+        mount(
+            Some("tmpfs"),
+            "/dev/shm",
+            Some("tmpfs"),
+            plain,
+            Some("size=64m,mode=1777"),
+        )
+        .map_err(|e| format!("mounting /dev/shm: {e}"))?;
+    }
+    let _ = nix::unistd::sethostname("labgrade-sandbox");
+    Ok(())
+}
+
+/// Forks and execs the student's program; returns its pid (2, in the namespace).
+fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
+    let c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|e| e.to_string());
+    let program = c(config.program.as_os_str())?;
+    let mut argv = vec![program.clone()];
+    for a in &config.args {
+        argv.push(c(a)?);
+    }
+    let envp: Vec<CString> = config
+        .env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.clone();
+            kv.push("=");
+            kv.push(v);
+            c(&kv)
+        })
+        .collect::<Result<_, _>>()?;
+    let cwd = c(config.cwd.as_os_str())?;
+    // SAFETY: single-threaded process.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
+        0 => {
+            let err = exec_child(config, &program, &argv, &envp, &cwd);
+            eprintln!(
+                "labgrade sandbox: cannot start {}: {err}",
+                config.program.display()
+            );
+            // SAFETY: leaving the forked child without running the parent's destructors.
+            unsafe { libc::_exit(127) }
+        }
+        pid => Ok(pid),
+    }
+}
+
+/// In the forked child: limits, user, then exec. Returns only on failure.
+fn exec_child(
+    config: &InitConfig,
+    program: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    cwd: &CString,
+) -> String {
+    // SAFETY: plain syscalls in a single-threaded child; pointers outlive the calls.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::close(AUDIT_FD);
+        if libc::chdir(cwd.as_ptr()) != 0 {
+            return format!(
+                "chdir {}: {}",
+                config.cwd.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    if let Err(e) = config.limits.apply_in_child() {
+        return format!("setting limits: {e}");
+    }
+    if let Some((uid, gid)) = config.user {
+        // SAFETY: as above.
+        unsafe {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return format!("dropping to uid {uid}: {}", std::io::Error::last_os_error());
+            }
+        }
+        // Per-user process limit: meaningful once not root.
+        let _ = super::limits::set_nproc(config.limits.processes);
+    }
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    // SAFETY: null-terminated arrays of valid C strings.
+    unsafe {
+        libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr());
+    }
+    std::io::Error::last_os_error().to_string()
+}
+
+/// Writes the report to the audit descriptor.
+fn report(r: &InitReport) {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let text = serde_json::to_vec(r).unwrap_or_default();
+    // SAFETY: fd 3 was set up by the grader for exactly this; it is not used elsewhere.
+    let mut f = unsafe { std::fs::File::from_raw_fd(AUDIT_FD) };
+    let _ = f.write_all(&text);
+}
+
+fn fail_setup(why: &str) -> ! {
+    report(&InitReport::SetupFailed(why.to_string()));
+    eprintln!("labgrade sandbox: {why}");
+    std::process::exit(SETUP_FAILED);
+}

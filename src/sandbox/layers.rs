@@ -1,0 +1,186 @@
+//! Which protection layers this machine offers, detected once per grader process.
+//!
+//! The portable layer (process group, rlimits, output caps, wall clock, group kill) is always
+//! there. The Linux layers need the kernel's consent: namespaces and cgroups need root here (a
+//! container without privileges, macOS and unprivileged users get the portable layer only, and
+//! `labgrade doctor` and every result say so).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use super::cgroup;
+
+/// The uid/gid student code runs as when the grader is root (`nobody`/`nogroup`).
+pub const SANDBOX_USER: (u32, u32) = (65534, 65534);
+
+/// A layer and whether it is active, with the reason when it is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerStatus {
+    pub name: &'static str,
+    pub active: bool,
+    /// What it does when active; why it is missing otherwise.
+    pub detail: String,
+}
+
+/// What this machine offers.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    /// The program that acts as the sandbox init, when namespaces work.
+    pub init_program: Result<PathBuf, String>,
+    pub namespaces: Result<(), String>,
+    pub cgroup: Result<cgroup::Version, String>,
+    pub user: Result<(u32, u32), String>,
+}
+
+impl Layers {
+    /// Detected once; later calls are free.
+    pub fn get() -> &'static Layers {
+        static LAYERS: OnceLock<Layers> = OnceLock::new();
+        LAYERS.get_or_init(Layers::detect)
+    }
+
+    fn detect() -> Layers {
+        let namespaces = probe_namespaces();
+        let init_program = init_program();
+        let user = if nix::unistd::geteuid().is_root() {
+            Ok(SANDBOX_USER)
+        } else {
+            Err("the grader is not root: student code runs as the grader's own user".to_string())
+        };
+        Layers {
+            init_program,
+            namespaces,
+            cgroup: cgroup::detect(),
+            user,
+        }
+    }
+
+    /// Whether runs go through the namespace init.
+    pub fn isolated(&self) -> bool {
+        self.namespaces.is_ok() && self.init_program.is_ok()
+    }
+
+    /// Every layer with its status, for `labgrade doctor` and the results.
+    pub fn report(&self) -> Vec<LayerStatus> {
+        let status = |name, r: Result<String, String>| match r {
+            Ok(detail) => LayerStatus {
+                name,
+                active: true,
+                detail,
+            },
+            Err(detail) => LayerStatus {
+                name,
+                active: false,
+                detail,
+            },
+        };
+        let ns = |what: &str| -> Result<String, String> {
+            match (&self.namespaces, &self.init_program) {
+                (Ok(()), Ok(_)) => Ok(what.to_string()),
+                (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+            }
+        };
+        vec![
+            status(
+                "process group and rlimits",
+                Ok(
+                    "own session, CPU/memory/file-size/open-file limits, no core dumps, output \
+                    caps, wall clock, whole-group kill"
+                        .into(),
+                ),
+            ),
+            status(
+                "pid namespace",
+                ns(
+                    "the submission is PID 2 under labgrade's init: every process dies with it, \
+                    kill(-1) reaches only the submission, processes and threads are audited",
+                ),
+            ),
+            status(
+                "network namespace",
+                ns("no network at all, loopback included"),
+            ),
+            status(
+                "mount namespace",
+                ns("its own /proc, fresh /tmp and /dev/shm: nothing left behind there"),
+            ),
+            status(
+                "ipc and uts namespaces",
+                ns("no System V IPC shared with the machine"),
+            ),
+            status(
+                "cgroup",
+                self.cgroup
+                    .as_ref()
+                    .map(|v| {
+                        format!(
+                            "{v:?}: pids and memory limits and CPU accounting for the whole tree"
+                        )
+                    })
+                    .map_err(Clone::clone),
+            ),
+            status(
+                "unprivileged user",
+                self.user
+                    .as_ref()
+                    .map(|(u, g)| {
+                        format!("student programs run as uid {u}, gid {g} (RLIMIT_NPROC applies)")
+                    })
+                    .map_err(Clone::clone),
+            ),
+        ]
+    }
+}
+
+/// The `labgrade` binary that can act as the sandbox init: `$LABGRADE_INIT`, else this process
+/// when it is `labgrade` itself (a test harness running the library is not).
+fn init_program() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("LABGRADE_INIT") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the grader binary: {e}"))?;
+    match exe.file_name().and_then(|n| n.to_str()) {
+        Some("labgrade") => Ok(exe),
+        _ => Err(format!(
+            "{} is not the labgrade binary (set LABGRADE_INIT to use the namespace layers)",
+            exe.display()
+        )),
+    }
+}
+
+/// Whether this process may create the namespaces the sandbox uses.
+#[cfg(target_os = "linux")]
+fn probe_namespaces() -> Result<(), String> {
+    // Fork a throwaway child to try: unshare(CLONE_NEWNS) on ourselves would change the grader.
+    // SAFETY: the child only calls async-signal-safe functions before _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: as above.
+        unsafe {
+            let ok = libc::unshare(super::NAMESPACES) == 0;
+            libc::_exit(if ok { 0 } else { 1 });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(
+            "the kernel refused new namespaces (needs root or CAP_SYS_ADMIN; unprivileged \
+             user namespaces are not used yet)"
+                .to_string(),
+        )
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe_namespaces() -> Result<(), String> {
+    Err("namespaces exist only on Linux".to_string())
+}
