@@ -193,6 +193,7 @@ impl Grader {
             warnings,
             build_time,
             total_time: started.elapsed(),
+            sandbox: crate::sandbox::Layers::get().report(),
         }
     }
 }

@@ -45,6 +45,14 @@ pub enum Reason {
     MissingBinary { binary: String },
     /// The submission as a whole cannot be graded (empty, misshaped).
     Unusable,
+    /// The run created a different number of worker processes than required.
+    WrongWorkerCount { expected: u32, got: u32 },
+    /// The run used threads where the lab asks for processes.
+    ThreadsNotProcesses { threads: u32 },
+    /// The workers never ran at the same time.
+    NoOverlap,
+    /// Processes were still running when the main process ended.
+    LeakedProcesses { count: u32 },
     /// The synchronised counter lost updates in some run.
     LostUpdates { lost: u128, runs: u32 },
     /// The racy demo never lost an update within the probe's budget.
@@ -66,6 +74,10 @@ impl Reason {
             Reason::BuildTimeout { .. } => "build_timeout",
             Reason::MissingBinary { .. } => "missing_binary",
             Reason::Unusable => "unusable_submission",
+            Reason::WrongWorkerCount { .. } => "wrong_worker_count",
+            Reason::ThreadsNotProcesses { .. } => "threads_not_processes",
+            Reason::NoOverlap => "no_overlap",
+            Reason::LeakedProcesses { .. } => "leaked_processes",
             Reason::LostUpdates { .. } => "lost_updates",
             Reason::NoRaceObserved { .. } => "no_race_observed",
             Reason::Unsupported { .. } => "unsupported",
@@ -97,6 +109,13 @@ pub struct Evidence {
     /// Repeated probes: each value printed and how many runs printed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values_seen: Option<std::collections::BTreeMap<String, u32>>,
+    /// The process audit of the run (processes, threads, overlap, leftovers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<crate::sandbox::Audit>,
+    /// Set when the verdict could not be decided on this machine: why, and the verdict is the
+    /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
+    #[serde(skip)]
+    pub inconclusive: Option<String>,
 }
 
 /// One graded test: a line of the JSON result.
@@ -136,6 +155,8 @@ pub struct GradeResult {
     pub warnings: Vec<String>,
     pub build_time: Duration,
     pub total_time: Duration,
+    /// The sandbox layers of the machine that graded, active or missing.
+    pub sandbox: Vec<crate::sandbox::LayerStatus>,
 }
 
 impl GradeResult {

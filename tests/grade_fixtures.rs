@@ -223,26 +223,6 @@ fn a_wrapped_u64_total_is_recognised() {
     assert_eq!(test_named(&r, "pool-sum", "n=10 p=3")["status"], "pass");
 }
 
-/// Processes still running a binary from a staging directory that has been removed: a grading
-/// that finished left them behind. (Live gradings' staging directories still exist, so tests
-/// running in parallel do not count.)
-#[cfg(target_os = "linux")]
-fn leaked_student_processes() -> Vec<String> {
-    let mut leaked = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(exe) = std::fs::read_link(entry.path().join("exe")) {
-            let exe = exe.to_string_lossy().into_owned();
-            if exe.contains("labgrade-stage-") && exe.ends_with("(deleted)") {
-                leaked.push(format!(
-                    "pid {}: {exe}",
-                    entry.file_name().to_string_lossy()
-                ));
-            }
-        }
-    }
-    leaked
-}
-
 #[cfg(target_os = "linux")]
 #[test]
 fn no_worker_outlives_its_grading() {

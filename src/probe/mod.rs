@@ -5,6 +5,7 @@
 
 mod explain;
 mod output;
+mod processes;
 mod race;
 
 use std::path::Path;
@@ -52,6 +53,7 @@ pub fn run(test: &TestCase, target: Target<'_>) -> Result<Finding, SpawnError> {
     match &test.kind {
         TestKind::Output(t) => output::run(t, target),
         TestKind::Race(t) => race::run(t, target),
+        TestKind::Processes(t) => processes::run(t, target),
         other => Ok(Finding {
             verdict: Verdict::Fail(Reason::Unsupported { kind: other.name() }),
             message: format!(

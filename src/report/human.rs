@@ -24,6 +24,20 @@ pub(super) fn render(result: &GradeResult, opts: &HumanOptions) -> String {
         result.submission.bold(),
         result.lab
     );
+    let missing: Vec<&str> = result
+        .sandbox
+        .iter()
+        .filter(|l| !l.active)
+        .map(|l| l.name)
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} sandbox layers missing here: {} (see `labgrade doctor`)",
+            "note:".yellow().bold(),
+            missing.join(", ")
+        );
+    }
     for w in &result.warnings {
         let _ = writeln!(out, "  {} {w}", "warning:".yellow().bold());
     }

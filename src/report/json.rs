@@ -16,6 +16,8 @@ pub struct JsonResult<'a> {
     pub build_ms: u64,
     pub total_ms: u64,
     pub grader_version: &'static str,
+    /// Which sandbox layers were active when grading.
+    pub sandbox: &'a [crate::sandbox::LayerStatus],
 }
 
 /// One test of the result.
@@ -31,6 +33,9 @@ pub struct JsonTest<'a> {
     /// Machine-readable reason of a failure (`wrong_output`, `timeout`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// Why the verdict could not be decided here (the status is then the spec's policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inconclusive: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hidden: bool,
     pub duration_ms: u64,
@@ -49,6 +54,7 @@ pub fn to_json(result: &GradeResult) -> JsonResult<'_> {
         build_ms: result.build_time.as_millis() as u64,
         total_ms: result.total_time.as_millis() as u64,
         grader_version: env!("CARGO_PKG_VERSION"),
+        sandbox: &result.sandbox,
     }
 }
 
@@ -65,6 +71,7 @@ fn test(t: &TestResult) -> JsonTest<'_> {
             Verdict::Pass => None,
             Verdict::Fail(r) => Some(r.code()),
         },
+        inconclusive: t.evidence.inconclusive.as_deref(),
         hidden: t.hidden,
         duration_ms: t.duration.as_millis() as u64,
         evidence: &t.evidence,

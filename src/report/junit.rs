@@ -312,6 +312,7 @@ pub(super) mod tests {
             warnings: vec!["ignored Cargo.toml: the course's is used".to_string()],
             build_time: Duration::from_millis(1500),
             total_time: Duration::from_millis(2600),
+            sandbox: vec![],
         }
     }
 

@@ -207,7 +207,10 @@ fn has_children() -> bool {
     rc == 0
 }
 
-/// Mounts of the namespace: private propagation, its own `/proc`, fresh `/tmp` and `/dev/shm`.
+/// World-writable directories: each gets a fresh tmpfs, so nothing written there outlives the run.
+const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
+
+/// Mounts of the namespace: private propagation, its own `/proc`, fresh scratch directories.
 fn prepare_namespace(config: &InitConfig) -> Result<(), String> {
     use nix::mount::{mount, MsFlags};
     let none: Option<&str> = None;
@@ -222,22 +225,27 @@ fn prepare_namespace(config: &InitConfig) -> Result<(), String> {
         none,
     )
     .map_err(|e| format!("mounting /proc: {e}"))?;
-    // Keep what must stay visible under /tmp open across the tmpfs mount, then bind it back.
+    // Keep what must stay visible under a scratch directory open across the tmpfs mounts, then
+    // bind it back at the same path.
     let kept: Vec<(PathBuf, std::fs::File)> = config
         .keep_visible
         .iter()
-        .filter(|p| p.starts_with("/tmp"))
+        .filter(|p| SCRATCH.iter().any(|d| p.starts_with(d)))
         .map(|p| std::fs::File::open(p).map(|f| (p.clone(), f)))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("opening a kept path: {e}"))?;
-    mount(
-        Some("tmpfs"),
-        "/tmp",
-        Some("tmpfs"),
-        plain,
-        Some("size=64m,mode=1777"),
-    )
-    .map_err(|e| format!("mounting /tmp: {e}"))?;
+    for dir in SCRATCH {
+        if std::path::Path::new(dir).is_dir() {
+            mount(
+                Some("tmpfs"),
+                dir,
+                Some("tmpfs"),
+                plain,
+                Some("size=64m,mode=1777"),
+            )
+            .map_err(|e| format!("mounting {dir}: {e}"))?;
+        }
+    }
     for (path, file) in &kept {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -250,16 +258,6 @@ fn prepare_namespace(config: &InitConfig) -> Result<(), String> {
             none,
         )
         .map_err(|e| format!("binding {}: {e}", path.display()))?;
-    }
-    if std::path::Path::new("/dev/shm").is_dir() {
-        mount(
-            Some("tmpfs"),
-            "/dev/shm",
-            Some("tmpfs"),
-            plain,
-            Some("size=64m,mode=1777"),
-        )
-        .map_err(|e| format!("mounting /dev/shm: {e}"))?;
     }
     let _ = nix::unistd::sethostname("labgrade-sandbox");
     Ok(())

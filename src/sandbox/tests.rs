@@ -21,7 +21,25 @@ fn quick() -> Limits {
     Limits::for_run(Duration::from_secs(10))
 }
 
+fn describe(pid: u32) -> String {
+    let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
+    format!("stat {:?}, cmdline {:?}", read("stat"), read("cmdline"))
+}
+
+/// Still alive a second after the sandbox returned (SIGKILL is delivered asynchronously; on a
+/// loaded machine the target may take a few milliseconds to be scheduled and die).
 fn alive(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        if !alive_now(pid) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    alive_now(pid)
+}
+
+fn alive_now(pid: u32) -> bool {
     // A zombie is dead for our purposes: it only waits for its parent to reap it.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat
@@ -76,7 +94,8 @@ fn timeout_kills_a_group_that_ignores_sigterm() {
     let sleeper: u32 = out.stdout.lossy().trim().parse().unwrap();
     assert!(
         !alive(sleeper),
-        "background sleep {sleeper} survived the timeout"
+        "background sleep {sleeper} survived the timeout: {}",
+        describe(sleeper)
     );
 }
 
@@ -86,7 +105,11 @@ fn leftover_workers_are_killed_when_the_main_process_exits() {
     let out = sh("sleep 30 & echo $!", quick());
     assert_eq!(out.ending, Ending::Exited(0));
     let worker: u32 = out.stdout.lossy().trim().parse().unwrap();
-    assert!(!alive(worker), "worker {worker} outlived the run");
+    assert!(
+        !alive(worker),
+        "worker {worker} outlived the run: {}",
+        describe(worker)
+    );
     assert!(
         out.wall < Duration::from_secs(5),
         "waited for the worker: {:?}",

@@ -45,15 +45,24 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
         (pool.binary.as_str(), counter.binary.as_str()),
         ("pool_sum", "counter")
     );
-    assert_eq!((pool.tests.len(), counter.tests.len()), (30, 16));
-    assert_eq!((pool.max_score(), counter.max_score()), (14.0, 9.0));
-    assert_eq!(spec.max_score(), 23.0);
+    assert_eq!((pool.tests.len(), counter.tests.len()), (32, 17));
+    assert_eq!((pool.max_score(), counter.max_score()), (16.0, 10.0));
+    assert_eq!(spec.max_score(), 26.0);
     assert!(spec
         .exercises
         .iter()
         .flat_map(|e| &e.tests)
         .all(|t| !t.hidden));
-    assert!(pool.tests.iter().all(|t| t.kind.name() == "output"));
+    let processes: Vec<u32> = spec
+        .exercises
+        .iter()
+        .flat_map(|e| &e.tests)
+        .filter_map(|t| match &t.kind {
+            TestKind::Processes(p) => Some(p.workers),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(processes, [2, 4, 4]);
     let races: Vec<_> = counter
         .tests
         .iter()

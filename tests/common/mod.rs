@@ -73,3 +73,39 @@ pub fn test_named<'a>(result: &'a Value, exercise: &str, name: &str) -> &'a Valu
         .find(|t| t["exercise"] == exercise && t["name"] == name)
         .unwrap_or_else(|| panic!("no test {exercise}/{name} in {result:#}"))
 }
+
+/// Whether the grading that produced `result` had the PID namespace layer (the process
+/// audit); prints why a test is skipped when it did not.
+pub fn has_process_audit(result: &Value, test: &str) -> bool {
+    let layer = result["sandbox"]
+        .as_array()
+        .and_then(|layers| layers.iter().find(|l| l["name"] == "pid namespace"));
+    match layer {
+        Some(l) if l["active"] == true => true,
+        Some(l) => {
+            eprintln!("skipped: {test}: {}", l["detail"]);
+            false
+        }
+        None => panic!("the result does not say which sandbox layers were active: {result:#}"),
+    }
+}
+
+/// Processes still running a binary from a staging directory that has been removed: a grading
+/// that finished left them behind. (Live gradings' staging directories still exist, so tests
+/// running in parallel do not count.)
+#[cfg(target_os = "linux")]
+pub fn leaked_student_processes() -> Vec<String> {
+    let mut leaked = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(exe) = std::fs::read_link(entry.path().join("exe")) {
+            let exe = exe.to_string_lossy().into_owned();
+            if exe.contains("labgrade-stage-") && exe.ends_with("(deleted)") {
+                leaked.push(format!(
+                    "pid {}: {exe}",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    leaked
+}

@@ -1,0 +1,73 @@
+//! End-to-end: the `processes` probe on fixtures that use processes, threads, no workers, or
+//! workers one after another. Needs the sandbox's PID namespace (root on Linux); elsewhere the
+//! tests say `skipped:` and why.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn spec() -> PathBuf {
+    root().join("tests/specs/processes.toml")
+}
+
+fn verdict(fixture_name: &str) -> Option<(String, String)> {
+    let (_, r) = grade_json(fixture_name, Some(&spec()));
+    if !has_process_audit(&r, fixture_name) {
+        return None;
+    }
+    let t = test_named(&r, "pool-sum", "processes: n=1000000000 p=4");
+    let reason = t["reason"].as_str().unwrap_or("pass").to_string();
+    Some((reason, t["message"].as_str().unwrap().to_string()))
+}
+
+#[test]
+fn a_pool_of_processes_passes() {
+    let Some((reason, msg)) = verdict("reference") else {
+        return;
+    };
+    assert_eq!(reason, "pass", "{msg}");
+    assert!(msg.contains("created 4 worker processes"), "{msg}");
+}
+
+#[test]
+fn threads_are_not_processes() {
+    let Some((reason, msg)) = verdict("threads_pool") else {
+        return;
+    };
+    assert_eq!(reason, "threads_not_processes", "{msg}");
+    assert!(msg.contains("thread(s) and no worker processes"), "{msg}");
+}
+
+#[test]
+fn a_parent_doing_all_the_work_has_no_workers() {
+    let Some((reason, msg)) = verdict("sequential_pool") else {
+        return;
+    };
+    assert_eq!(reason, "wrong_worker_count", "{msg}");
+    assert!(
+        msg.contains("created 0 worker process(es), expected exactly 4"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn workers_started_one_after_another_do_not_overlap() {
+    let Some((reason, msg)) = verdict("serialized_pool") else {
+        return;
+    };
+    assert_eq!(reason, "no_overlap", "{msg}");
+}
+
+#[test]
+fn the_result_records_the_audit_as_evidence() {
+    let (_, r) = grade_json("reference", Some(&spec()));
+    if !has_process_audit(&r, "audit evidence") {
+        return;
+    }
+    let t = test_named(&r, "pool-sum", "processes: n=1000000000 p=4");
+    let audit = &t["evidence"]["processes"];
+    assert_eq!(audit["leaked"], 0, "{audit:#}");
+    assert_eq!(audit["max_workers_alive"], 4, "{audit:#}");
+    assert_eq!(audit["threads_seen"], 0, "{audit:#}");
+}
