@@ -211,3 +211,58 @@ fn every_attack_is_contained() {
     let leaked = leaked_student_processes();
     assert!(leaked.is_empty(), "left behind: {leaked:?}");
 }
+
+/// Compile-time reads: `include_str!` and `#[path]` make rustc read any path the build can see.
+#[test]
+fn compile_time_reads_see_nothing_outside_the_submission() {
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let secret = scratch.path().join("hidden-tests.rs");
+    std::fs::write(
+        &secret,
+        "pub const S: &str = \"SECRET-AT-COMPILE-TIME-7\";\n",
+    )
+    .unwrap();
+    let sub = scratch.path().join("sneaky");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        format!(
+            "const S: &str = include_str!({:?});\nfn main() {{ println!(\"{{S}}\"); }}\n",
+            secret.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        sub.join("src/bin/counter.rs"),
+        format!(
+            "#[path = {:?}]\nmod hidden;\nfn main() {{ println!(\"{{}}\", hidden::S); }}\n",
+            secret.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = labgrade()
+        .arg("grade")
+        .arg(&sub)
+        .args(["--format", "json", "--spec"])
+        .arg(quick_spec())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(&text).unwrap();
+    if !has_process_audit(&r, "compile-time reads") {
+        return;
+    }
+    assert!(
+        !text.contains("SECRET-AT-COMPILE-TIME-7"),
+        "the secret leaked: {text}"
+    );
+    for exercise in ["pool-sum", "counter"] {
+        let build = tests_of(&r, exercise, "build")[0];
+        assert_eq!(build["reason"], "build_failed", "{build:#}");
+        let msg = build["message"].as_str().unwrap();
+        assert!(
+            msg.contains("couldn't read") || msg.contains("file not found"),
+            "{msg}"
+        );
+    }
+}

@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::sandbox::{self, Ending, Isolation, Job, Limits};
+use crate::sandbox::{self, Ending, Isolation, Job, Limits, Visible};
 use crate::stage::Staged;
 
 /// What became of one binary.
@@ -82,6 +82,27 @@ fn build_env(target: &Path) -> Vec<(OsString, OsString)> {
     env
 }
 
+/// What a build may see besides the system directories: the staged package (read-only), the
+/// target directory, and the toolchain with its dependency cache. Nothing else: a student's
+/// `include_str!("/etc/shadow")` or `#[path = "/home/ta/hidden.rs"] mod x;` finds nothing.
+fn build_view(staged: &Path, target: &Path) -> Vec<Visible> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let dir = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    let mut view = vec![Visible::read_only(staged), Visible::writable(target)];
+    // cargo takes a lock file in its home even offline.
+    view.extend(dir("CARGO_HOME", ".cargo").map(|p| Visible::writable(&p)));
+    view.extend(dir("RUSTUP_HOME", ".rustup").map(|p| Visible::read_only(&p)));
+    if let Some(cargo) = std::env::var_os("CARGO").map(PathBuf::from) {
+        view.push(Visible::read_only(&cargo));
+    }
+    view.retain(|v| v.path.exists());
+    view
+}
+
 /// Builds `wanted` binaries of `staged` in worker `worker`'s target directory.
 pub fn build(
     staged: &Staged,
@@ -130,7 +151,7 @@ pub fn build(
         env: build_env(&lease.dir),
         limits: Limits::for_build(timeout),
         isolation: Isolation::Build,
-        keep_visible: vec![staged.path().to_path_buf(), lease.dir.clone()],
+        keep_visible: build_view(staged.path(), &lease.dir),
     };
     let outcome = sandbox::run(&job);
     let result = outcome.map_err(BuildError::from).and_then(|outcome| {

@@ -11,7 +11,7 @@ use colored::Colorize;
 use serde_json::json;
 
 use super::EXIT_PASS;
-use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits};
+use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Visible};
 
 /// Prints every layer as active or missing, with the reason.
 pub(super) fn doctor() -> Result<u8> {
@@ -71,7 +71,13 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
     let job = Job {
         program: PathBuf::from(&args.command[0]),
         args: args.command[1..].iter().map(Into::into).collect(),
-        keep_visible: vec![cwd.clone()],
+        keep_visible: vec![
+            Visible::read_only(&cwd),
+            Visible::read_only(std::path::Path::new(&args.command[0])),
+        ]
+        .into_iter()
+        .filter(|v| v.path.is_absolute() && v.path.exists())
+        .collect(),
         cwd,
         env: sandbox::minimal_env(),
         limits,

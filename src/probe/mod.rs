@@ -10,7 +10,7 @@ mod race;
 
 use std::path::Path;
 
-use crate::sandbox::{self, Isolation, Job, Limits, SpawnError};
+use crate::sandbox::{self, Isolation, Job, Limits, SpawnError, Visible};
 use crate::spec::{TestCase, TestKind};
 use crate::verdict::{Evidence, Reason, Verdict};
 
@@ -35,7 +35,10 @@ impl Target<'_> {
             env: sandbox::minimal_env(),
             limits: Limits::for_run(timeout),
             isolation: Isolation::Full,
-            keep_visible: vec![self.workdir.to_path_buf()],
+            keep_visible: vec![
+                Visible::read_only(self.workdir),
+                Visible::read_only(self.executable),
+            ],
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Two processes. The *outer* one joins the run's cgroup (so everything after it is inside) and
 //! forks the *inner* one, which is PID 1 of the new PID namespace: when it exits, the kernel kills
 //! every process left in the namespace, whatever they did to escape (double fork, `setsid`). The
-//! inner init mounts a `/proc` of the namespace, fresh `/tmp` and `/dev/shm`, starts the
+//! inner init builds a minimal file system view ([`super::view`]), starts the
 //! student's program as PID 2 (after dropping to an unprivileged user when root), reaps orphans,
 //! audits processes and threads, kills whatever outlived the main process, and reports the audit
 //! as JSON on file descriptor 3.
@@ -44,8 +44,8 @@ pub struct InitConfig {
     pub cgroup_join: Vec<PathBuf>,
     /// Run the program as this (uid, gid).
     pub user: Option<(u32, u32)>,
-    /// Paths under `/tmp` that must stay visible once `/tmp` is replaced by a fresh tmpfs.
-    pub keep_visible: Vec<PathBuf>,
+    /// Host paths visible inside the sandbox besides the system directories.
+    pub keep_visible: Vec<super::view::Visible>,
     /// Scan `/proc` for the process audit (costs a scan every couple of milliseconds).
     pub audit: bool,
 }
@@ -207,58 +207,9 @@ fn has_children() -> bool {
     rc == 0
 }
 
-/// World-writable directories: each gets a fresh tmpfs, so nothing written there outlives the run.
-const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
-
-/// Mounts of the namespace: private propagation, its own `/proc`, fresh scratch directories.
+/// The namespace's file system (see [`super::view`]) and host name.
 fn prepare_namespace(config: &InitConfig) -> Result<(), String> {
-    use nix::mount::{mount, MsFlags};
-    let none: Option<&str> = None;
-    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-        .map_err(|e| format!("making / private: {e}"))?;
-    let plain = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        plain | MsFlags::MS_NOEXEC,
-        none,
-    )
-    .map_err(|e| format!("mounting /proc: {e}"))?;
-    // Keep what must stay visible under a scratch directory open across the tmpfs mounts, then
-    // bind it back at the same path.
-    let kept: Vec<(PathBuf, std::fs::File)> = config
-        .keep_visible
-        .iter()
-        .filter(|p| SCRATCH.iter().any(|d| p.starts_with(d)))
-        .map(|p| std::fs::File::open(p).map(|f| (p.clone(), f)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("opening a kept path: {e}"))?;
-    for dir in SCRATCH {
-        if std::path::Path::new(dir).is_dir() {
-            mount(
-                Some("tmpfs"),
-                dir,
-                Some("tmpfs"),
-                plain,
-                Some("size=64m,mode=1777"),
-            )
-            .map_err(|e| format!("mounting {dir}: {e}"))?;
-        }
-    }
-    for (path, file) in &kept {
-        use std::os::fd::AsRawFd;
-        std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let source = format!("/proc/self/fd/{}", file.as_raw_fd());
-        mount(
-            Some(source.as_str()),
-            path,
-            none,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            none,
-        )
-        .map_err(|e| format!("binding {}: {e}", path.display()))?;
-    }
+    super::view::enter(&config.keep_visible)?;
     let _ = nix::unistd::sethostname("labgrade-sandbox");
     Ok(())
 }

@@ -17,11 +17,13 @@ mod cgroup;
 pub mod init;
 mod layers;
 mod limits;
+mod view;
 
 pub use audit::Audit;
 pub use cgroup::CgroupStats;
 pub use layers::{LayerStatus, Layers};
 pub use limits::Limits;
+pub use view::Visible;
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -46,8 +48,9 @@ pub struct Job {
     pub limits: Limits,
     /// Which layers to use.
     pub isolation: Isolation,
-    /// Paths the program needs that live under `/tmp` (the isolated run gets a fresh `/tmp`).
-    pub keep_visible: Vec<PathBuf>,
+    /// Host paths the program needs (its executable, working directory, toolchain…). An
+    /// isolated run sees only these and the system directories.
+    pub keep_visible: Vec<Visible>,
 }
 
 /// How strongly a job is isolated.
@@ -110,11 +113,11 @@ pub struct Outcome {
 
 /// The sandbox could not start the program (not a verdict on the program).
 #[derive(Debug, thiserror::Error)]
-#[error("could not start {program}: {source}")]
+#[error("could not start {program}: {cause}")]
 pub struct SpawnError {
     program: String,
-    #[source]
-    source: io::Error,
+    // Not a `source`: the message already shows it, and error chains would repeat it.
+    cause: io::Error,
 }
 
 /// Messages from the helper threads of one run.
@@ -158,7 +161,7 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
 fn spawn_error(program: &std::path::Path) -> impl FnOnce(io::Error) -> SpawnError + '_ {
     move |source| SpawnError {
         program: program.display().to_string(),
-        source,
+        cause: source,
     }
 }
 
@@ -233,7 +236,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
     let (audit_read, audit_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {
             program: init.display().to_string(),
-            source: e.into(),
+            cause: e.into(),
         })?;
     let mut cmd = Command::new(init);
     cmd.arg(init::INIT_ARG)
@@ -267,7 +270,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
     if let Some(init::InitReport::SetupFailed(why)) = &report {
         return Err(SpawnError {
             program: job.program.display().to_string(),
-            source: io::Error::other(format!("sandbox set-up failed: {why}")),
+            cause: io::Error::other(format!("sandbox set-up failed: {why}")),
         });
     }
     let audit = match report {
