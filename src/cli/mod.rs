@@ -132,7 +132,10 @@ fn one_line(e: spec::SpecError) -> anyhow::Error {
 /// Runs the command line; the return value is the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let outcome = run(cli);
+    // Reused cgroups are removed at exit: nothing of a grading stays on the machine.
+    crate::sandbox::remove_idle_cgroups();
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // One line for scripts: the chain of causes joined.

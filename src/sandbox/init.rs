@@ -15,7 +15,6 @@
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -108,10 +107,28 @@ fn wait_for(pid: libc::pid_t) -> i32 {
     }
 }
 
-static TERM_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Blocks SIGCHLD and SIGTERM for this process and returns the set.
+fn blocked_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local value, then sigprocmask on this single thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
 
-extern "C" fn on_term(_: libc::c_int) {
-    TERM_REQUESTED.store(true, Ordering::SeqCst);
+/// Waits up to `timeout` for one of `set`; returns it, or `None` on timeout.
+fn wait_signal(set: &libc::sigset_t, timeout: Duration) -> Option<libc::c_int> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: valid pointers; a null siginfo is allowed.
+    let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
+    (sig > 0).then_some(sig)
 }
 
 fn ignore(signal: libc::c_int) {
@@ -126,33 +143,33 @@ fn inner(config: &InitConfig) -> ! {
     if let Err(e) = prepare_namespace(config) {
         fail_setup(&e);
     }
-    // A handler (not SIG_IGN) so the grader's SIGTERM is noticed and forwarded; it must not
-    // restart syscalls, so a sleeping wait wakes up.
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        let mut act: libc::sigaction = std::mem::zeroed();
-        act.sa_sigaction = on_term as *const () as usize;
-        libc::sigaction(libc::SIGTERM, &act, std::ptr::null_mut());
-    }
+    // SIGCHLD and SIGTERM are blocked and taken with `sigtimedwait`: the end of the main
+    // process is noticed at once (no polling delay), the grader's SIGTERM is forwarded, and
+    // the audit scans between signals. The program gets them unblocked (`exec_child`).
+    // The outer init ignores SIGTERM and that disposition is inherited; an ignored signal is
+    // discarded even when blocked, so restore the default before blocking it.
+    // SAFETY: plain syscall.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
+    let signals = blocked_signals();
     let main = match spawn_program(config) {
         Ok(pid) => pid,
         Err(e) => fail_setup(&e),
     };
     let mut scanner = Scanner::default();
-    let mut forwarded = false;
     let mut main_status = None;
+    let pause = if config.audit {
+        Duration::from_millis(2)
+    } else {
+        Duration::from_millis(200)
+    };
     while main_status.is_none() {
-        if TERM_REQUESTED.load(Ordering::SeqCst) && !forwarded {
-            // SAFETY: kill(-1) from PID 1 reaches every other process of the namespace only.
-            unsafe { libc::kill(-1, libc::SIGTERM) };
-            forwarded = true;
+        if config.audit {
+            scanner.scan(1, main as u32);
         }
         main_status = reap(main, false);
-        if main_status.is_none() {
-            if config.audit {
-                scanner.scan(1, main as u32);
-            }
-            std::thread::sleep(Duration::from_millis(if config.audit { 2 } else { 10 }));
+        if main_status.is_none() && wait_signal(&signals, pause) == Some(libc::SIGTERM) {
+            // SAFETY: kill(-1) from PID 1 reaches every other process of the namespace only.
+            unsafe { libc::kill(-1, libc::SIGTERM) };
         }
     }
     let leftovers = scanner.alive(1);
@@ -259,7 +276,9 @@ fn exec_child(
 ) -> String {
     // SAFETY: plain syscalls in a single-threaded child; pointers outlive the calls.
     unsafe {
-        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         libc::close(AUDIT_FD);
         if libc::chdir(cwd.as_ptr()) != 0 {
             return format!(

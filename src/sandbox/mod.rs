@@ -20,7 +20,7 @@ mod limits;
 mod view;
 
 pub use audit::Audit;
-pub use cgroup::CgroupStats;
+pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
 pub use layers::{LayerStatus, Layers};
 pub use limits::Limits;
 pub use view::Visible;
@@ -31,7 +31,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -205,18 +204,12 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
 
 /// Every layer: `labgrade __sandbox-init` in new namespaces and a cgroup runs the program.
 fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Outcome, SpawnError> {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
     let group = layers.cgroup.as_ref().ok().and_then(|version| {
-        let name = format!(
-            "run-{}-{}",
-            std::process::id(),
-            RUNS.fetch_add(1, Ordering::Relaxed)
-        );
         let limits = cgroup::CgroupLimits {
             pids_max: job.limits.processes.unwrap_or(1024) as u32,
             memory_bytes: job.limits.memory_bytes.unwrap_or(4 << 30),
         };
-        cgroup::Cgroup::create(*version, &name, Some(limits)).ok()
+        cgroup::Lease::take(*version, limits).ok()
     });
     let config = init::InitConfig {
         program: resolve_program(&job.program, &job.env),
@@ -224,7 +217,10 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
         env: job.env.clone(),
         cwd: job.cwd.clone(),
         limits: job.limits.clone(),
-        cgroup_join: group.as_ref().map(|g| g.join_files()).unwrap_or_default(),
+        cgroup_join: group
+            .as_ref()
+            .map(|g| g.group().join_files())
+            .unwrap_or_default(),
         user: match job.isolation {
             Isolation::Full => layers.user.as_ref().ok().copied(),
             _ => None,
