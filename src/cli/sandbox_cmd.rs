@@ -76,7 +76,7 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
             Visible::read_only(std::path::Path::new(&args.command[0])),
         ]
         .into_iter()
-        .filter(|v| v.path.is_absolute() && v.path.exists())
+        .filter(|v| v.path.is_absolute() && v.path.exists() && v.path.parent().is_some())
         .collect(),
         cwd,
         env: sandbox::minimal_env(),

@@ -70,6 +70,9 @@ const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
 /// under `/tmp` (staging directories) survive the tmpfs that hides the host's `/tmp`.
 pub fn enter(keep: &[Visible]) -> Result<(), String> {
     let none: Option<&str> = None;
+    if keep.iter().any(|v| v.path.parent().is_none()) {
+        return Err("the host's root directory cannot be made visible inside the sandbox".into());
+    }
     let opened: Vec<(&Visible, File)> = keep
         .iter()
         .map(|v| File::open(&v.path).map(|f| (v, f)))

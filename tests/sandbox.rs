@@ -1,0 +1,139 @@
+//! End-to-end: `labgrade doctor` and `labgrade sandbox-run` against real processes.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn sandbox_run(args: &[&str]) -> Value {
+    let out = labgrade()
+        .current_dir("/")
+        .arg("sandbox-run")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn isolated() -> bool {
+    let r = sandbox_run(&["--", "/bin/true"]);
+    if r["isolated"] != true {
+        eprintln!("skipped: the namespace layers are not available here (see labgrade doctor)");
+    }
+    r["isolated"] == true
+}
+
+#[test]
+fn doctor_lists_every_layer() {
+    let out = labgrade().arg("doctor").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for layer in [
+        "process group and rlimits",
+        "pid namespace",
+        "network namespace",
+        "mount namespace",
+        "cgroup",
+        "unprivileged user",
+    ] {
+        assert!(text.contains(layer), "{layer} missing from:\n{text}");
+    }
+    assert!(text.contains("active"), "{text}");
+}
+
+/// On this project's CI machine (Linux, root, namespaces, cgroup v1) every layer must be active,
+/// so that no layer's test silently skips there.
+#[test]
+fn on_ci_every_layer_is_active() {
+    if std::env::var_os("CI").is_none() {
+        eprintln!("skipped: not a CI run (CI is unset)");
+        return;
+    }
+    let out = labgrade().arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("missing"),
+        "CI must run every layer's tests:\n{text}"
+    );
+}
+
+#[test]
+fn a_sandboxed_program_sees_its_own_small_world() {
+    if !isolated() {
+        return;
+    }
+    let r = sandbox_run(&[
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo $$; id -u; ls /; ls /root 2>&1; ls /tmp | wc -l",
+    ]);
+    let out = r["stdout"].as_str().unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "2",
+        "the program is PID 2 under the sandbox init: {out}"
+    );
+    assert_eq!(lines[1], "65534", "it runs as nobody: {out}");
+    assert!(
+        !out.contains("\nhome\n") && !out.contains("\nwork\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("No such file or directory"),
+        "/root is not there: {out}"
+    );
+    assert_eq!(
+        lines.last().unwrap().trim(),
+        "0",
+        "a fresh, empty /tmp: {out}"
+    );
+}
+
+#[test]
+fn a_daemon_escaping_the_group_dies_with_the_sandbox() {
+    if !isolated() {
+        return;
+    }
+    let r = sandbox_run(&[
+        "--",
+        "/bin/sh",
+        "-c",
+        "(setsid sleep 31.4159 &) ; sleep 31.4159 & echo started",
+    ]);
+    assert_eq!(r["ending"]["exited"], 0, "{r:#}");
+    assert_eq!(r["audit"]["leaked"], 2, "{r:#}");
+    assert!(r["wall_ms"].as_f64().unwrap() < 5000.0, "{r:#}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The sleeps are gone from the whole machine, not just from the group.
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        !ps.lines().any(|l| l.trim() == "sleep 31.4159"),
+        "still running"
+    );
+}
+
+#[test]
+fn the_portable_layer_still_limits_and_kills() {
+    let r = sandbox_run(&[
+        "--isolation",
+        "portable",
+        "--wall",
+        "0.5",
+        "--",
+        "/bin/sh",
+        "-c",
+        "trap '' TERM; sleep 30",
+    ]);
+    assert_eq!(r["ending"]["timed_out_after_ms"], 500, "{r:#}");
+    assert_eq!(r["isolated"], false);
+}
