@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::build::{self, BinaryBuild, BuildCache, BuildError};
+use crate::lane::Lane;
 use crate::probe::{self, Target};
 use crate::sandbox::SpawnError;
 use crate::spec::{Exercise, Spec, TestCase, TestKind};
@@ -37,6 +38,8 @@ pub enum GradeError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Run(#[from] SpawnError),
+    #[error("could not take the timing lane: {0}")]
+    Lane(#[source] std::io::Error),
 }
 
 impl Grader {
@@ -58,6 +61,8 @@ impl Grader {
             .map(|e| e.binary.as_str())
             .collect();
         let wanted: Vec<&str> = wanted.into_iter().collect();
+        let lane = self.cache.lane().map_err(GradeError::Lane)?;
+        let slot = lane.shared().map_err(GradeError::Lane)?;
         let built = build::build(
             &staged,
             &wanted,
@@ -65,6 +70,7 @@ impl Grader {
             self.worker,
             self.spec.build.timeout,
         )?;
+        drop(slot);
 
         let mut tests = Vec::new();
         let mut runnable = Vec::new();
@@ -90,8 +96,8 @@ impl Grader {
         let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
             .into_iter()
             .partition(|(_, t, _)| needs_exclusive_cores(&t.kind));
-        tests.extend(self.run_tests(&shared, staged.path(), self.jobs)?);
-        tests.extend(self.run_tests(&exclusive, staged.path(), 1)?);
+        tests.extend(self.run_tests(&shared, staged.path(), self.jobs, &lane, false)?);
+        tests.extend(self.run_tests(&exclusive, staged.path(), 1, &lane, true)?);
         // Spec order: exercises as listed, each one's build test first.
         let order = |t: &TestResult| {
             let ex = self.spec.exercises.iter().position(|e| e.id == t.exercise);
@@ -111,7 +117,9 @@ impl Grader {
         runnable: &[(&Exercise, &TestCase, &Path)],
         workdir: &Path,
         jobs: usize,
-    ) -> Result<Vec<TestResult>, SpawnError> {
+        lane: &Lane,
+        exclusive: bool,
+    ) -> Result<Vec<TestResult>, GradeError> {
         let next = AtomicUsize::new(0);
         let results = Mutex::new(Vec::with_capacity(runnable.len()));
         let threads = jobs.clamp(1, runnable.len().max(1));
@@ -122,13 +130,24 @@ impl Grader {
                     let Some(&(ex, test, exe)) = runnable.get(i) else {
                         break;
                     };
+                    // Every run holds the machine-wide lane: shared for ordinary tests, alone
+                    // for the probes that need every core to themselves.
+                    let slot = if exclusive {
+                        lane.exclusive()
+                            .map(|x| Box::new(x) as Box<dyn std::any::Any>)
+                    } else {
+                        lane.shared().map(|x| Box::new(x) as Box<dyn std::any::Any>)
+                    };
                     let started = Instant::now();
                     let target = Target {
                         executable: exe,
                         binary: &ex.binary,
                         workdir,
                     };
-                    let done = probe::run(test, target).map(|f| TestResult {
+                    let done = slot
+                        .map_err(GradeError::Lane)
+                        .and_then(|_slot| probe::run(test, target).map_err(GradeError::from));
+                    let done = done.map(|f| TestResult {
                         exercise: ex.id.clone(),
                         kind: test.kind.name(),
                         name: test.name.clone(),

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cli;
 pub mod grade;
+pub mod lane;
 pub mod probe;
 pub mod report;
 pub mod sandbox;

@@ -76,6 +76,12 @@ impl BuildCache {
         BuildCache { root, skeleton }
     }
 
+    /// The machine-wide timing lane, whose lock files live at the cache's root (shared by every
+    /// labgrade process that uses this cache).
+    pub fn lane(&self) -> io::Result<crate::lane::Lane> {
+        crate::lane::Lane::in_dir(&self.root)
+    }
+
     /// The skeleton this cache compiles dependencies for.
     pub fn skeleton(&self) -> &Skeleton {
         &self.skeleton
