@@ -1,11 +1,14 @@
 //! Reports: one file per output format. Reporters render a [`GradeResult`]; they never run
 //! anything and never decide a verdict.
 
+mod csv;
 mod gradescope;
 mod human;
 mod json;
 mod junit;
+mod markup;
 
+pub use csv::csv_field;
 pub use human::HumanOptions;
 pub use json::{to_json, JsonResult};
 
@@ -22,6 +25,8 @@ pub enum Format {
     Junit,
     /// Gradescope's `results.json`, for a course's `run_autograder` script.
     Gradescope,
+    /// One CSV row per test, for spreadsheets.
+    Csv,
 }
 
 /// Renders `result` in `format`.
@@ -35,5 +40,6 @@ pub fn render(result: &GradeResult, format: Format, human: &HumanOptions) -> Str
         }
         Format::Junit => junit::render(result),
         Format::Gradescope => gradescope::render(result),
+        Format::Csv => csv::render(result),
     }
 }
