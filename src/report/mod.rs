@@ -3,10 +3,12 @@
 
 mod csv;
 mod gradescope;
+mod html;
 mod human;
 mod json;
 mod junit;
 mod markup;
+mod plot;
 
 pub use csv::csv_field;
 pub use human::HumanOptions;
@@ -27,6 +29,8 @@ pub enum Format {
     Gradescope,
     /// One CSV row per test, for spreadsheets.
     Csv,
+    /// A self-contained HTML page with plots.
+    Html,
 }
 
 /// Renders `result` in `format`.
@@ -41,5 +45,11 @@ pub fn render(result: &GradeResult, format: Format, human: &HumanOptions) -> Str
         Format::Junit => junit::render(result),
         Format::Gradescope => gradescope::render(result),
         Format::Csv => csv::render(result),
+        Format::Html => html::render(result),
     }
+}
+
+/// Points without float noise (`0.30000000000000004` → `0.3`, `10.0` → `10`).
+fn points(x: f64) -> String {
+    ((x * 1e6).round() / 1e6).to_string()
 }
