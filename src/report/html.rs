@@ -54,7 +54,11 @@ fn header(out: &mut String, result: &GradeResult) {
          <p class=\"facts\">{passed} of {} tests passed · build {:.1} s · grading {:.1} s</p>\n",
         text(&result.submission),
         text(&result.lab),
-        if result.all_passed() { "ok" } else { "notok" },
+        match score / max {
+            _ if result.all_passed() => "ok",
+            r if r >= 0.5 => "partial",
+            _ => "notok",
+        },
         points(score),
         points(max),
         meter(score, max),
@@ -117,13 +121,17 @@ fn exercise(out: &mut String, ex: &str, tests: &[&TestResult]) {
         points(max),
         tests.len()
     );
-    for t in tests {
-        row(out, t);
+    // Failures first, as in the student's check: they are what a reader comes for.
+    let (failing, passing): (Vec<&TestResult>, Vec<&TestResult>) =
+        tests.iter().partition(|t| !t.verdict.passed());
+    for (i, t) in failing.iter().chain(&passing).enumerate() {
+        row(out, t, i == 0 && !t.verdict.passed());
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn row(out: &mut String, t: &TestResult) {
+/// One test; `open`: its evidence is shown without a click.
+fn row(out: &mut String, t: &TestResult, open: bool) {
     let (class, label) = if t.verdict.passed() {
         ("pass", "PASS")
     } else {
@@ -137,23 +145,27 @@ fn row(out: &mut String, t: &TestResult) {
     let _ = write!(
         out,
         "<tr class=\"{class}\"><td><span class=\"badge {class}\">{label}</span></td>\
-         <td><span class=\"tag\">{}</span> {}{hidden}</td><td class=\"pts\">{} / {}</td>\
-         <td><p class=\"msg\">{}</p>",
+         <td><span class=\"tag\">{}</span> {}{hidden}</td><td class=\"pts\">{} / {}</td><td>",
         text(t.kind),
         text(&t.name),
         points(t.score()),
         points(t.max_score),
-        text(&t.message)
     );
-    plots(out, t);
+    let message = with_code(&text(&t.message));
     let evidence = evidence_text(t);
-    if !evidence.is_empty() {
+    if evidence.is_empty() {
+        let _ = write!(out, "<p class=\"msg\">{message}</p>");
+    } else {
+        // The message opens the evidence, so a test takes one line; an exercise's first
+        // failure is shown open (the others mostly repeat it).
         let _ = write!(
             out,
-            "<details><summary>Evidence</summary><pre>{}</pre></details>",
+            "<details{}><summary class=\"msg\">{message}</summary><pre>{}</pre></details>",
+            if open { " open=\"open\"" } else { "" },
             text(&evidence)
         );
     }
+    plots(out, t);
     out.push_str("</td></tr>\n");
 }
 
@@ -170,7 +182,7 @@ fn plots(out: &mut String, t: &TestResult) {
                     .as_deref()
                     .map_or_else(|| "the program".to_string(), |c| format!("<code>{}</code>", text(c))),
                 e.expected.as_deref().map_or_else(String::new, |x| format!(
-                    "; a correct counter prints {} every time",
+                    "; {} (P×K) means no update was lost",
                     text(x)
                 ))
             );
@@ -190,6 +202,24 @@ fn plots(out: &mut String, t: &TestResult) {
         }
         None => {}
     }
+}
+
+/// Escaped text with its `backquoted` spans (commands, in the probes' messages) set as code.
+/// Only tags are added, so escaping is kept; an unpaired backquote stays as it is.
+fn with_code(escaped: &str) -> String {
+    let parts: Vec<&str> = escaped.split('`').collect();
+    if parts.len() < 3 || parts.len() % 2 == 0 {
+        return escaped.to_string();
+    }
+    let mut out = String::with_capacity(escaped.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 fn scores(tests: &[&TestResult]) -> (f64, f64) {
@@ -257,8 +287,8 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("pass", "PASS | output n=10 p=3 | 1 / 1".to_string()),
                 ("fail", "FAIL | output n=100 p=4 | 0 / 2".to_string()),
+                ("pass", "PASS | output n=10 p=3 | 1 / 1".to_string()),
                 ("fail", "FAIL | build build counter | 0 / 0".to_string()),
                 (
                     "pass",
@@ -274,6 +304,41 @@ mod tests {
         assert_eq!(sections, ["pool-sum ", "counter "]);
         assert!(html.contains("<span class=\"score\">2.5</span> / 4.5 points"));
         assert!(html.contains("ignored Cargo.toml: the course&apos;s is used"));
+    }
+
+    #[test]
+    fn backquoted_spans_become_code() {
+        assert_eq!(
+            with_code("`pool_sum 10 3` printed &quot;4`5&quot;, expected `55`"),
+            "`pool_sum 10 3` printed &quot;4`5&quot;, expected `55`",
+            "an odd number of backquotes is left alone"
+        );
+        assert_eq!(
+            with_code("`pool_sum 10 3` printed 45"),
+            "<code>pool_sum 10 3</code> printed 45"
+        );
+        assert_eq!(with_code("no code"), "no code");
+    }
+
+    #[test]
+    fn each_exercises_first_failure_shows_its_evidence_open() {
+        let mut result = sample();
+        let mut second = result.tests[1].clone();
+        second.name = "n=100 p=5".to_string();
+        result.tests.insert(2, second);
+        let html = render(&result);
+        let open: Vec<&str> = html
+            .match_indices("<details open=\"open\"><summary class=\"msg\">")
+            .map(|(i, m)| &html[i + m.len()..i + m.len() + 30])
+            .collect();
+        assert_eq!(
+            open,
+            [
+                "<code>pool_sum 100 4</code> pr",
+                "counter does not compile: src/"
+            ]
+        );
+        assert!(html.contains("<details><summary class=\"msg\"><code>pool_sum 10 3</code>"));
     }
 
     #[test]
@@ -296,8 +361,8 @@ mod tests {
             .filter(|n| n.has_tag_name("svg"))
             .collect();
         assert_eq!(svgs.len(), 1);
-        assert!(html.contains("expected P×K = 4000"));
-        assert!(html.contains("a correct counter prints 4000 every time"));
+        assert!(html.contains("P×K = 4000 (no update lost)"));
+        assert!(html.contains("in 20 run(s); 4000 (P×K) means no update was lost."));
 
         result.tests[0].kind = "speedup";
         let html = render(&result);
