@@ -210,7 +210,10 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
         return;
     }
     if failing == 0 {
-        let line = format!("All {} tests passed: {score} / {max} points.", shown.len());
+        let line = match shown.len() {
+            1 => format!("The test passed: {score} / {max} points."),
+            n => format!("All {n} tests passed: {score} / {max} points."),
+        };
         let _ = writeln!(out, "{}", line.green().bold());
     } else {
         let line = format!(
@@ -221,13 +224,15 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
     }
     let withheld = opts.withheld;
     if withheld.tests > 0 {
+        let (n, p) = (withheld.tests, points(withheld.points));
         let _ = writeln!(
             out,
-            "{} hidden test{} ({} points) are not part of this check; they are graded with \
-             your submission.",
-            withheld.tests,
-            plural(withheld.tests),
-            points(withheld.points)
+            "{}",
+            if n == 1 {
+                format!("1 hidden test ({p} points) is not part of this check; it is graded with your submission.")
+            } else {
+                format!("{n} hidden tests ({p} points) are not part of this check; they are graded with your submission.")
+            }
         );
     }
     if let Some(first) = shown.iter().find(|t| !t.verdict.passed()) {

@@ -26,7 +26,7 @@ pub use json::{to_json, JsonResult};
 use crate::verdict::GradeResult;
 
 /// The formats of `labgrade grade --format` and `--report FORMAT=PATH`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Colored text for people (honours NO_COLOR and non-terminals).
     Human,
