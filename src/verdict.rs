@@ -116,6 +116,32 @@ pub struct Evidence {
     /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
     #[serde(skip)]
     pub inconclusive: Option<String>,
+    /// The value a correct program prints (the race probe's `P*K`), for plots and comparisons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// Speedup probes: the measured curve. Reports draw it when present; the speedup probe
+    /// (issue 4) fills it in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup_curve: Option<SpeedupCurve>,
+}
+
+/// A measured speedup curve: wall time and speedup over one worker, per worker count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SpeedupCurve {
+    /// Ordered by `workers`; the first point is usually the one-worker run.
+    pub points: Vec<SpeedupPoint>,
+    /// The speedup the spec requires at the largest worker count, when it sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<f64>,
+}
+
+/// One point of a [`SpeedupCurve`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpeedupPoint {
+    pub workers: u32,
+    pub wall_ms: f64,
+    /// One-worker wall time divided by this one.
+    pub speedup: f64,
 }
 
 /// One graded test: a line of the JSON result.

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{default_jobs, grader, write_atomically, SpecArgs, EXIT_ERROR, EXIT_PASS};
-use crate::report::to_json;
+use crate::report::{csv_field, to_json};
 use crate::verdict::GradeResult;
 
 #[derive(Args, Debug)]
@@ -138,25 +138,4 @@ fn gradebook(rows: &[Row]) -> String {
         csv.push('\n');
     }
     csv
-}
-
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("alice"), "alice");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 }

@@ -3,9 +3,9 @@
 //! terminal, exit status).
 
 mod batch;
+mod reports;
 mod sandbox_cmd;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::build::BuildCache;
 use crate::grade::Grader;
-use crate::report::{self, Format, HumanOptions};
+use crate::report::{shell_quote, Audience, Format, ReportOptions, Withheld};
 use crate::spec::{self, Spec};
 use crate::stage::Skeleton;
 
@@ -40,17 +40,9 @@ struct Cli {
 enum Command {
     /// Grade one submission (a directory holding src/bin/pool_sum.rs and src/bin/counter.rs).
     Grade(GradeArgs),
-    /// Student self-check: grade DIR (default: the current directory), human output.
-    Check {
-        /// The submission directory.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        #[command(flatten)]
-        specs: SpecArgs,
-        /// List passing tests too.
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    /// Student self-check: grade DIR (default: the current directory), human output; hidden
+    /// tests are not run.
+    Check(CheckArgs),
     /// Grade every immediate subdirectory of SUBMISSIONS_ROOT into RESULTS_DIR.
     Batch(batch::BatchArgs),
     /// Work with spec files.
@@ -90,6 +82,35 @@ struct GradeArgs {
     /// List passing tests too (human format).
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    select: SelectArgs,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The submission directory.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    #[command(flatten)]
+    specs: SpecArgs,
+    /// List passing tests too.
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    select: SelectArgs,
+}
+
+/// What one grading runs and writes besides its main report.
+#[derive(Args, Debug, Clone)]
+struct SelectArgs {
+    /// Run only the tests matching PATTERN (repeatable): EXERCISE or EXERCISE/NAME, `*`
+    /// matching any text, e.g. --only 'pool-sum/n=10 p=3'.
+    #[arg(long, value_name = "PATTERN")]
+    only: Vec<String>,
+    /// Also write the report in FORMAT to PATH (repeatable), from the same grading:
+    /// human, json, junit, gradescope, github, csv or html.
+    #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = reports::parse_report)]
+    reports: Vec<reports::ReportTarget>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -149,18 +170,15 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Grade(args) => grade(args),
-        Command::Check {
-            dir,
-            specs,
-            verbose,
-        } => {
+        Command::Check(args) => {
             let args = GradeArgs {
-                submission: dir,
-                specs,
+                submission: args.dir,
+                specs: args.specs,
                 format: Format::Human,
                 out: None,
                 name: None,
-                verbose,
+                verbose: args.verbose,
+                select: args.select,
             };
             grade_with(args, true)
         }
@@ -176,7 +194,17 @@ fn grade(args: GradeArgs) -> Result<u8> {
 }
 
 fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
-    let spec = args.specs.load()?;
+    let mut spec = args.specs.load()?;
+    let mut withheld = Withheld::default();
+    if student {
+        let (visible, tests, points) = spec.without_hidden();
+        spec = visible;
+        withheld = Withheld { tests, points };
+    }
+    if !args.select.only.is_empty() {
+        spec = spec.select(&args.select.only)?;
+    }
+    let outputs = reports::Outputs::new(args.format, args.out.as_deref(), &args.select.reports)?;
     let grader = grader(spec, 0, default_jobs());
     let name = args
         .name
@@ -185,24 +213,38 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
     let result = grader
         .grade(&args.submission, &name)
         .with_context(|| format!("grading {}", args.submission.display()))?;
-    let to_terminal = args.out.is_none() && std::io::stdout().is_terminal();
-    if !to_terminal {
-        colored::control::set_override(false);
-    }
-    let opts = HumanOptions {
+    let opts = ReportOptions {
+        audience: if student {
+            Audience::Student
+        } else {
+            Audience::Staff
+        },
         verbose: args.verbose,
-        hide_hidden: student,
+        rerun: student.then(|| check_command(&args)),
+        deadline: None,
+        withheld,
+        source_prefix: reports::source_prefix(&args.submission),
     };
-    let text = report::render(&result, args.format, &opts);
-    match &args.out {
-        Some(path) => write_atomically(path, text.as_bytes())?,
-        None => print!("{text}"),
-    }
+    outputs.write(&result, &opts)?;
     Ok(if result.all_passed() {
         EXIT_PASS
     } else {
         EXIT_FAIL
     })
+}
+
+/// The `labgrade check` command line that grades this submission again the same way, for the
+/// report's re-run hints.
+fn check_command(args: &GradeArgs) -> String {
+    let mut words = vec!["labgrade".to_string(), "check".to_string()];
+    if args.submission != Path::new(".") {
+        words.push(shell_quote(&args.submission.display().to_string()));
+    }
+    for spec in &args.specs.specs {
+        words.push("--spec".to_string());
+        words.push(shell_quote(&spec.display().to_string()));
+    }
+    words.join(" ")
 }
 
 fn spec_check(files: &[PathBuf]) -> Result<u8> {
@@ -251,13 +293,21 @@ fn submission_name(dir: &Path) -> String {
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a reader (or a grader
-/// killed halfway) never sees half a file.
+/// killed halfway) never sees half a file. A path that exists and is not a regular file
+/// (`/dev/stdout`, a pipe) is written directly: renaming over it would replace the device.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    // Like any new file: 0o666 less the umask (a temporary file's default is 0o600, which
+    // would leave reports unreadable to the rest of the course staff).
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
         .with_context(|| format!("writing {}", path.display()))?;

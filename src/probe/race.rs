@@ -32,6 +32,7 @@ pub(super) fn run(test: &RaceTest, target: Target<'_>) -> Result<Finding, SpawnE
     let mut runs = 0u32;
     let mut evidence = Evidence {
         command: Some(command.clone()),
+        expected: Some(expected.to_string()),
         ..Evidence::default()
     };
     let verdict_and_message = loop {

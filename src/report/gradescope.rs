@@ -1,7 +1,7 @@
 //! Gradescope's `results.json`, as its autograder specification defines it
-//! (<https://gradescope-autograders.readthedocs.io/en/latest/specs/>): a course's
-//! `run_autograder` runs `labgrade grade /autograder/submission --format gradescope
-//! --out /autograder/results/results.json`.
+//! (<https://gradescope-autograders.readthedocs.io/en/latest/specs/>): the repository's
+//! `gradescope/run_autograder` runs `labgrade grade /autograder/submission --report
+//! gradescope=/autograder/results/results.json`.
 //!
 //! Field names are Gradescope's, not ours. The specification has no top-level `max_score` (the
 //! assignment's points are set on Gradescope; each test carries its own), so ours travels in

@@ -1,21 +1,28 @@
-//! The colored terminal report: grouped by exercise, failures with their teaching message.
+//! The terminal report, grouped by exercise, failures first with their teaching message.
+//!
+//! Two audiences: staff (`grade`) see every test, hidden ones marked, and timings; the student
+//! (`check`) sees no hidden test, at most a few failures in full per exercise, the command that
+//! re-runs each, one line on what to try next, and little else when everything passes.
+//! Colors come from `colored`, which the CLI switches off for files and non-terminals.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use colored::Colorize;
 
-use crate::verdict::{GradeResult, TestResult};
+use super::{advice, points, Audience, Countdown, ReportOptions};
+use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
-/// What the human report shows.
-#[derive(Debug, Clone, Default)]
-pub struct HumanOptions {
-    /// List passing tests one by one (otherwise they are counted).
-    pub verbose: bool,
-    /// Leave out tests the spec marks hidden (the student's `check`).
-    pub hide_hidden: bool,
-}
+/// Failures of one exercise shown in full in the student's check; the rest get a line each.
+const DETAILED_FAILURES: usize = 5;
 
-pub(super) fn render(result: &GradeResult, opts: &HumanOptions) -> String {
+pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
+    let student = opts.audience == Audience::Student;
+    let shown: Vec<&TestResult> = result
+        .tests
+        .iter()
+        .filter(|t| !(student && t.hidden))
+        .collect();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -38,88 +45,314 @@ pub(super) fn render(result: &GradeResult, opts: &HumanOptions) -> String {
             missing.join(", ")
         );
     }
+    if let (true, Some(deadline)) = (student, &opts.deadline) {
+        let _ = writeln!(out, "{}", countdown(deadline));
+    }
     for w in &result.warnings {
         let _ = writeln!(out, "  {} {w}", "warning:".yellow().bold());
     }
-    let shown: Vec<&TestResult> = result
-        .tests
-        .iter()
-        .filter(|t| !(opts.hide_hidden && t.hidden))
-        .collect();
-    let mut exercises: Vec<&str> = Vec::new();
-    for t in &shown {
-        if !exercises.contains(&t.exercise.as_str()) {
-            exercises.push(&t.exercise);
-        }
-    }
-    for ex in exercises {
-        let tests: Vec<&&TestResult> = shown.iter().filter(|t| t.exercise == ex).collect();
-        let score: f64 = tests.iter().map(|t| t.score()).sum();
-        let max: f64 = tests.iter().map(|t| t.max_score).sum();
-        let passed = tests.iter().filter(|t| t.verdict.passed()).count();
-        let _ = writeln!(
-            out,
-            "\n{} {}  {}/{} tests passed, {} / {} points",
-            "■".cyan(),
-            ex.bold(),
-            passed,
-            tests.len(),
-            fmt_points(score),
-            fmt_points(max)
-        );
-        for t in tests.iter().filter(|t| !t.verdict.passed()) {
-            let _ = writeln!(
-                out,
-                "  {} {:<9} {}  {}",
-                "FAIL".red().bold(),
-                t.kind,
-                t.name,
-                format!("0/{}", fmt_points(t.max_score)).dimmed()
-            );
-            let _ = writeln!(out, "       {}", t.message);
-            if t.kind == "build" {
-                if let Some(rendered) = &t.evidence.stderr {
-                    for line in rendered.lines() {
-                        let _ = writeln!(out, "       {}", line.dimmed());
-                    }
-                }
-            }
-        }
-        for t in tests.iter().filter(|t| t.verdict.passed()) {
-            if opts.verbose {
-                let _ = writeln!(out, "  {} {:<9} {}", "PASS".green(), t.kind, t.name);
-            }
-        }
-    }
-    let (score, max) = (result.score(), result.max_score());
-    let summary = format!("Score: {} / {}", fmt_points(score), fmt_points(max));
-    let _ = writeln!(
-        out,
-        "\n{}  ({:.1} s, build {:.1} s)",
-        if result.all_passed() {
-            summary.green().bold()
+    let all_passed = shown.iter().all(|t| t.verdict.passed());
+    for ex in exercises(&shown) {
+        let tests: Vec<&TestResult> = shown.iter().copied().filter(|t| t.exercise == ex).collect();
+        if student && all_passed && !opts.verbose {
+            exercise_line(&mut out, ex, &tests);
         } else {
-            summary.yellow().bold()
-        },
-        result.total_time.as_secs_f64(),
-        result.build_time.as_secs_f64()
-    );
+            exercise(&mut out, ex, &tests, opts);
+        }
+    }
+    footer(&mut out, result, &shown, opts);
     out
 }
 
-fn fmt_points(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// One line for an exercise whose tests all passed (the student's quiet success).
+fn exercise_line(out: &mut String, ex: &str, tests: &[&TestResult]) {
+    let (score, max, _) = totals(tests);
+    let _ = writeln!(
+        out,
+        "  {} {}  {} test{}, {} / {} points",
+        "ok".green().bold(),
+        ex.bold(),
+        tests.len(),
+        plural(tests.len()),
+        points(score),
+        points(max)
+    );
+}
+
+fn exercise(out: &mut String, ex: &str, tests: &[&TestResult], opts: &ReportOptions) {
+    let student = opts.audience == Audience::Student;
+    let (score, max, passed) = totals(tests);
+    let failing: Vec<&TestResult> = tests
+        .iter()
+        .copied()
+        .filter(|t| !t.verdict.passed())
+        .collect();
+    let counts = if student && failing.is_empty() {
+        format!("all {} tests passed", tests.len())
+    } else if student {
+        format!("{} of {} tests failing", failing.len(), tests.len())
+    } else {
+        format!("{passed}/{} tests passed", tests.len())
+    };
+    let _ = writeln!(
+        out,
+        "\n{} {}  {counts}, {} / {} points",
+        "■".cyan(),
+        ex.bold(),
+        points(score),
+        points(max)
+    );
+    if student {
+        student_failures(out, &failing, opts);
+    } else {
+        for t in &failing {
+            failure(out, t, opts);
+        }
+    }
+    if opts.verbose {
+        for t in tests.iter().filter(|t| t.verdict.passed()) {
+            let _ = writeln!(
+                out,
+                "  {} {:<9} {}{}",
+                "PASS".green(),
+                t.kind,
+                t.name,
+                hidden(t)
+            );
+        }
+    } else if student && passed > 0 && !failing.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}   {passed} other test{} passed",
+            "ok".green(),
+            plural(passed)
+        );
+    }
+}
+
+/// The student's failures: the first few in full, the rest one line each, and the tests that
+/// could not run because the binary did not build as one line.
+fn student_failures(out: &mut String, failing: &[&TestResult], opts: &ReportOptions) {
+    let (not_run, ran): (Vec<&TestResult>, Vec<&TestResult>) =
+        failing.iter().partition(|t| not_run(t));
+    for (i, t) in ran.iter().enumerate() {
+        if i < DETAILED_FAILURES {
+            failure(out, t, opts);
+        } else {
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                "FAIL".red().bold(),
+                t.name,
+                worth(t).dimmed()
+            );
+            rerun(out, t, opts);
+        }
+    }
+    if !not_run.is_empty() {
+        let max: f64 = not_run.iter().map(|t| t.max_score).sum();
+        let _ = writeln!(
+            out,
+            "  {} {} test{} not run until it builds ({} points)",
+            "FAIL".red().bold(),
+            not_run.len(),
+            plural(not_run.len()),
+            points(max)
+        );
+    }
+}
+
+/// A failed test in full: name, points, message, compiler output for a build.
+fn failure(out: &mut String, t: &TestResult, opts: &ReportOptions) {
+    if opts.audience == Audience::Student {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            "FAIL".red().bold(),
+            t.name,
+            worth(t).dimmed()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  {} {:<9} {}{}  {}",
+            "FAIL".red().bold(),
+            t.kind,
+            t.name,
+            hidden(t),
+            format!("0/{}", points(t.max_score)).dimmed()
+        );
+    }
+    let _ = writeln!(out, "       {}", t.message);
+    if t.kind == "build" {
+        if let Some(rendered) = &t.evidence.stderr {
+            for line in rendered.lines() {
+                let _ = writeln!(out, "       {}", line.dimmed());
+            }
+        }
+    }
+    rerun(out, t, opts);
+}
+
+fn rerun(out: &mut String, t: &TestResult, opts: &ReportOptions) {
+    if let Some(cmd) = &opts.rerun {
+        let _ = writeln!(
+            out,
+            "       {}",
+            format!("re-run: {cmd} --only {}", only_pattern(t)).dimmed()
+        );
+    }
+}
+
+fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &ReportOptions) {
+    let (score, max, passed) = totals(shown);
+    let failing = shown.len() - passed;
+    let (score, max) = (points(score), points(max));
+    if opts.audience == Audience::Staff {
+        let summary = format!("Score: {score} / {max}");
+        let _ = writeln!(
+            out,
+            "\n{}  ({:.1} s, build {:.1} s)",
+            if failing == 0 {
+                summary.green().bold()
+            } else {
+                summary.yellow().bold()
+            },
+            result.total_time.as_secs_f64(),
+            result.build_time.as_secs_f64()
+        );
+        return;
+    }
+    if failing == 0 {
+        let line = match shown.len() {
+            1 => format!("The test passed: {score} / {max} points."),
+            n => format!("All {n} tests passed: {score} / {max} points."),
+        };
+        let _ = writeln!(out, "{}", line.green().bold());
+    } else {
+        let line = format!(
+            "Score: {score} / {max} points, {failing} test{} failing",
+            plural(failing)
+        );
+        let _ = writeln!(out, "\n{}", line.yellow().bold());
+    }
+    let withheld = opts.withheld;
+    if withheld.tests > 0 {
+        let (n, p) = (withheld.tests, points(withheld.points));
+        let _ = writeln!(
+            out,
+            "{}",
+            if n == 1 {
+                format!("1 hidden test ({p} points) is not part of this check; it is graded with your submission.")
+            } else {
+                format!("{n} hidden tests ({p} points) are not part of this check; they are graded with your submission.")
+            }
+        );
+    }
+    if let Some(first) = shown.iter().find(|t| !t.verdict.passed()) {
+        if let Some(step) = advice::next_step(first) {
+            let _ = writeln!(out, "{} {step}", "Next:".cyan().bold());
+        }
+    }
+}
+
+/// `--only` argument that selects just `t`, quoted for a POSIX shell; a build failure
+/// selects its whole exercise.
+fn only_pattern(t: &TestResult) -> String {
+    if t.kind == "build" {
+        shell_quote(&t.exercise)
+    } else {
+        shell_quote(&format!("{}/{}", t.exercise, t.name))
+    }
+}
+
+/// `s` as one word for a POSIX shell: bare when that is safe, else in single quotes.
+pub fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Whether `t` failed only because its binary could not be built (or the submission used).
+fn not_run(t: &TestResult) -> bool {
+    t.kind != "build"
+        && matches!(
+            &t.verdict,
+            Verdict::Fail(
+                Reason::BuildFailed(_)
+                    | Reason::BuildTimeout { .. }
+                    | Reason::MissingBinary { .. }
+                    | Reason::Unusable
+            )
+        )
+}
+
+fn worth(t: &TestResult) -> String {
+    let max = points(t.max_score);
+    format!("0 / {max} point{}", if max == "1" { "" } else { "s" })
+}
+
+fn hidden(t: &TestResult) -> &'static str {
+    if t.hidden {
+        " (hidden)"
+    } else {
+        ""
+    }
+}
+
+fn countdown(c: &Countdown) -> String {
+    match c {
+        Countdown::Left { due, left } => format!("Deadline {due}: {} left", span(*left)),
+        Countdown::Passed { due, ago } => {
+            format!(
+                "Deadline {due} passed {} ago: the late policy applies",
+                span(*ago)
+            )
+        }
+    }
+}
+
+/// A duration in the two largest units that matter (`2 days 3 h`, `3 h 12 min`, `9 min`).
+fn span(d: Duration) -> String {
+    let mins = d.as_secs() / 60;
+    let (days, hours, mins) = (mins / 1440, mins / 60 % 24, mins % 60);
+    match (days, hours) {
+        (0, 0) => format!("{mins} min"),
+        (0, h) => format!("{h} h {mins} min"),
+        (1, h) => format!("1 day {h} h"),
+        (d, h) => format!("{d} days {h} h"),
+    }
+}
+
+fn totals(tests: &[&TestResult]) -> (f64, f64, usize) {
+    (
+        tests.iter().map(|t| t.score()).sum(),
+        tests.iter().map(|t| t.max_score).sum(),
+        tests.iter().filter(|t| t.verdict.passed()).count(),
+    )
+}
+
+fn exercises<'a>(tests: &[&'a TestResult]) -> Vec<&'a str> {
+    let mut ids: Vec<&str> = Vec::new();
+    for t in tests {
+        if !ids.contains(&t.exercise.as_str()) {
+            ids.push(&t.exercise);
+        }
+    }
+    ids
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn points_are_printed_without_float_noise() {
-        assert_eq!(fmt_points(7.5), "7.5");
-        assert_eq!(fmt_points(10.0), "10");
-        assert_eq!(fmt_points(0.1 + 0.2), "0.3");
-    }
-}
+#[path = "human_tests.rs"]
+mod tests;

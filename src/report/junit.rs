@@ -2,15 +2,17 @@
 //! artifact report, Jenkins): one `<testsuite>` per exercise, one `<testcase>` per test.
 //!
 //! Hand-written rather than built on a crate: the document is small and fixed, and the one hard
-//! part, text a student's program printed, is handled here in [`escape`]: XML metacharacters are
-//! escaped, ANSI color sequences dropped, and characters XML 1.0 cannot carry at all (NUL and the
-//! other C0 controls) replaced, so a hostile submission cannot break the report a CI job parses.
+//! part, text a student's program printed, is escaped by [`super::markup`]: XML metacharacters
+//! become entities, ANSI color sequences are dropped, and characters XML 1.0 cannot carry at all
+//! (NUL and the other C0 controls) are replaced, so a hostile submission cannot break the report
+//! a CI job parses.
 //! This module also owns [`evidence_text`], the plain-text evidence the Gradescope report reuses.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::markup::{attr, text};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
 pub(super) fn render(result: &GradeResult) -> String {
@@ -161,56 +163,6 @@ pub(super) fn evidence_text(t: &TestResult) -> String {
             for line in text.lines() {
                 let _ = writeln!(out, "    {line}");
             }
-        }
-    }
-    out
-}
-
-/// `text` made safe for XML 1.0 element content.
-fn text(s: &str) -> String {
-    escape(s, false)
-}
-
-/// `text` made safe for an XML 1.0 attribute value.
-fn attr(s: &str) -> String {
-    escape(s, true)
-}
-
-/// `text` made safe for XML 1.0.
-///
-/// `&<>"'` become entities, so `]]>` and `<script>` stay text. In attribute values line breaks
-/// and tabs become character references (parsers turn literal ones into spaces); a carriage
-/// return does everywhere (parsers turn a literal CRLF into LF). ANSI escape
-/// sequences (a colored panic message) are dropped, and other characters XML 1.0 forbids (NUL,
-/// C0 controls, U+FFFE/U+FFFF) become U+FFFD, so the student sees that *something* was printed
-/// there, as with invalid UTF-8.
-fn escape(text: &str, in_attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' if in_attribute => out.push_str("&#10;"),
-            '\t' if in_attribute => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            '\n' | '\t' => out.push(c),
-            '\x1b' => {
-                // CSI: ESC [ parameters… final byte in '@'..='~'.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-            }
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
         }
     }
     out
@@ -525,17 +477,5 @@ pub(super) mod tests {
             "{text:?}"
         );
         assert!(text.contains("    red & </failure>\n"), "{text:?}");
-    }
-
-    #[test]
-    fn escape_handles_each_special_character() {
-        for escape in [text, attr] {
-            assert_eq!(escape("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
-            assert_eq!(escape("\0\x08\x0b\x0c\x0e\x1f"), "\u{FFFD}".repeat(6));
-            assert_eq!(escape("\x1b[1;31mbold\x1b[0m\x1b"), "bold");
-            assert_eq!(escape("ünïcødé ✓ \u{10FFFF}"), "ünïcødé ✓ \u{10FFFF}");
-        }
-        assert_eq!(attr("x\r\ny\tz"), "x&#13;&#10;y&#9;z");
-        assert_eq!(text("x\r\ny\tz"), "x&#13;\ny\tz");
     }
 }

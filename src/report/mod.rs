@@ -1,17 +1,31 @@
-//! Reports: one file per output format. Reporters render a [`GradeResult`]; they never run
-//! anything and never decide a verdict.
+//! Reports: one file per output format. Reporters render a [`GradeResult`] into a string; they
+//! never run anything, never decide a verdict and never touch files or the environment (the
+//! CLI writes what they return).
+//!
+//! Who reads a format decides what it shows. Student-facing output (`human` in the student's
+//! check, `github`, Gradescope's visible fields) leaves out tests the spec marks hidden; staff
+//! formats (`json`, `junit`, `csv`, `html`, `human` for `grade`) keep them, marked.
 
+mod advice;
+mod csv;
+mod github;
 mod gradescope;
+mod html;
 mod human;
 mod json;
 mod junit;
+mod markup;
+mod plot;
 
-pub use human::HumanOptions;
+use std::time::Duration;
+
+pub use csv::csv_field;
+pub use human::shell_quote;
 pub use json::{to_json, JsonResult};
 
 use crate::verdict::GradeResult;
 
-/// The formats of `labgrade grade --format`.
+/// The formats of `labgrade grade --format` and `--report FORMAT=PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Colored text for people (honours NO_COLOR and non-terminals).
@@ -22,12 +36,65 @@ pub enum Format {
     Junit,
     /// Gradescope's `results.json`, for a course's `run_autograder` script.
     Gradescope,
+    /// GitHub Actions annotations (`::error file=…`); the job summary goes to
+    /// `$GITHUB_STEP_SUMMARY` when it is set.
+    Github,
+    /// One CSV row per test, for spreadsheets.
+    Csv,
+    /// A self-contained HTML page with plots.
+    Html,
+}
+
+/// Who a report is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Audience {
+    /// Course staff (`labgrade grade`): every test, hidden ones marked, timings.
+    #[default]
+    Staff,
+    /// The student (`labgrade check`): hidden tests left out, failures first with what to try
+    /// next and how to re-run them, quiet when everything passes, no timings.
+    Student,
+}
+
+/// How the deadline stands, for the student's check. The late policy (issue 6) will supply
+/// it; until then the CLI passes none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Countdown {
+    /// `due` (as the course wrote it) is `left` away.
+    Left { due: String, left: Duration },
+    /// `due` passed `ago`.
+    Passed { due: String, ago: Duration },
+}
+
+/// Hidden tests the student's check did not run, so it can say that more is graded later.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Withheld {
+    pub tests: usize,
+    pub points: f64,
+}
+
+/// What a report shows beyond the result itself. The CLI fills it in.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub audience: Audience,
+    /// List passing tests one by one in the human report (otherwise they are counted).
+    pub verbose: bool,
+    /// The command that grades again (`labgrade check`); reports append
+    /// `--only '<exercise>/<name>'` to show how to re-run one test. None: not shown.
+    pub rerun: Option<String>,
+    /// The deadline countdown of the student's check.
+    pub deadline: Option<Countdown>,
+    /// Hidden tests left out of this grading (the student's check).
+    pub withheld: Withheld,
+    /// The submission's directory relative to the repository root, with a trailing `/`
+    /// (`lab10/`), or empty: GitHub annotations name files from the repository root.
+    pub source_prefix: String,
 }
 
 /// Renders `result` in `format`.
-pub fn render(result: &GradeResult, format: Format, human: &HumanOptions) -> String {
+pub fn render(result: &GradeResult, format: Format, opts: &ReportOptions) -> String {
     match format {
-        Format::Human => human::render(result, human),
+        Format::Human => human::render(result, opts),
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&to_json(result)).expect("plain data");
             text.push('\n');
@@ -35,5 +102,48 @@ pub fn render(result: &GradeResult, format: Format, human: &HumanOptions) -> Str
         }
         Format::Junit => junit::render(result),
         Format::Gradescope => gradescope::render(result),
+        Format::Github => github::annotations(result, opts),
+        Format::Csv => csv::render(result),
+        Format::Html => html::render(result),
+    }
+}
+
+/// The markdown job summary that goes with the `github` format, for the file named by
+/// `$GITHUB_STEP_SUMMARY`. Hidden tests are left out.
+pub fn github_summary(result: &GradeResult) -> String {
+    github::summary(result)
+}
+
+/// Points without float noise (`0.30000000000000004` → `0.3`, `10.0` → `10`).
+fn points(x: f64) -> String {
+    ((x * 1e6).round() / 1e6).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_are_printed_without_float_noise() {
+        assert_eq!(points(7.5), "7.5");
+        assert_eq!(points(10.0), "10");
+        assert_eq!(points(0.1 + 0.2), "0.3");
+        assert_eq!(points(0.25), "0.25");
+    }
+
+    #[test]
+    fn every_format_renders_the_sample() {
+        let sample = junit::tests::sample();
+        for format in <Format as clap::ValueEnum>::value_variants() {
+            let text = render(&sample, *format, &ReportOptions::default());
+            assert!(
+                text.contains("alice") || *format == Format::Github,
+                "{format:?}"
+            );
+            assert!(
+                text.ends_with('\n') || *format == Format::Html,
+                "{format:?}"
+            );
+        }
     }
 }

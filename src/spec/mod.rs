@@ -5,7 +5,8 @@
 //! in which illegal states cannot be represented. It never runs anything.
 //!
 //! The pipeline: `raw` (serde: the shape of the TOML) → `validate` (spec and exercises) →
-//! `expand` (one test: `fields`, `prepare`, `template`, `values`) → [`model`].
+//! `expand` (one test: `fields`, `prepare`, `template`, `values`) → [`model`]; `select` picks
+//! the tests one grading runs (`--only`, the student's check without hidden tests).
 //! The language is documented in `docs/spec-format.md`.
 
 mod criteria;
@@ -16,6 +17,7 @@ mod fields;
 pub mod model;
 mod prepare;
 mod raw;
+mod select;
 mod template;
 mod validate;
 mod values;
@@ -27,6 +29,7 @@ use std::path::Path;
 
 pub use error::{Diagnostic, Position, SpecError};
 pub use model::*;
+pub use select::NoMatch;
 
 /// The Lab 10 spec compiled into the binary: what `labgrade` grades against without `--spec`.
 pub const BUILTIN_LAB10: &str = include_str!("../../specs/lab10.toml");

@@ -21,15 +21,17 @@ pub fn quick_spec() -> PathBuf {
     root().join("tests/specs/quick.toml")
 }
 
-/// `labgrade` with a build cache shared by all tests, so dependencies compile once per run.
+/// The build cache shared by all tests, so dependencies compile once per run.
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("labgrade-cache")
+}
+
+/// `labgrade` with the shared build cache and no colors.
 pub fn labgrade() -> Command {
     let mut cmd = Command::cargo_bin("labgrade").expect("the labgrade binary");
-    cmd.env(
-        "LABGRADE_CACHE_DIR",
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("labgrade-cache"),
-    )
-    .env("NO_COLOR", "1")
-    .env_remove("RUST_BACKTRACE");
+    cmd.env("LABGRADE_CACHE_DIR", cache_dir())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE");
     cmd
 }
 

@@ -1,0 +1,153 @@
+//! What to try next after a failed test: one line, chosen by the failure's reason and filled in
+//! with what the grader ran, so the student can reproduce it by hand (`cargo run --release
+//! --bin pool_sum -- 10 3`). The probes' messages say what went wrong; this says what to do.
+
+use crate::verdict::{Reason, TestResult, Verdict};
+
+/// The next step for the student after `t` failed; `None` for a test that passed.
+pub(super) fn next_step(t: &TestResult) -> Option<String> {
+    let Verdict::Fail(reason) = &t.verdict else {
+        return None;
+    };
+    let run = t.evidence.command.as_deref().map(cargo_run);
+    let run_it = |then: &str| match &run {
+        Some(cmd) => format!("run `{cmd}` yourself{then}"),
+        None => format!("run the program yourself{then}"),
+    };
+    Some(match reason {
+        Reason::BuildFailed(e) => {
+            let at = e.location();
+            format!(
+                "fix the first compiler error{} and build with `cargo build --release`: later \
+                 errors often go away with it",
+                if at.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({at})")
+                }
+            )
+        }
+        Reason::BuildTimeout { .. } => {
+            "build with `cargo build --release` yourself and see what takes so long".to_string()
+        }
+        Reason::MissingBinary { binary } => format!(
+            "create src/bin/{binary}.rs with a `fn main()`: the {} tests run it",
+            t.exercise
+        ),
+        Reason::Unusable => "put your programs in src/bin/pool_sum.rs and src/bin/counter.rs and \
+                             run the check in the directory that holds src/"
+            .to_string(),
+        Reason::WrongOutput { expected, .. } => {
+            run_it(&format!(": it should print {}", short(expected)))
+        }
+        Reason::Timeout { .. } => run_it(
+            ": if it hangs, check that the parent waits for every worker and that every pipe \
+             end nobody writes to is closed",
+        ),
+        Reason::Crash { .. } => run_it(" with RUST_BACKTRACE=1 to see where it stops"),
+        Reason::ExitStatus { .. } => run_it(" and look at its exit status with `echo $?`"),
+        Reason::OutputLimit { .. } => {
+            run_it(": print only the result, one line, no debugging output")
+        }
+        Reason::WrongWorkerCount { .. } => {
+            "start exactly P workers with fork (or by spawning the program itself), one per \
+             chunk, and let the parent only collect"
+                .to_string()
+        }
+        Reason::ThreadsNotProcesses { .. } => {
+            "replace the threads with processes: fork P workers and send each partial result \
+             back through a pipe or shared memory"
+                .to_string()
+        }
+        Reason::NoOverlap => "fork all workers first, then wait for them: waiting inside the \
+                              fork loop runs them one after another"
+            .to_string(),
+        Reason::LeakedProcesses { .. } => {
+            "call waitpid for every worker before the parent exits".to_string()
+        }
+        Reason::LostUpdates { .. } => format!(
+            "make each increment one atomic `fetch_add` on the shared word (or take a \
+             process-shared lock), then {}",
+            run_it(" several times")
+        ),
+        Reason::NoRaceObserved { .. } => format!(
+            "do the increment as a volatile read, +1, volatile write, then {}",
+            run_it(" several times: some runs must print less than P*K")
+        ),
+        Reason::Unsupported { kind } => format!(
+            "nothing to fix on your side: this labgrade cannot grade `{kind}` tests; ask the \
+             course staff"
+        ),
+    })
+}
+
+/// `pool_sum 10 3` → `cargo run --release --bin pool_sum -- 10 3`.
+fn cargo_run(command: &str) -> String {
+    match command.split_once(' ') {
+        Some((binary, args)) => format!("cargo run --release --bin {binary} -- {args}"),
+        None => format!("cargo run --release --bin {command}"),
+    }
+}
+
+/// A value short enough for one line.
+fn short(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::junit::tests::sample;
+
+    #[test]
+    fn wrong_output_says_how_to_reproduce_it() {
+        let result = sample();
+        assert_eq!(next_step(&result.tests[0]), None);
+        assert_eq!(
+            next_step(&result.tests[1]).unwrap(),
+            "run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050"
+        );
+    }
+
+    #[test]
+    fn build_failures_point_at_the_first_error() {
+        assert_eq!(
+            next_step(&sample().tests[2]).unwrap(),
+            "fix the first compiler error (src/bin/counter.rs:12:5) and build with \
+             `cargo build --release`: later errors often go away with it"
+        );
+    }
+
+    #[test]
+    fn every_reason_has_a_step() {
+        let mut t = sample().tests[3].clone();
+        let reasons = [
+            Reason::Timeout {
+                after: std::time::Duration::from_secs(1),
+            },
+            Reason::Crash { signal: 11 },
+            Reason::LostUpdates { lost: 3, runs: 2 },
+            Reason::NoRaceObserved { runs: 9 },
+        ];
+        for reason in reasons {
+            t.verdict = Verdict::Fail(reason);
+            let step = next_step(&t).unwrap();
+            assert!(
+                step.contains("cargo run --release --bin counter -- safe 4 1000"),
+                "{step}"
+            );
+        }
+        t.evidence.command = None;
+        t.verdict = Verdict::Fail(Reason::Crash { signal: 11 });
+        assert!(next_step(&t)
+            .unwrap()
+            .starts_with("run the program yourself"));
+        assert_eq!(cargo_run("counter"), "cargo run --release --bin counter");
+        assert_eq!(short(&"9".repeat(50)), format!("{}…", "9".repeat(40)));
+    }
+}

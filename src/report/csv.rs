@@ -1,0 +1,144 @@
+//! CSV: one row per test, for spreadsheets and LMS imports
+//! (`submission,exercise,kind,name,status,score,max_score,reason,message`).
+//!
+//! A staff format: tests the spec marks hidden are kept. Fields are quoted as RFC 4180 says,
+//! by [`csv_field`], which `batch`'s gradebook uses too; rows end in `\n` like the gradebook's
+//! (spreadsheets read both line ends; shell tools prefer this one).
+
+use crate::verdict::{GradeResult, TestResult, Verdict};
+
+/// The header row, without its line break.
+pub const HEADER: &str = "submission,exercise,kind,name,status,score,max_score,reason,message";
+
+pub(super) fn render(result: &GradeResult) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    for t in &result.tests {
+        out.push_str(&row(&result.submission, t));
+        out.push('\n');
+    }
+    out
+}
+
+fn row(submission: &str, t: &TestResult) -> String {
+    let reason = match &t.verdict {
+        Verdict::Pass => "",
+        Verdict::Fail(r) => r.code(),
+    };
+    [
+        submission,
+        &t.exercise,
+        t.kind,
+        &t.name,
+        if t.verdict.passed() { "pass" } else { "fail" },
+        &number(t.score()),
+        &number(t.max_score),
+        reason,
+        &t.message,
+    ]
+    .map(csv_field)
+    .join(",")
+}
+
+/// A score without float noise (`0.30000000000000004` → `0.3`, `1.0` → `1`).
+fn number(x: f64) -> String {
+    ((x * 1e6).round() / 1e6).to_string()
+}
+
+/// `s` as one CSV field (RFC 4180): quoted when it holds a comma, a double quote or a line
+/// break, with double quotes doubled; left as it is otherwise.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::junit::tests::sample;
+
+    /// A minimal RFC 4180 reader, so the tests check what a spreadsheet would read back.
+    fn parse(csv: &str) -> Vec<Vec<String>> {
+        let mut rows = vec![];
+        let mut row = vec![];
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut chars = csv.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                ('"', true) => quoted = false,
+                ('"', false) if field.is_empty() => quoted = true,
+                (',', false) => row.push(std::mem::take(&mut field)),
+                ('\r', false) if chars.peek() == Some(&'\n') => {}
+                ('\n', false) => {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (c, _) => field.push(c),
+            }
+        }
+        assert!(field.is_empty() && row.is_empty(), "unterminated last row");
+        rows
+    }
+
+    #[test]
+    fn one_row_per_test_hidden_ones_included() {
+        let csv = render(&sample());
+        let rows = parse(&csv);
+        assert_eq!(rows[0].join(","), HEADER);
+        assert_eq!(rows.len(), 1 + 4);
+        assert!(rows.iter().all(|r| r.len() == 9), "{rows:?}");
+        assert_eq!(
+            rows[1],
+            [
+                "alice",
+                "pool-sum",
+                "output",
+                "n=10 p=3",
+                "pass",
+                "1",
+                "1",
+                "",
+                "`pool_sum 10 3` printed 55"
+            ]
+        );
+        assert_eq!(
+            rows[2][4..8],
+            ["fail", "0", "2", "wrong_output"].map(String::from)
+        );
+        assert_eq!(rows[3][7], "build_failed");
+        // The hidden race probe is there for staff.
+        assert_eq!(
+            rows[4][2..7],
+            ["race", "safe p=4 k=1000", "pass", "1.5", "1.5"]
+        );
+    }
+
+    #[test]
+    fn hostile_text_round_trips() {
+        let mut result = sample();
+        result.submission = "o'brien, \"bob\"".to_string();
+        result.tests[1].message = "printed \"5,0\r\n49\"\nexpected 5050".to_string();
+        let rows = parse(&render(&result));
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[2][0], "o'brien, \"bob\"");
+        assert_eq!(rows[2][8], "printed \"5,0\r\n49\"\nexpected 5050");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("alice"), "alice");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_field("cr\r"), "\"cr\r\"");
+        assert_eq!(csv_field(""), "");
+    }
+}

@@ -1,0 +1,187 @@
+//! Snapshot tests of the terminal report (colors off): the exact text people read.
+
+use std::time::Duration;
+
+use super::*;
+use crate::report::junit::tests::sample;
+use crate::report::Withheld;
+
+fn plain(result: &GradeResult, opts: &ReportOptions) -> String {
+    colored::control::set_override(false);
+    render(result, opts)
+}
+
+fn student() -> ReportOptions {
+    ReportOptions {
+        audience: Audience::Student,
+        rerun: Some("labgrade check".to_string()),
+        ..ReportOptions::default()
+    }
+}
+
+#[test]
+fn staff_see_every_test_with_hidden_ones_marked_and_timings() {
+    let opts = ReportOptions {
+        verbose: true,
+        ..ReportOptions::default()
+    };
+    assert_eq!(
+        plain(&sample(), &opts),
+        "Grading alice against lab10
+  warning: ignored Cargo.toml: the course's is used
+
+■ pool-sum  1/2 tests passed, 1 / 3 points
+  FAIL output    n=100 p=4  0/2
+       `pool_sum 100 4` printed 5049, expected 5050
+  PASS output    n=10 p=3
+
+■ counter  1/2 tests passed, 1.5 / 1.5 points
+  FAIL build     build counter  0/0
+       counter does not compile: src/bin/counter.rs:12:5: cannot find value `x` in this scope
+       error[E0425]: cannot find value `x` in this scope
+  PASS race      safe p=4 k=1000 (hidden)
+
+Score: 2.5 / 4.5  (2.6 s, build 1.5 s)
+"
+    );
+}
+
+#[test]
+fn the_student_sees_failures_first_how_to_rerun_them_and_what_to_try_next() {
+    assert_eq!(
+        plain(&sample(), &student()),
+        "Grading alice against lab10
+  warning: ignored Cargo.toml: the course's is used
+
+■ pool-sum  1 of 2 tests failing, 1 / 3 points
+  FAIL n=100 p=4  0 / 2 points
+       `pool_sum 100 4` printed 5049, expected 5050
+       re-run: labgrade check --only 'pool-sum/n=100 p=4'
+  ok   1 other test passed
+
+■ counter  1 of 1 tests failing, 0 / 0 points
+  FAIL build counter  0 / 0 points
+       counter does not compile: src/bin/counter.rs:12:5: cannot find value `x` in this scope
+       error[E0425]: cannot find value `x` in this scope
+       re-run: labgrade check --only counter
+
+Score: 1 / 3 points, 2 tests failing
+Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050
+"
+    );
+}
+
+#[test]
+fn the_students_success_is_quiet() {
+    let mut result = sample();
+    result.warnings.clear();
+    for t in &mut result.tests {
+        t.verdict = Verdict::Pass;
+    }
+    let opts = ReportOptions {
+        withheld: Withheld {
+            tests: 2,
+            points: 3.0,
+        },
+        deadline: Some(Countdown::Left {
+            due: "Tue 2026-12-01 22:00".to_string(),
+            left: Duration::from_secs(2 * 86400 + 3 * 3600 + 59),
+        }),
+        ..student()
+    };
+    assert_eq!(
+        plain(&result, &opts),
+        "Grading alice against lab10
+Deadline Tue 2026-12-01 22:00: 2 days 3 h left
+  ok pool-sum  2 tests, 3 / 3 points
+  ok counter  1 test, 0 / 0 points
+All 3 tests passed: 3 / 3 points.
+2 hidden tests (3 points) are not part of this check; they are graded with your submission.
+"
+    );
+}
+
+#[test]
+fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() {
+    let mut result = sample();
+    result.warnings.clear();
+    let wrong = result.tests[1].clone();
+    let build = result.tests[2].clone();
+    let mut tests = vec![];
+    for i in 0..7 {
+        let mut t = wrong.clone();
+        t.name = format!("n={i}");
+        t.max_score = 0.5;
+        tests.push(t);
+    }
+    tests.push(build.clone());
+    for name in ["safe p=1", "safe p=2"] {
+        let mut t = build.clone();
+        t.kind = "output";
+        t.name = name.to_string();
+        t.max_score = 1.0;
+        t.message = "not run: counter does not compile".to_string();
+        tests.push(t);
+    }
+    result.tests = tests;
+    let text = plain(&result, &student());
+    let expected_tail = "  FAIL n=5  0 / 0.5 points
+       re-run: labgrade check --only pool-sum/n=5
+  FAIL n=6  0 / 0.5 points
+       re-run: labgrade check --only pool-sum/n=6
+
+■ counter  3 of 3 tests failing, 0 / 2 points
+  FAIL build counter  0 / 0 points
+       counter does not compile: src/bin/counter.rs:12:5: cannot find value `x` in this scope
+       error[E0425]: cannot find value `x` in this scope
+       re-run: labgrade check --only counter
+  FAIL 2 tests not run until it builds (2 points)
+
+Score: 0 / 5.5 points, 10 tests failing
+Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050
+";
+    assert!(text.ends_with(expected_tail), "{text}");
+    assert_eq!(text.matches("printed 5049").count(), DETAILED_FAILURES);
+}
+
+#[test]
+fn hidden_tests_never_reach_the_student() {
+    let mut result = sample();
+    result.tests[3].verdict = Verdict::Fail(Reason::LostUpdates { lost: 1, runs: 2 });
+    result.tests[3].message = "secret".to_string();
+    let verbose = ReportOptions {
+        verbose: true,
+        ..student()
+    };
+    for opts in [student(), verbose] {
+        let text = plain(&result, &opts);
+        assert!(
+            !text.contains("safe p=4") && !text.contains("secret"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn rerun_patterns_are_quoted_for_the_shell() {
+    assert_eq!(shell_quote("counter"), "counter");
+    assert_eq!(shell_quote("pool-sum/n=10 p=3"), "'pool-sum/n=10 p=3'");
+    assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    assert_eq!(shell_quote(""), "''");
+}
+
+#[test]
+fn countdowns_read_naturally() {
+    assert_eq!(span(Duration::from_secs(59)), "0 min");
+    assert_eq!(span(Duration::from_secs(3 * 3600 + 12 * 60)), "3 h 12 min");
+    assert_eq!(span(Duration::from_secs(86400 + 3600)), "1 day 1 h");
+    let late = Countdown::Passed {
+        due: "Tue 22:00".to_string(),
+        ago: Duration::from_secs(600),
+    };
+    assert_eq!(
+        countdown(&late),
+        "Deadline Tue 22:00 passed 10 min ago: the late policy applies"
+    );
+}

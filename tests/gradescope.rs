@@ -1,0 +1,139 @@
+//! End-to-end: `gradescope/run_autograder` in Gradescope's `/autograder` layout, laid out in a
+//! temporary directory (`AUTOGRADER_ROOT`), with the labgrade binary under test.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+/// `/autograder` with `submission/` filled by `fill`; returns the root.
+fn autograder(fill: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let submission = root.path().join("submission");
+    std::fs::create_dir_all(&submission).unwrap();
+    fill(&submission);
+    root
+}
+
+/// Runs `run_autograder` on `root` with `spec`; returns (exit code, results.json if written).
+fn run_autograder(root: &Path, spec: &Path) -> (i32, Option<Value>, String) {
+    let out = std::process::Command::new("bash")
+        .arg(common::root().join("gradescope/run_autograder"))
+        .env("AUTOGRADER_ROOT", root)
+        .env("LABGRADE_BIN", assert_cmd::cargo::cargo_bin("labgrade"))
+        .env("LABGRADE_SPEC", spec)
+        .env("LABGRADE_CACHE_DIR", cache_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("bash runs run_autograder");
+    let results = root.join("results/results.json");
+    let json = std::fs::read_to_string(&results)
+        .ok()
+        .map(|text| serde_json::from_str(&text).expect("results.json is JSON"));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().expect("exited"), json, log)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn hidden_spec() -> PathBuf {
+    root().join("tests/specs/hidden.toml")
+}
+
+fn test<'a>(results: &'a Value, name: &str) -> &'a Value {
+    results["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no test {name} in {results:#}"))
+}
+
+#[test]
+fn a_repository_submission_gets_results_json_with_visibility() {
+    let dir = autograder(|s| copy_dir(&fixture("off_by_one"), s));
+    let (code, results, log) = run_autograder(dir.path(), &hidden_spec());
+    assert_eq!(code, 0, "a graded submission is a successful run\n{log}");
+    let results = results.unwrap_or_else(|| panic!("no results.json\n{log}"));
+    assert_eq!(results["score"], 1.0);
+    assert_eq!(results["extra_data"]["submission"], "submission");
+    assert_eq!(results["extra_data"]["max_score"], 3.0);
+    let visible = test(&results, "pool-sum / output: n=0 p=1");
+    assert_eq!(
+        (&visible["status"], &visible["visibility"]),
+        (&"passed".into(), &"visible".into())
+    );
+    let secret = test(&results, "pool-sum / output: secret n=10 p=2");
+    assert_eq!(secret["status"], "failed");
+    assert_eq!(secret["visibility"], "after_published");
+    assert_eq!(results["stdout_visibility"], "hidden");
+    // The staff-only log has the human report.
+    assert!(
+        log.contains("Grading submission against lab10-hidden"),
+        "{log}"
+    );
+}
+
+#[test]
+fn uploaded_files_without_src_are_graded_from_src_bin() {
+    // Gradescope's upload dialog gives the files themselves: pool_sum.rs, counter.rs.
+    let dir = autograder(|s| copy_dir(&fixture("misshaped"), s));
+    let (code, results, log) = run_autograder(dir.path(), &hidden_spec());
+    assert_eq!(code, 0, "{log}");
+    let results = results.unwrap();
+    assert_eq!(results["score"], 3.0, "{log}");
+    assert!(
+        log.contains("graded its .rs files as src/bin/*.rs"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_repository_holding_the_lab_in_a_folder_is_found() {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), &s.join("lab10")));
+    let (code, results, log) = run_autograder(dir.path(), &hidden_spec());
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(results.unwrap()["score"], 3.0, "{log}");
+}
+
+#[test]
+fn an_empty_submission_scores_zero_with_a_reason() {
+    let dir = autograder(|_| {});
+    let (code, results, log) = run_autograder(dir.path(), &hidden_spec());
+    assert_eq!(code, 0, "{log}");
+    let results = results.unwrap();
+    assert_eq!(results["score"], 0.0);
+    let build = test(&results, "pool-sum / build: build pool_sum");
+    assert!(
+        build["output"].as_str().unwrap().contains("src/"),
+        "{build:#}"
+    );
+}
+
+#[test]
+fn a_grader_failure_writes_no_results_and_fails_the_run() {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), s));
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "lab = \n").unwrap();
+    let (code, results, log) = run_autograder(dir.path(), &broken);
+    assert_eq!(code, 2, "{log}");
+    assert!(results.is_none(), "a score of 0 would hide the failure");
+    assert!(log.contains("broken.toml:1:"), "{log}");
+}
