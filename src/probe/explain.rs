@@ -63,6 +63,11 @@ fn sum_hint(n: u64, got: u128) -> String {
     if want > u64::MAX as u128 && got == wrapped {
         return "the total wrapped around 2^64: a u64 overflowed; sum into a u128".to_string();
     }
+    let diff = want.abs_diff(got);
+    // A chunk-boundary explanation beats a contiguous range: it names the usual bug.
+    if let Some(hint) = boundary_hint(n, diff, got < want) {
+        return hint;
+    }
     if got < want {
         let gap = want - got;
         match range_summing_to(gap, n) {
@@ -81,6 +86,90 @@ fn sum_hint(n: u64, got: u128) -> String {
             None => format!("over by {extra}: do chunks overlap, or do workers sum outside 1..=N?"),
         }
     }
+}
+
+/// The chunk bounds `(first, last)` of splitting `1..=n` into `p` nearly equal parts the two
+/// usual ways (the first `n % p` chunks one longer; or chunks of `ceil(n / p)`).
+fn chunk_splits(n: u64, p: u64) -> [Vec<(u64, u64)>; 2] {
+    let even = {
+        let (base, extra) = (n / p, n % p);
+        let mut lo = 1;
+        (0..p)
+            .map(|i| {
+                let len = base + u64::from(i < extra);
+                let c = (lo, lo + len - 1);
+                lo += len;
+                c
+            })
+            .filter(|(a, b)| a <= b)
+            .collect()
+    };
+    let ceil = {
+        let size = n.div_ceil(p);
+        (0..p)
+            .map(|i| (i * size + 1, ((i + 1) * size).min(n)))
+            .filter(|(a, b)| a <= b)
+            .collect()
+    };
+    [even, ceil]
+}
+
+/// "the last number of each chunk was not summed" and its kin, when the difference is exactly
+/// the sum of the chunks' first or last numbers for some pool size.
+fn boundary_hint(n: u64, diff: u128, short: bool) -> Option<String> {
+    if diff == 0 || n == 0 {
+        return None;
+    }
+    for p in 2..=64u64.min(n) {
+        for split in chunk_splits(n, p) {
+            let last = split.len() - 1;
+            let candidates: [(&str, Vec<u64>); 3] = [
+                (
+                    "the last number of each",
+                    split.iter().map(|c| c.1).collect(),
+                ),
+                (
+                    "the first number of each",
+                    split.iter().map(|c| c.0).collect(),
+                ),
+                (
+                    "the boundary between each two",
+                    split[..last].iter().map(|c| c.1).collect(),
+                ),
+            ];
+            for (which, numbers) in candidates {
+                if numbers.is_empty() || numbers.iter().map(|&x| x as u128).sum::<u128>() != diff {
+                    continue;
+                }
+                let shown = if numbers.len() <= 8 {
+                    format!(
+                        " ({})",
+                        numbers
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else {
+                    String::new()
+                };
+                let (what, fix) = if short {
+                    (
+                        "was not summed",
+                        "an exclusive bound (`lo..hi`) where `lo..=hi` was meant?",
+                    )
+                } else {
+                    ("was counted twice", "neighbouring chunks share a bound?")
+                };
+                return Some(format!(
+                    "{} by {diff}: that is {which} of {} chunks{shown}, which {what}: {fix}",
+                    if short { "short" } else { "over" },
+                    split.len()
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn product_hint(factors: &[u64], got: u128) -> String {
@@ -149,6 +238,30 @@ mod tests {
 
     fn sum(n: u64, got: &str) -> String {
         wrong_output("pool_sum", &StdoutCheck::SumTo { n }, got)
+    }
+
+    #[test]
+    fn missing_chunk_ends_are_recognised() {
+        // 1..=10 in two chunks, the last number of each (5 and 10) missed: prints 40.
+        let msg = sum(10, "40");
+        assert!(
+            msg.contains("short by 15: that is the last number of each of 2 chunks (5, 10)"),
+            "{msg}"
+        );
+        assert!(msg.contains("`lo..hi`"), "{msg}");
+        // 1..=1000003 in 3 chunks: 333335, 666669, 1000003 missed.
+        let got = (triangular(1_000_003) - 333_335 - 666_669 - 1_000_003).to_string();
+        let msg = sum(1_000_003, &got);
+        assert!(
+            msg.contains("each of 3 chunks (333335, 666669, 1000003)"),
+            "{msg}"
+        );
+        // Chunks that share a bound count it twice.
+        let msg = sum(10, "60");
+        assert!(
+            msg.contains("over by 5: that is the boundary between each two of 2 chunks (5)"),
+            "{msg}"
+        );
     }
 
     #[test]
