@@ -15,4 +15,5 @@ pub mod report;
 pub mod sandbox;
 pub mod spec;
 pub mod stage;
+pub mod stats;
 pub mod verdict;
