@@ -7,14 +7,15 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::build::{self, BinaryBuild, BuildCache, BuildError};
 use crate::lane::Lane;
 use crate::probe::{self, Target};
+use crate::reference::Reference;
 use crate::sandbox::SpawnError;
-use crate::spec::{Exercise, Spec, TestCase, TestKind};
+use crate::spec::{Exercise, Spec, SpeedupThreshold, TestCase, TestKind};
 use crate::stage::{self, StageError};
 use crate::verdict::{Evidence, GradeResult, Reason, TestResult, Verdict};
 
@@ -27,6 +28,8 @@ pub struct Grader {
     pub worker: usize,
     /// How many tests of one submission run at the same time.
     pub jobs: usize,
+    /// The reference solution, built the first time a speedup test needs it.
+    reference: Arc<OnceLock<Result<Reference, String>>>,
 }
 
 /// The grader could not grade (not a verdict on the submission).
@@ -43,6 +46,33 @@ pub enum GradeError {
 }
 
 impl Grader {
+    /// A grader for `spec`, building in worker `worker`'s target directory of `cache`.
+    pub fn new(spec: Spec, cache: BuildCache, worker: usize, jobs: usize) -> Self {
+        Grader {
+            spec,
+            cache,
+            worker,
+            jobs,
+            reference: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The built reference's `pool_sum`, when some test needs it (built once per grader).
+    fn reference(&self, runnable: &[(&Exercise, &TestCase, &Path)]) -> Option<&Path> {
+        let needed = runnable.iter().any(|(_, t, _)| {
+            matches!(
+                &t.kind,
+                TestKind::Speedup(s) if matches!(s.threshold, SpeedupThreshold::RelativeToReference { .. })
+            )
+        });
+        if !needed {
+            return None;
+        }
+        let built = self
+            .reference
+            .get_or_init(|| crate::reference::build(&self.cache, self.worker));
+        built.as_ref().ok().map(|r| r.pool_sum.as_path())
+    }
     /// Grades the submission in `dir`, named `name` in the result.
     pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
         let started = Instant::now();
@@ -120,6 +150,7 @@ impl Grader {
         lane: &Lane,
         exclusive: bool,
     ) -> Result<Vec<TestResult>, GradeError> {
+        let reference = self.reference(runnable);
         let next = AtomicUsize::new(0);
         let results = Mutex::new(Vec::with_capacity(runnable.len()));
         let threads = jobs.clamp(1, runnable.len().max(1));
@@ -143,6 +174,7 @@ impl Grader {
                         executable: exe,
                         binary: &ex.binary,
                         workdir,
+                        reference,
                     };
                     let done = slot
                         .map_err(GradeError::Lane)

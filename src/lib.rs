@@ -11,6 +11,7 @@ pub mod cli;
 pub mod grade;
 pub mod lane;
 pub mod probe;
+pub mod reference;
 pub mod report;
 pub mod sandbox;
 pub mod spec;

@@ -53,6 +53,10 @@ pub enum Reason {
     NoOverlap,
     /// Processes were still running when the main process ended.
     LeakedProcesses { count: u32 },
+    /// The pool is not faster by the required factor.
+    TooSlow,
+    /// The measurement could not decide and the spec counts that as a failure.
+    Inconclusive,
     /// The synchronised counter lost updates in some run.
     LostUpdates { lost: u128, runs: u32 },
     /// The racy demo never lost an update within the probe's budget.
@@ -78,6 +82,8 @@ impl Reason {
             Reason::ThreadsNotProcesses { .. } => "threads_not_processes",
             Reason::NoOverlap => "no_overlap",
             Reason::LeakedProcesses { .. } => "leaked_processes",
+            Reason::TooSlow => "too_slow",
+            Reason::Inconclusive => "inconclusive",
             Reason::LostUpdates { .. } => "lost_updates",
             Reason::NoRaceObserved { .. } => "no_race_observed",
             Reason::Unsupported { .. } => "unsupported",
@@ -123,6 +129,9 @@ pub struct Evidence {
     /// (issue 4) fills it in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speedup_curve: Option<SpeedupCurve>,
+    /// Speedup probes: the timings, ratios and intervals behind the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup: Option<crate::probe::SpeedupEvidence>,
 }
 
 /// A measured speedup curve: wall time and speedup over one worker, per worker count.

@@ -271,12 +271,12 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
 
 /// A grader over the built-in skeleton and the default cache.
 fn grader(spec: Spec, worker: usize, jobs: usize) -> Grader {
-    Grader {
+    Grader::new(
         spec,
-        cache: BuildCache::default_location(Skeleton::builtin()),
+        BuildCache::default_location(Skeleton::builtin()),
         worker,
         jobs,
-    }
+    )
 }
 
 /// Cores this process may use.

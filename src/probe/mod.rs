@@ -7,12 +7,15 @@ mod explain;
 mod output;
 mod processes;
 mod race;
+mod speedup;
+
+pub use speedup::SpeedupEvidence;
 
 use std::path::Path;
 
 use crate::sandbox::{self, Isolation, Job, Limits, SpawnError, Visible};
 use crate::spec::{TestCase, TestKind};
-use crate::verdict::{Evidence, Reason, Verdict};
+use crate::verdict::{Evidence, Verdict};
 
 /// The built program a probe runs.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +26,8 @@ pub struct Target<'a> {
     pub binary: &'a str,
     /// Working directory for runs.
     pub workdir: &'a Path,
+    /// The course's reference solution's `pool_sum`, for speedups relative to it.
+    pub reference: Option<&'a Path>,
 }
 
 impl Target<'_> {
@@ -57,15 +62,7 @@ pub fn run(test: &TestCase, target: Target<'_>) -> Result<Finding, SpawnError> {
         TestKind::Output(t) => output::run(t, target),
         TestKind::Race(t) => race::run(t, target),
         TestKind::Processes(t) => processes::run(t, target),
-        other => Ok(Finding {
-            verdict: Verdict::Fail(Reason::Unsupported { kind: other.name() }),
-            message: format!(
-                "this version of labgrade ({}) cannot run `{}` tests yet: not graded",
-                env!("CARGO_PKG_VERSION"),
-                other.name()
-            ),
-            evidence: Evidence::default(),
-        }),
+        TestKind::Speedup(t) => speedup::run(t, target),
     }
 }
 

@@ -65,6 +65,13 @@ pub(super) fn next_step(t: &TestResult) -> Option<String> {
         Reason::LeakedProcesses { .. } => {
             "call waitpid for every worker before the parent exits".to_string()
         }
+        Reason::TooSlow => "time `pool_sum N 1` and `pool_sum N P` yourself with a large N: \
+                            start every worker before waiting for any, give each its own chunk, \
+                            and send back only the partial sums"
+            .to_string(),
+        Reason::Inconclusive => "nothing to fix for sure: the grader could not measure \
+                                 precisely enough; run the check again on a quieter machine"
+            .to_string(),
         Reason::LostUpdates { .. } => format!(
             "make each increment one atomic `fetch_add` on the shared word (or take a \
              process-shared lock), then {}",

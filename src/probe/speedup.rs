@@ -1,0 +1,638 @@
+//! The `speedup` probe: is the pool at P workers faster than at one, by the spec's factor,
+//! judged with statistics that survive a noisy, shared machine.
+//!
+//! - **Relative to the reference** by default: the course's reference solution is timed in the
+//!   same session, interleaved with the student's, and the student must reach a fraction of its
+//!   speedup (and a floor). A fixed factor would fail the reference itself on a busy machine.
+//! - **Paired, interleaved blocks**: after a warm-up, each block runs {student 1, student P,
+//!   reference 1, reference P} in shuffled order and yields paired log-ratios. A t interval on
+//!   their mean is checked at a few planned looks (Bonferroni-adjusted): pass when it clears the
+//!   threshold, fail when it lies below, more blocks when it straddles, *inconclusive* at the
+//!   time budget, never a coin toss.
+//! - **Hard to game**: an idle one-worker run (CPU time of the tree against wall time), workers
+//!   redoing each other's work (CPU at P against at 1), a speedup beyond the cores, and a total
+//!   computed without doing the work are each named.
+//!
+//! It runs holding the machine-wide timing lane alone (see `grade`), and discards blocks measured
+//! while the kernel reports CPU pressure from elsewhere.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::sandbox::{Ending, SpawnError};
+use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
+use crate::stats::{self, Decision, Interval, Shuffler};
+use crate::verdict::{Evidence, Reason, SpeedupCurve, SpeedupPoint, Verdict};
+
+use super::{Finding, Target};
+
+/// Blocks after which the interval is looked at; the last one bounds the measurement.
+const LOOKS: [usize; 4] = [5, 10, 20, 40];
+/// Overall error rate of the sequential test.
+const ALPHA: f64 = 0.05;
+/// A one-worker run should take at least this long for the work to dominate fork overhead.
+const TARGET_ONE_WORKER: Duration = Duration::from_millis(400);
+/// CPU pressure from elsewhere (percent of a quiet window, see [`pressure`]) above which a block
+/// is not measured.
+const MAX_PRESSURE: f64 = 40.0;
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the speedup measurement found, for the JSON evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SpeedupEvidence {
+    pub n: u64,
+    pub workers: u32,
+    pub cores: usize,
+    pub blocks: usize,
+    pub discarded_blocks: usize,
+    /// Median wall times, milliseconds.
+    pub student_one_ms: f64,
+    pub student_p_ms: f64,
+    /// Geometric-mean speedup with its interval.
+    pub student_speedup: f64,
+    pub student_interval: (f64, f64),
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_speedup: Option<f64>,
+    /// The speedup the student had to reach.
+    pub required: f64,
+    /// CPU time of the one-worker run's process tree over its wall time.
+    pub one_worker_cpu_share: f64,
+    /// CPU time at P over CPU time at 1 (1.0: the same work, split).
+    pub cpu_ratio: f64,
+}
+
+/// One timed run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Who runs with how many workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arm {
+    StudentOne,
+    StudentP,
+    ReferenceOne,
+    ReferenceP,
+}
+
+pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, SpawnError> {
+    let cores = available_cores();
+    let policy = test.inconclusive;
+    if cores < 2 {
+        return Ok(undecided(
+            policy,
+            format!("not assessable here: this machine offers {cores} core(s), a speedup needs 2"),
+            Evidence::default(),
+        ));
+    }
+    let reference = match test.threshold {
+        SpeedupThreshold::RelativeToReference { .. } => match target.reference {
+            Some(r) => Some(r),
+            None => {
+                return Ok(undecided(
+                    policy,
+                    "not assessable: the reference solution could not be built".to_string(),
+                    Evidence::default(),
+                ))
+            }
+        },
+        SpeedupThreshold::Absolute { .. } => None,
+    };
+    let p = test.workers;
+    let n = match test.n {
+        Some(n) => n,
+        None => calibrate(reference.unwrap_or(target.executable), target)?,
+    };
+    let mut m = Measurement::new(target, reference, n, p);
+    // A wrong total makes timing meaningless: say so first.
+    for arm in [Arm::StudentOne, Arm::StudentP] {
+        if let Err(why) = m.check_output(arm)? {
+            return Ok(Finding {
+                verdict: Verdict::Fail(Reason::WrongOutput {
+                    expected: triangular(n).to_string(),
+                    got: why.clone(),
+                }),
+                message: format!("cannot time a pool that gives a wrong result: {why}"),
+                evidence: Evidence::default(),
+            });
+        }
+    }
+    m.warm_up()?;
+    let started = Instant::now();
+    let mut shuffler = Shuffler::new(seed());
+    let mut look = 0;
+    let required = required_speedup(test.threshold, cores, p);
+    let outcome = loop {
+        if started.elapsed() >= test.budget {
+            break Outcome::OutOfTime;
+        }
+        if pressure().is_some_and(|psi| psi > MAX_PRESSURE) {
+            m.discarded += 1;
+            std::thread::sleep(Duration::from_millis(100));
+            if m.discarded > 30 {
+                break Outcome::TooBusy;
+            }
+            continue;
+        }
+        m.block(&mut shuffler)?;
+        if m.blocks() < LOOKS[look] {
+            continue;
+        }
+        if let Some(gamed) = m.gaming(cores) {
+            break Outcome::Gamed(gamed);
+        }
+        match m.decide(test.threshold, required) {
+            Decision::Above => break Outcome::Decided(true),
+            Decision::Below => break Outcome::Decided(false),
+            Decision::Undecided if look + 1 == LOOKS.len() => break Outcome::OutOfTime,
+            Decision::Undecided => look += 1,
+        }
+    };
+    let ev = m.evidence(cores, required);
+    let curve = curve(target, n, cores).ok();
+    let words = curve.as_ref().map(curve_words).unwrap_or_default();
+    let evidence = Evidence {
+        command: Some(format!("{} {n} {p}", target.binary)),
+        speedup_curve: curve,
+        speedup: Some(ev.clone()),
+        ..Evidence::default()
+    };
+    let figures = format!(
+        "{:.2}x (95% interval {:.2}–{:.2}) over {} blocks{}",
+        ev.student_speedup,
+        ev.student_interval.0,
+        ev.student_interval.1,
+        ev.blocks,
+        ev.reference_speedup
+            .map(|r| format!("; the reference reached {r:.2}x"))
+            .unwrap_or_default()
+    );
+    let (verdict, message) = match outcome {
+        Outcome::Decided(true) => (
+            Verdict::Pass,
+            format!("`{} {n} {p}` is faster than with one worker: {figures}; required {required:.2}x{words}", target.binary),
+        ),
+        Outcome::Decided(false) => (
+            Verdict::Fail(Reason::TooSlow),
+            format!(
+                "`{} {n} {p}` is not fast enough: {figures}; required {required:.2}x. Do the \
+                 workers run at the same time, each on its own chunk?{words}",
+                target.binary
+            ),
+        ),
+        Outcome::Gamed(why) => (Verdict::Fail(Reason::TooSlow), format!("{why} ({figures})")),
+        Outcome::OutOfTime => {
+            return Ok(undecided(
+                policy,
+                format!(
+                    "inconclusive within {:.0} s: {figures}; required {required:.2}x: the \
+                     machine is too noisy to decide{words}",
+                    test.budget.as_secs_f64()
+                ),
+                evidence,
+            ))
+        }
+        Outcome::TooBusy => {
+            return Ok(undecided(
+                policy,
+                "inconclusive: the machine was under CPU pressure from other work the whole \
+                 time"
+                    .to_string(),
+                evidence,
+            ))
+        }
+    };
+    Ok(Finding {
+        verdict,
+        message,
+        evidence,
+    })
+}
+
+enum Outcome {
+    Decided(bool),
+    Gamed(String),
+    OutOfTime,
+    TooBusy,
+}
+
+/// A verdict that could not be decided: the spec's policy, and why.
+fn undecided(policy: InconclusivePolicy, why: String, mut evidence: Evidence) -> Finding {
+    evidence.inconclusive = Some(why.clone());
+    let verdict = match policy {
+        InconclusivePolicy::Pass => Verdict::Pass,
+        InconclusivePolicy::Fail => Verdict::Fail(Reason::Inconclusive),
+    };
+    Finding {
+        verdict,
+        message: why,
+        evidence,
+    }
+}
+
+/// The speedup to reach before the reference is measured (absolute) or the floor (relative).
+fn required_speedup(t: SpeedupThreshold, cores: usize, p: u32) -> f64 {
+    match t {
+        SpeedupThreshold::Absolute {
+            factor,
+            scale_to_cores,
+        } => {
+            if scale_to_cores {
+                // A factor written for P cores, scaled to what this machine offers.
+                let usable = (cores as f64).min(p as f64);
+                1.0 + (factor - 1.0) * (usable - 1.0) / (p as f64 - 1.0).max(1.0)
+            } else {
+                factor
+            }
+        }
+        SpeedupThreshold::RelativeToReference { floor, .. } => floor,
+    }
+}
+
+struct Measurement<'a> {
+    target: Target<'a>,
+    reference: Option<&'a Path>,
+    n: u64,
+    p: u32,
+    runs: Vec<(Arm, Run)>,
+    /// Per block: (student ln speedup, reference ln speedup if any).
+    logs: Vec<(f64, Option<f64>)>,
+    discarded: usize,
+}
+
+impl<'a> Measurement<'a> {
+    fn new(target: Target<'a>, reference: Option<&'a Path>, n: u64, p: u32) -> Self {
+        Measurement {
+            target,
+            reference,
+            n,
+            p,
+            runs: Vec::new(),
+            logs: Vec::new(),
+            discarded: 0,
+        }
+    }
+
+    fn blocks(&self) -> usize {
+        self.logs.len()
+    }
+
+    fn args(&self, arm: Arm) -> Vec<String> {
+        let p = match arm {
+            Arm::StudentOne | Arm::ReferenceOne => 1,
+            Arm::StudentP | Arm::ReferenceP => self.p,
+        };
+        vec![self.n.to_string(), p.to_string()]
+    }
+
+    fn time(&self, arm: Arm) -> Result<Result<(Run, String), String>, SpawnError> {
+        let mut job = self.target.job(&self.args(arm), RUN_TIMEOUT);
+        if let (Arm::ReferenceOne | Arm::ReferenceP, Some(r)) = (arm, self.reference) {
+            job.program = r.to_path_buf();
+            job.keep_visible
+                .push(crate::sandbox::Visible::read_only(r.parent().unwrap_or(r)));
+        }
+        let out = crate::sandbox::run(&job)?;
+        if out.ending != Ending::Exited(0) {
+            return Ok(Err(format!(
+                "`{}` ended with {:?}",
+                self.args(arm).join(" "),
+                out.ending
+            )));
+        }
+        let run = Run {
+            wall: out.wall.as_secs_f64(),
+            cpu: out.cpu.as_secs_f64(),
+        };
+        Ok(Ok((run, out.stdout.lossy().trim().to_string())))
+    }
+
+    fn check_output(&self, arm: Arm) -> Result<Result<(), String>, SpawnError> {
+        Ok(match self.time(arm)? {
+            Ok((_, printed)) if printed == triangular(self.n).to_string() => Ok(()),
+            Ok((_, printed)) => Err(format!(
+                "`{} {}` printed {printed:?}, expected {}",
+                self.target.binary,
+                self.args(arm).join(" "),
+                triangular(self.n)
+            )),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// One run of each arm, not kept: page cache, CPU frequency, the binaries' first load.
+    fn warm_up(&self) -> Result<(), SpawnError> {
+        let mut arms = vec![Arm::StudentOne, Arm::StudentP];
+        if self.reference.is_some() {
+            arms.extend([Arm::ReferenceOne, Arm::ReferenceP]);
+        }
+        for arm in arms {
+            self.time(arm)?.ok();
+        }
+        Ok(())
+    }
+
+    /// One block of interleaved runs, in shuffled order.
+    fn block(&mut self, shuffler: &mut Shuffler) -> Result<(), SpawnError> {
+        let mut arms = vec![Arm::StudentOne, Arm::StudentP];
+        if self.reference.is_some() {
+            arms.extend([Arm::ReferenceOne, Arm::ReferenceP]);
+        }
+        shuffler.shuffle(&mut arms);
+        let mut got = Vec::new();
+        for arm in arms {
+            match self.time(arm)? {
+                Ok((run, _)) => got.push((arm, run)),
+                // A run that failed mid-measurement: drop the block.
+                Err(_) => return Ok(()),
+            }
+        }
+        let wall = |a: Arm| got.iter().find(|(x, _)| *x == a).map(|(_, r)| r.wall);
+        let s = (wall(Arm::StudentOne).unwrap() / wall(Arm::StudentP).unwrap()).ln();
+        let r = match (wall(Arm::ReferenceOne), wall(Arm::ReferenceP)) {
+            (Some(one), Some(p)) => Some((one / p).ln()),
+            _ => None,
+        };
+        self.logs.push((s, r));
+        self.runs.extend(got);
+        Ok(())
+    }
+
+    fn decide(&self, t: SpeedupThreshold, required: f64) -> Decision {
+        let student: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
+        let floor = stats::decide(&student, required.ln(), LOOKS.len(), ALPHA).0;
+        match t {
+            SpeedupThreshold::Absolute { .. } => floor,
+            SpeedupThreshold::RelativeToReference { fraction, .. } => {
+                let diffs: Vec<f64> = self
+                    .logs
+                    .iter()
+                    .filter_map(|(s, r)| Some(s - (*r)?))
+                    .collect();
+                let rel = stats::decide(&diffs, fraction.ln(), LOOKS.len(), ALPHA).0;
+                match (floor, rel) {
+                    (Decision::Below, _) | (_, Decision::Below) => Decision::Below,
+                    (Decision::Above, Decision::Above) => Decision::Above,
+                    _ => Decision::Undecided,
+                }
+            }
+        }
+    }
+
+    fn median_of(&self, arm: Arm, f: impl Fn(&Run) -> f64) -> f64 {
+        let xs: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|(a, _)| *a == arm)
+            .map(|(_, r)| f(r))
+            .collect();
+        stats::median(&xs)
+    }
+
+    /// A way of looking faster that is not parallelism.
+    fn gaming(&self, cores: usize) -> Option<String> {
+        let bin = self.target.binary;
+        let (n, p) = (self.n, self.p);
+        let share = self.median_of(Arm::StudentOne, |r| r.cpu / r.wall);
+        if share < 0.6 {
+            return Some(format!(
+                "`{bin} {n} 1` spends only {:.0}% of its time on the CPU: a one-worker run \
+                 that waits or sleeps makes the parallel run look faster; it must do the work",
+                share * 100.0
+            ));
+        }
+        let cpu_ratio =
+            self.median_of(Arm::StudentP, |r| r.cpu) / self.median_of(Arm::StudentOne, |r| r.cpu);
+        if cpu_ratio > 1.6 {
+            return Some(format!(
+                "`{bin} {n} {p}` uses {cpu_ratio:.1}x the CPU time of `{bin} {n} 1`: the \
+                 workers redo each other's work instead of splitting it"
+            ));
+        }
+        if let Some(_r) = self.reference {
+            let mine = self.median_of(Arm::StudentOne, |r| r.wall);
+            let theirs = self.median_of(Arm::ReferenceOne, |r| r.wall);
+            if mine < 0.1 * theirs {
+                return Some(format!(
+                    "`{bin} {n} 1` takes {:.1} ms where summing the numbers one by one takes \
+                     {:.0} ms: it computes the total without doing the work (a closed form?), \
+                     so there is nothing to speed up",
+                    mine * 1e3,
+                    theirs * 1e3
+                ));
+            }
+        }
+        let speedup = self.speedup();
+        if speedup > cores as f64 * 1.3 {
+            return Some(format!(
+                "a speedup of {speedup:.2}x on {cores} cores is more than the machine can give: \
+                 the one-worker run must be doing extra work"
+            ));
+        }
+        None
+    }
+
+    fn speedup(&self) -> f64 {
+        let s: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
+        stats::mean(&s).exp()
+    }
+
+    fn evidence(&self, cores: usize, required: f64) -> SpeedupEvidence {
+        let s: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
+        let iv = stats::mean_interval(&s, 0.95).unwrap_or(Interval {
+            mean: f64::NAN,
+            low: f64::NAN,
+            high: f64::NAN,
+        });
+        let r: Vec<f64> = self.logs.iter().filter_map(|(_, r)| *r).collect();
+        SpeedupEvidence {
+            n: self.n,
+            workers: self.p,
+            cores,
+            blocks: self.logs.len(),
+            discarded_blocks: self.discarded,
+            student_one_ms: self.median_of(Arm::StudentOne, |r| r.wall) * 1e3,
+            student_p_ms: self.median_of(Arm::StudentP, |r| r.wall) * 1e3,
+            student_speedup: iv.mean.exp(),
+            student_interval: (iv.low.exp(), iv.high.exp()),
+            reference_speedup: (!r.is_empty()).then(|| stats::mean(&r).exp()),
+            required,
+            one_worker_cpu_share: self.median_of(Arm::StudentOne, |r| r.cpu / r.wall),
+            cpu_ratio: self.median_of(Arm::StudentP, |r| r.cpu)
+                / self.median_of(Arm::StudentOne, |r| r.cpu),
+        }
+    }
+}
+
+/// N such that the one-worker run of `program` takes about [`TARGET_ONE_WORKER`].
+fn calibrate(program: &Path, target: Target<'_>) -> Result<u64, SpawnError> {
+    let mut n: u64 = 50_000_000;
+    for _ in 0..4 {
+        let mut job = target.job(&[n.to_string(), "1".into()], RUN_TIMEOUT);
+        job.program = program.to_path_buf();
+        job.keep_visible.push(crate::sandbox::Visible::read_only(
+            program.parent().unwrap_or(program),
+        ));
+        let out = crate::sandbox::run(&job)?;
+        let wall = out.wall.as_secs_f64().max(1e-3);
+        if out.ending != Ending::Exited(0) {
+            break;
+        }
+        let scale = TARGET_ONE_WORKER.as_secs_f64() / wall;
+        if (0.8..1.5).contains(&scale) {
+            break;
+        }
+        n = ((n as f64) * scale.clamp(0.1, 20.0)) as u64;
+        n = n.clamp(1_000_000, 10_000_000_000);
+    }
+    Ok(n)
+}
+
+/// The speedup curve of the student's pool: P = 1, 2, 4, … up to twice the cores.
+fn curve(target: Target<'_>, n: u64, cores: usize) -> Result<SpeedupCurve, SpawnError> {
+    let mut points = Vec::new();
+    let mut p = 1u32;
+    let mut one = None;
+    while p as usize <= (2 * cores).min(64) {
+        let mut walls = Vec::new();
+        for _ in 0..3 {
+            let out =
+                crate::sandbox::run(&target.job(&[n.to_string(), p.to_string()], RUN_TIMEOUT))?;
+            if out.ending == Ending::Exited(0) {
+                walls.push(out.wall.as_secs_f64() * 1e3);
+            }
+        }
+        if walls.is_empty() {
+            break;
+        }
+        let wall_ms = stats::median(&walls);
+        let base = *one.get_or_insert(wall_ms);
+        points.push(SpeedupPoint {
+            workers: p,
+            wall_ms,
+            speedup: base / wall_ms,
+        });
+        p *= 2;
+    }
+    Ok(SpeedupCurve {
+        points,
+        required: None,
+    })
+}
+
+/// The curve in words: where it stops improving, and why.
+fn curve_words(c: &SpeedupCurve) -> String {
+    let best = c
+        .points
+        .iter()
+        .max_by(|a, b| a.speedup.total_cmp(&b.speedup));
+    let Some(best) = best else {
+        return String::new();
+    };
+    let kf: Vec<String> = c
+        .points
+        .iter()
+        .filter_map(|pt| {
+            stats::karp_flatt(pt.speedup, pt.workers).map(|f| format!("{}: {f:.2}", pt.workers))
+        })
+        .collect();
+    format!(
+        ". Curve: best {:.2}x at {} workers{}; serial fraction (Karp–Flatt) by workers {}",
+        best.speedup,
+        best.workers,
+        if best.workers < c.points.last().map_or(0, |p| p.workers) {
+            format!(
+                ": beyond {} workers nothing improves, this machine has {} cores",
+                best.workers,
+                available_cores()
+            )
+        } else {
+            String::new()
+        },
+        kf.join(", ")
+    )
+}
+
+/// Cores this process may use (affinity and cgroup quota included, via std).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// CPU pressure from elsewhere, in percent of a short window during which this probe runs
+/// nothing: the share of time some task on the machine waited for a CPU (Linux PSI, "some
+/// total"). `None` where the kernel does not report it. The kernel's own averages would include
+/// the probe's own runs; a quiet window does not.
+fn pressure() -> Option<f64> {
+    let total = || -> Option<f64> {
+        let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+        let line = text.lines().find(|l| l.starts_with("some"))?;
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix("total="))
+            .and_then(|v| v.parse().ok())
+    };
+    const WINDOW: Duration = Duration::from_millis(100);
+    let before = total()?;
+    std::thread::sleep(WINDOW);
+    let after = total()?;
+    Some((after - before) / WINDOW.as_micros() as f64 * 100.0)
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_thresholds_scale_to_the_cores() {
+        let t = SpeedupThreshold::Absolute {
+            factor: 3.0,
+            scale_to_cores: true,
+        };
+        // 3x was written for 4 workers; on 2 cores 1 + 2 * 1/3.
+        assert!((required_speedup(t, 2, 4) - (1.0 + 2.0 / 3.0)).abs() < 1e-9);
+        assert_eq!(required_speedup(t, 8, 4), 3.0);
+        let fixed = SpeedupThreshold::Absolute {
+            factor: 1.5,
+            scale_to_cores: false,
+        };
+        assert_eq!(required_speedup(fixed, 2, 4), 1.5);
+    }
+
+    #[test]
+    fn the_curve_is_said_in_words() {
+        let c = SpeedupCurve {
+            points: vec![
+                SpeedupPoint {
+                    workers: 1,
+                    wall_ms: 400.0,
+                    speedup: 1.0,
+                },
+                SpeedupPoint {
+                    workers: 2,
+                    wall_ms: 210.0,
+                    speedup: 1.9,
+                },
+                SpeedupPoint {
+                    workers: 4,
+                    wall_ms: 215.0,
+                    speedup: 1.86,
+                },
+            ],
+            required: None,
+        };
+        let w = curve_words(&c);
+        assert!(w.contains("best 1.90x at 2 workers"), "{w}");
+        assert!(w.contains("beyond 2 workers nothing improves"), "{w}");
+        assert!(w.contains("Karp–Flatt"), "{w}");
+    }
+}
