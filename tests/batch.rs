@@ -375,3 +375,43 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn the_scale_out_examples_parse() {
+    let slurm = root().join("examples/slurm-array.sh");
+    let bash = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&slurm)
+        .status()
+        .unwrap();
+    assert!(bash.success(), "{} does not parse", slurm.display());
+    assert!(read(&slurm).contains("--shard \"$shard/$shards\""));
+
+    // Perl's core YAML reader (CPAN::Meta::YAML): the workflow must stay within what it reads.
+    let workflow = root().join("examples/github-actions-matrix.yml");
+    let script = r#"my $y = CPAN::Meta::YAML->read($ARGV[0]) or die CPAN::Meta::YAML->errstr;
+        my $j = $y->[0]{jobs};
+        print join(" ", @{$j->{shard}{strategy}{matrix}{shard}}), "\n", $j->{merge}{needs}, "\n";
+        print map { ($_->{run} // "") . "\n" } @{$j->{merge}{steps}};"#;
+    let out = match std::process::Command::new("perl")
+        .args(["-MCPAN::Meta::YAML", "-e", script])
+        .arg(&workflow)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!("perl is needed to check {}: {e}", workflow.display()),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("0 1 2 3"));
+    assert_eq!(lines.next(), Some("shard"));
+    assert!(
+        text.contains("labgrade merge shards/results-* --out results"),
+        "{text}"
+    );
+}

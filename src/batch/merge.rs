@@ -8,12 +8,17 @@ use super::BatchError;
 
 /// Copies every submission's file from `dirs` into `out` and returns the rows, by name.
 ///
+/// Each directory must hold a finished batch (its `gradebook.csv`, written last): a shard that
+/// was lost or killed is refused rather than merged into a gradebook missing its students.
 /// A submission found in two directories must have the same result in both (a shard re-run
 /// into a second directory); different results mean the directories are not shards of one
 /// batch, and nothing is written.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<Row>, BatchError> {
     let mut found: Vec<(Row, PathBuf)> = Vec::new();
     for dir in dirs {
+        if !dir.join("gradebook.csv").is_file() {
+            return Err(BatchError::Unfinished(dir.clone()));
+        }
         for (row, file) in results::read_dir(dir)? {
             match found.iter().find(|(r, _)| r.name == row.name) {
                 Some((seen, _)) if same_result(seen, &row) => {}
@@ -97,6 +102,11 @@ mod tests {
         // The same result twice (a shard re-run elsewhere) is fine.
         results::write_result(b.path(), "alice", &result("alice", "k1", 1.0)).unwrap();
         let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+        let err = merge(&dirs, out.path()).unwrap_err();
+        assert!(matches!(err, BatchError::Unfinished(_)), "{err}");
+        for dir in &dirs {
+            std::fs::write(dir.join("gradebook.csv"), "").unwrap();
+        }
         let rows = merge(&dirs, out.path()).unwrap();
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["alice", "bob", "carol"]);

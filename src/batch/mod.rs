@@ -45,6 +45,8 @@ pub enum BatchError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{} holds no finished batch (no gradebook.csv): run or resume its `labgrade batch` first", .0.display())]
+    Unfinished(PathBuf),
     #[error("{name} has different results in {} and {}; merge shards of one batch only", first.display(), second.display())]
     Conflict {
         name: String,
