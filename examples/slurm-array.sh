@@ -22,6 +22,9 @@ set -euo pipefail
 root=${1:?usage: sbatch slurm-array.sh SUBMISSIONS_ROOT RESULTS_DIR}
 out=${2:?usage: sbatch slurm-array.sh SUBMISSIONS_ROOT RESULTS_DIR}
 labgrade=${LABGRADE:-labgrade}
+# The build cache on node-local disk: a cache in a home directory shared over NFS would make
+# every task of the array wait for the same build directory's lock.
+export LABGRADE_CACHE_DIR=${LABGRADE_CACHE_DIR:-${TMPDIR:-/tmp}/labgrade-cache-$(id -un)}
 : "${SLURM_ARRAY_TASK_ID:?submit this script with sbatch (it is an array job)}"
 shards=${SLURM_ARRAY_TASK_COUNT:?}
 shard=$SLURM_ARRAY_TASK_ID

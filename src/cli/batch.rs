@@ -48,7 +48,10 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     // One worker grades one submission at a time; alone, it may run several tests at once.
     let tests_per_worker = if jobs > 1 { 1 } else { default_jobs() };
-    let make = |worker| grader(spec.clone(), worker, tests_per_worker);
+    // Shards run side by side on one machine (a Slurm node, a laptop) get build directories of
+    // their own in a shared cache instead of queueing for worker 0's lock.
+    let first_worker = args.shard.map_or(0, |s| s.index as usize * jobs);
+    let make = |worker| grader(spec.clone(), first_worker + worker, tests_per_worker);
     let reporter: Box<dyn Progress> = if std::io::stderr().is_terminal() {
         Box::new(progress::Bar::new())
     } else {
