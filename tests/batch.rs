@@ -415,3 +415,23 @@ fn the_scale_out_examples_parse() {
         "{text}"
     );
 }
+
+#[test]
+fn a_results_directory_inside_the_root_is_not_a_submission() {
+    let root = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("empty"), &root.path().join("empty"));
+    let out = root.path().join("results");
+    for _ in 0..2 {
+        labgrade()
+            .args(["batch", "--spec"])
+            .arg(quick_spec())
+            .arg(root.path())
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+    }
+    let csv = gradebook(&out);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("\nempty,0,10,"), "{csv}");
+}

@@ -87,6 +87,13 @@ impl Bar {
     }
 }
 
+impl Drop for Bar {
+    /// A batch with nothing left to grade never finishes the bar: clear it here.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 impl Default for Bar {
     fn default() -> Self {
         Self::new()

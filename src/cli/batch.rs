@@ -41,9 +41,14 @@ pub(super) struct MergeArgs {
 
 pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let spec = args.specs.load()?;
-    let submissions = batch::list(&args.root, args.shard)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    // A results directory inside the root is not a submission.
+    let out_dir = std::fs::canonicalize(&args.out).ok();
+    let submissions: Vec<_> = batch::list(&args.root, args.shard)?
+        .into_iter()
+        .filter(|s| std::fs::canonicalize(&s.dir).ok() != out_dir)
+        .collect();
     let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     // One worker grades one submission at a time; alone, it may run several tests at once.
