@@ -4,8 +4,11 @@
 //! [`stage`] (submission + course skeleton in a fresh directory) → [`build`] (cargo, offline) →
 //! [`sandbox`] (the one place that spawns untrusted code) → [`probe`] (runs tests, returns
 //! observations and verdicts) → [`verdict`] → [`report`] (renders results; never runs anything).
-//! [`grade`] plans and runs the pipeline for one submission; [`cli`] is the command line.
+//! [`grade`] plans and runs the pipeline for one submission; [`batch`] runs it over many
+//! (resumable, sharded, with a gradebook); [`verify`] checks a spec against known solutions;
+//! [`cli`] is the command line.
 
+pub mod batch;
 pub mod build;
 pub mod cli;
 pub mod grade;
@@ -18,3 +21,4 @@ pub mod spec;
 pub mod stage;
 pub mod stats;
 pub mod verdict;
+pub mod verify;

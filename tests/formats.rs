@@ -269,16 +269,16 @@ fn the_students_check_reads_as_a_to_do_list() {
        `pool_sum 10 1` printed \"45\", expected 55: short by 10: the number 10 was not summed?
        {}
   FAIL n=10 p=3  0 / 1 point
-       `pool_sum 10 3` printed \"34\", expected 55: short by 21: the numbers 6..=8 were not summed?
+       `pool_sum 10 3` printed \"34\", expected 55: short by 21: that is the last number of each of 3 chunks (4, 7, 10), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
        {}
   FAIL n=1000003 p=1  0 / 1 point
        `pool_sum 1000003 1` printed \"500002500003\", expected 500003500006: short by 1000003: the number 1000003 was not summed?
        {}
   FAIL n=1000003 p=3  0 / 1 point
-       `pool_sum 1000003 3` printed \"500001499999\", expected 500003500006: short by 2000007: the numbers 666668..=666670 were not summed?
+       `pool_sum 1000003 3` printed \"500001499999\", expected 500003500006: short by 2000007: that is the last number of each of 3 chunks (333335, 666669, 1000003), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
        {}
   FAIL p > n: n=5 p=8  0 / 1 point
-       `pool_sum 5 8` printed \"0\", expected 15: short by 15: the numbers 1..=5 were not summed?
+       `pool_sum 5 8` printed \"0\", expected 15: short by 15: that is the last number of each of 5 chunks (1, 2, 3, 4, 5), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
        {}
   ok   5 other tests passed
 

@@ -1,141 +1,110 @@
-//! `labgrade batch`: every immediate subdirectory of a root, on a pool of grading workers.
-//!
-//! Each worker thread has its own target directory in the build cache, so builds run in
-//! parallel without waiting for each other's locks. One submission's failure never stops the
-//! batch: it is recorded and the batch goes on.
+//! `labgrade batch` and `labgrade merge`: arguments in, the batch engine (`crate::batch`) wired
+//! to the terminal, the outcome out as an exit status.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{default_jobs, grader, write_atomically, SpecArgs, EXIT_ERROR, EXIT_PASS};
-use crate::report::{csv_field, to_json};
-use crate::verdict::GradeResult;
+use super::{default_jobs, grader, SpecArgs, EXIT_ERROR, EXIT_PASS};
+use crate::batch::{self, changes, progress, Entry, Progress, Row, Shard};
 
 #[derive(Args, Debug)]
 pub(super) struct BatchArgs {
     /// Directory whose immediate subdirectories are the submissions.
     root: PathBuf,
-    /// Where `<name>.json` and `gradebook.csv` are written.
+    /// Where `<name>.json`, `gradebook.csv`, `summary.md` and `changes.csv` are written.
+    /// Results already there for the same submission, spec and labgrade version are kept.
     #[arg(long, value_name = "RESULTS_DIR")]
     out: PathBuf,
     /// Submissions graded at the same time (default: the cores available).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Grade only shard K of N (0 <= K < N): the submissions whose name hashes to K mod N.
+    /// Combine the shards' results directories with `labgrade merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     #[command(flatten)]
     specs: SpecArgs,
 }
 
-/// One line of the gradebook.
-struct Row {
-    name: String,
-    outcome: Result<GradeResult, String>,
+#[derive(Args, Debug)]
+pub(super) struct MergeArgs {
+    /// Results directories of `labgrade batch --shard` runs.
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Where the combined results, gradebook and summary are written.
+    #[arg(long, value_name = "RESULTS_DIR")]
+    out: PathBuf,
 }
 
 pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let spec = args.specs.load()?;
-    let submissions = list_submissions(&args.root)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    // A results directory inside the root is not a submission.
+    let out_dir = std::fs::canonicalize(&args.out).ok();
+    let submissions: Vec<_> = batch::list(&args.root, args.shard)?
+        .into_iter()
+        .filter(|s| std::fs::canonicalize(&s.dir).ok() != out_dir)
+        .collect();
+    let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let rows = Mutex::new(Vec::new());
-    let total = submissions.len();
-    std::thread::scope(|s| {
-        for worker in 0..jobs.min(total.max(1)) {
-            let grader = grader(
-                spec.clone(),
-                worker,
-                if jobs > 1 { 1 } else { default_jobs() },
-            );
-            let (next, done, rows, submissions, out) =
-                (&next, &done, &rows, &submissions, &args.out);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((name, dir)) = submissions.get(i) else {
-                    break;
-                };
-                let outcome = grader
-                    .grade(dir, name)
-                    .map_err(|e| format!("{e:#}"))
-                    .and_then(|r| {
-                        write_result(out, &r)
-                            .map(|_| r)
-                            .map_err(|e| format!("{e:#}"))
-                    });
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                match &outcome {
-                    Ok(r) => eprintln!(
-                        "[{n}/{total}] {name}: {} / {} ({:.1} s)",
-                        r.score(),
-                        r.max_score(),
-                        r.total_time.as_secs_f64()
-                    ),
-                    Err(e) => eprintln!("[{n}/{total}] {name}: could not grade: {e}"),
-                }
-                rows.lock().expect("no panic under the lock").push(Row {
-                    name: name.clone(),
-                    outcome,
-                });
-            });
-        }
-    });
-    let mut rows = rows.into_inner().expect("threads joined");
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    write_atomically(&args.out.join("gradebook.csv"), gradebook(&rows).as_bytes())?;
-    let failed = rows.iter().filter(|r| r.outcome.is_err()).count();
-    if failed > 0 {
-        eprintln!("labgrade: {failed} of {total} submission(s) could not be graded");
-        return Ok(EXIT_ERROR);
-    }
+    // One worker grades one submission at a time; alone, it may run several tests at once.
+    let tests_per_worker = if jobs > 1 { 1 } else { default_jobs() };
+    // Shards run side by side on one machine (a Slurm node, a laptop) get build directories of
+    // their own in a shared cache instead of queueing for worker 0's lock.
+    let first_worker = args.shard.map_or(0, |s| s.index as usize * jobs);
+    let make = |worker| grader(spec.clone(), first_worker + worker, tests_per_worker);
+    let reporter: Box<dyn Progress> = if std::io::stderr().is_terminal() {
+        Box::new(progress::Bar::new())
+    } else {
+        Box::new(progress::Lines)
+    };
+    let rows = batch::run(plan, &args.out, jobs, &make, reporter.as_ref());
+    drop(reporter);
+    finish(&rows, &args.out)
+}
+
+pub(super) fn merge(args: MergeArgs) -> Result<u8> {
+    let rows = batch::merge(&args.dirs, &args.out)?;
+    eprintln!(
+        "labgrade: merged {} submission(s) from {} director(ies) into {}",
+        rows.len(),
+        args.dirs.len(),
+        args.out.display()
+    );
+    finish(&rows, &args.out)?;
     Ok(EXIT_PASS)
 }
 
-/// Immediate subdirectories of `root`, by name.
-fn list_submissions(root: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
-        let entry = entry.with_context(|| format!("reading {}", root.display()))?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            found.push((
-                entry.file_name().to_string_lossy().into_owned(),
-                entry.path(),
-            ));
+/// Writes the outputs and says what a TA needs to know: score changes and ungraded submissions.
+fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
+    let changed = batch::write_outputs(out, rows)?;
+    if !changed.is_empty() {
+        eprintln!(
+            "labgrade: {} score(s) changed since the previous grading (changes.csv):",
+            changed.len()
+        );
+        for c in &changed {
+            eprintln!("  {}", changes::describe(c));
         }
     }
-    found.sort();
-    Ok(found)
-}
-
-fn write_result(out: &Path, result: &GradeResult) -> Result<()> {
-    let text = serde_json::to_string_pretty(&to_json(result))?;
-    write_atomically(
-        &out.join(format!("{}.json", result.submission)),
-        text.as_bytes(),
-    )
-}
-
-/// The gradebook: `submission,score,max_score,tests_passed,tests_total,status`.
-fn gradebook(rows: &[Row]) -> String {
-    let mut csv = String::from("submission,score,max_score,tests_passed,tests_total,status\n");
-    for row in rows {
-        let line = match &row.outcome {
-            Ok(r) => format!(
-                "{},{},{},{},{},graded",
-                csv_field(&row.name),
-                to_json(r).score,
-                to_json(r).max_score,
-                r.tests.iter().filter(|t| t.verdict.passed()).count(),
-                r.tests.len()
-            ),
-            Err(_) => format!("{},,,,,error", csv_field(&row.name)),
-        };
-        csv.push_str(&line);
-        csv.push('\n');
+    let failed = rows
+        .iter()
+        .filter(|r| matches!(r.entry, Entry::Error(_)))
+        .count();
+    eprintln!(
+        "labgrade: wrote gradebook.csv, summary.md and changes.csv in {}",
+        out.display()
+    );
+    if failed > 0 {
+        eprintln!(
+            "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",
+            rows.len()
+        );
+        return Ok(EXIT_ERROR);
     }
-    csv
+    Ok(EXIT_PASS)
 }

@@ -5,6 +5,7 @@
 mod batch;
 mod reports;
 mod sandbox_cmd;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Command {
     Check(CheckArgs),
     /// Grade every immediate subdirectory of SUBMISSIONS_ROOT into RESULTS_DIR.
     Batch(batch::BatchArgs),
+    /// Combine the results directories of `batch --shard` runs into one gradebook.
+    Merge(batch::MergeArgs),
     /// Work with spec files.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -62,6 +65,9 @@ enum SpecCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Grade the reference (full marks expected) and known-buggy fixtures (failures expected
+    /// where declared); report every miss. Exit 0 no miss, 1 some miss, 2 could not grade.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -183,6 +189,8 @@ fn run(cli: Cli) -> Result<u8> {
             grade_with(args, true)
         }
         Command::Batch(args) => batch::run(args),
+        Command::Merge(args) => batch::merge(args),
+        Command::Spec(SpecCommand::Verify(args)) => verify::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
         Command::Doctor => sandbox_cmd::doctor(),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),

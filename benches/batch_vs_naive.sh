@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `labgrade batch` against the naive script a TA would write, side by side in one run, on the
+# same copies of the fixtures:
+#   naive: for each submission, one after another: the course skeleton plus its src/ in a fresh
+#          directory, a fresh `cargo build --release` (dependencies included), then every test's
+#          command once, its stdout compared with the reference's;
+#   batch: `labgrade batch --jobs $(nproc)` with an empty build cache and results directory.
+# Prints both wall times, the ratio, and how busy the cores were during the batch (/proc/stat).
+# Usage: benches/batch_vs_naive.sh [COPIES (default 30)] [SPEC (default: the built-in spec)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+copies=${1:-30}
+spec=${2:-}
+cargo build --release --quiet
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/labgrade
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+spec_args=()
+[ -n "$spec" ] && spec_args=(--spec "$spec")
+
+fixtures=(reference off_by_one missing_counter bad_args_accepted syntax_error_counter sequential_pool)
+mkdir -p "$work/root"
+for i in $(seq 1 "$copies"); do
+  f=${fixtures[$(((i - 1) % ${#fixtures[@]}))]}
+  cp -r "fixtures/submissions/$f" "$work/root/$(printf '%s_%02d' "$f" "$i")"
+done
+
+# Every test's command and the reference's output, from the reference's JSON result.
+LABGRADE_CACHE_DIR=$work/refcache "$bin" grade fixtures/submissions/reference --format json \
+  "${spec_args[@]}" >"$work/ref.json" || true
+perl -MJSON::PP -e '
+  local $/; my $r = decode_json(<STDIN>);
+  for my $t (@{$r->{tests}}) {
+    my $c = $t->{evidence}{command} // next;
+    my $o = $t->{evidence}{stdout} // ""; $o =~ s/\s+$//;
+    print "$c\t$o\n";
+  }' <"$work/ref.json" >"$work/tests.tsv"
+echo "== $copies submissions, $(wc -l <"$work/tests.tsv") test commands each, $(nproc) cores"
+
+now() { date +%s.%N; }
+cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
+
+naive_one() { # the TA's script, for one submission
+  local sub=$1 d=$work/naive/$(basename "$1")
+  mkdir -p "$d"
+  cp specs/skeleton/Cargo.toml specs/skeleton/Cargo.lock "$d/"
+  cp -r "$sub/src" "$d/" 2>/dev/null || return 0
+  (cd "$d" && CARGO_TARGET_DIR=$d/target cargo build --release --offline --quiet 2>/dev/null) || true
+  local passed=0 cmd want got
+  while IFS=$'\t' read -r cmd want; do
+    # shellcheck disable=SC2086 # the command is words: a binary and its arguments
+    set -- $cmd
+    local exe=$d/target/release/$1
+    shift
+    [ -x "$exe" ] || continue
+    got=$(timeout 10 "$exe" "$@" 2>/dev/null | head -c 4096) || true
+    [ "$got" = "$want" ] && passed=$((passed + 1))
+  done <"$work/tests.tsv"
+  rm -rf "$d/target"
+  echo "$(basename "$sub"): $passed passed"
+}
+
+t0=$(now)
+for sub in "$work"/root/*/; do naive_one "${sub%/}" >>"$work/naive.log"; done
+t1=$(now)
+naive=$(awk "BEGIN { print $t1 - $t0 }")
+
+read -r busy0 idle0 < <(cpu)
+t0=$(now)
+LABGRADE_CACHE_DIR=$work/cache "$bin" batch "$work/root" --out "$work/results" \
+  --jobs "$(nproc)" "${spec_args[@]}" 2>/dev/null || true
+t1=$(now)
+read -r busy1 idle1 < <(cpu)
+batch=$(awk "BEGIN { print $t1 - $t0 }")
+busy=$(awk "BEGIN { b = $busy1 - $busy0; i = $idle1 - $idle0; print 100 * b / (b + i) }")
+
+printf 'naive script (fresh cargo build each, tests once, serial): %7.1f s\n' "$naive"
+printf 'labgrade batch --jobs %d (empty build cache):              %7.1f s\n' "$(nproc)" "$batch"
+printf 'batch is %.1fx faster; cores busy %.0f%% of the batch (whole machine, /proc/stat)\n' \
+  "$(awk "BEGIN { print $naive / $batch }")" "$busy"

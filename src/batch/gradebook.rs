@@ -1,0 +1,153 @@
+//! `gradebook.csv` (CONTRACT §2): one row per submission, from result records only.
+//!
+//! Columns: `submission,score,max_score`, then one score per exercise in spec order, then
+//! `tests_passed,tests_total,status` (`graded` or `error`). No timings: a gradebook is a pure
+//! function of the verdicts, so a resumed batch, an uninterrupted one and a merge of shards
+//! write the same bytes.
+
+use super::results::{Entry, Row};
+
+/// The gradebook's text for `rows` (already in name order).
+pub fn render(rows: &[Row]) -> String {
+    let exercises = exercises(rows);
+    let mut header = vec!["submission", "score", "max_score"];
+    header.extend(exercises.iter().map(String::as_str));
+    header.extend(["tests_passed", "tests_total", "status"]);
+    let mut csv: String = header
+        .iter()
+        .map(|h| field(h))
+        .collect::<Vec<_>>()
+        .join(",");
+    csv.push('\n');
+    for row in rows {
+        let mut line = vec![field(&row.name)];
+        match &row.entry {
+            Entry::Graded(r) => {
+                line.extend([number(r.score), number(r.max_score)]);
+                for ex in &exercises {
+                    let mut tests = r.tests.iter().filter(|t| &t.exercise == ex).peekable();
+                    line.push(match tests.peek() {
+                        None => String::new(),
+                        Some(_) => number(tests.map(|t| t.score).sum()),
+                    });
+                }
+                line.extend([
+                    r.passed().to_string(),
+                    r.tests.len().to_string(),
+                    "graded".into(),
+                ]);
+            }
+            Entry::Error(_) => {
+                line.extend(std::iter::repeat(String::new()).take(exercises.len() + 4));
+                line.push("error".into());
+            }
+        }
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+/// Exercise ids in the order results list them (spec order), first seen first.
+pub fn exercises(rows: &[Row]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for row in rows {
+        if let Entry::Graded(r) = &row.entry {
+            for t in &r.tests {
+                if !found.contains(&t.exercise) {
+                    found.push(t.exercise.clone());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A score as a gradebook shows it: float noise rounded away, `10` rather than `10.0`.
+pub fn number(x: f64) -> String {
+    let x = (x * 1e6).round() / 1e6;
+    format!("{}", x + 0.0) // + 0.0 turns -0 into 0
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::record::{Record, RecordTest};
+
+    fn record(name: &str, tests: &[(&str, &str, f64, f64)]) -> Box<Record> {
+        let tests: Vec<RecordTest> = tests
+            .iter()
+            .map(|&(exercise, name, score, max)| RecordTest {
+                exercise: exercise.into(),
+                kind: "output".into(),
+                name: name.into(),
+                status: if score == max { "pass" } else { "fail" }.into(),
+                score,
+                max_score: max,
+                reason: None,
+            })
+            .collect();
+        Box::new(Record {
+            submission: name.into(),
+            score: tests.iter().map(|t| t.score).sum(),
+            max_score: tests.iter().map(|t| t.max_score).sum(),
+            tests,
+            total_ms: 0,
+            key: None,
+            key_parts: None,
+            previous: None,
+        })
+    }
+
+    #[test]
+    fn one_column_per_exercise_in_spec_order() {
+        let rows = vec![
+            Row {
+                name: "alice".into(),
+                entry: Entry::Graded(record(
+                    "alice",
+                    &[
+                        ("pool-sum", "a", 0.5, 0.5),
+                        ("pool-sum", "b", 0.0, 1.0),
+                        ("counter", "c", 0.1, 0.1),
+                        ("counter", "d", 0.2, 0.2),
+                    ],
+                )),
+            },
+            Row {
+                name: "bob, jr".into(),
+                entry: Entry::Error("boom".into()),
+            },
+        ];
+        assert_eq!(
+            render(&rows),
+            "submission,score,max_score,pool-sum,counter,tests_passed,tests_total,status\n\
+             alice,0.8,1.8,0.5,0.3,3,4,graded\n\
+             \"bob, jr\",,,,,,,error\n"
+        );
+    }
+
+    #[test]
+    fn numbers_have_no_float_noise() {
+        assert_eq!(number(0.1 + 0.2), "0.3");
+        assert_eq!(number(10.0), "10");
+        assert_eq!(number(7.5), "7.5");
+        assert_eq!(number(-0.0), "0");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(field("alice"), "alice");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,259 @@
+//! Keys: what a result was graded from, so a batch can tell a result that is still valid from
+//! one that must be graded again.
+//!
+//! A [`Key`] has three parts: a hash of the submission's files, a hash of the checked spec, and
+//! labgrade's version. Equal keys mean an equal grading; a different part says why a result is
+//! stale (the spec was fixed, the student resubmitted, the grader was upgraded).
+//!
+//! The hash is 128-bit FNV-1a: stable by construction (unlike `std`'s `DefaultHasher`, whose
+//! algorithm may change between Rust releases), dependency-free, and fast enough for source
+//! trees. It is not a defence against a student crafting collisions; a key only ever decides
+//! whether the same submission's own earlier result can be reused.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::Spec;
+
+/// 128-bit FNV-1a (offset basis and prime from the FNV reference).
+#[derive(Debug, Clone)]
+pub struct Fnv128(u128);
+
+impl Fnv128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013b;
+
+    pub fn new() -> Self {
+        Fnv128(Self::OFFSET)
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u128::from(b);
+            self.0 = self.0.wrapping_mul(Self::PRIME);
+        }
+    }
+
+    /// Writes `bytes` preceded by their length, so that ("ab", "c") and ("a", "bc") differ.
+    pub fn write_field(&mut self, bytes: &[u8]) {
+        self.write(&(bytes.len() as u64).to_le_bytes());
+        self.write(bytes);
+    }
+
+    pub fn finish(&self) -> u128 {
+        self.0
+    }
+
+    /// The hash as 32 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:032x}", self.0)
+    }
+}
+
+impl Default for Fnv128 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a result was graded from (stored in each result file as `key` and `key_parts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyParts {
+    /// Hash of the submission's files: every relative path and its bytes, in path order.
+    pub submission: String,
+    /// Hash of the checked spec (not of its text: a comment or a reformatting regrades nothing).
+    pub spec: String,
+    /// labgrade's version.
+    pub grader: String,
+}
+
+impl KeyParts {
+    /// The single key that decides whether a result can be reused.
+    pub fn key(&self) -> String {
+        let mut h = Fnv128::new();
+        for part in [&self.submission, &self.spec, &self.grader] {
+            h.write_field(part.as_bytes());
+        }
+        h.hex()
+    }
+
+    /// Which parts differ from `other`'s, by name (`spec`, `submission`, `grader`).
+    pub fn changed_since(&self, other: &KeyParts) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.spec != other.spec {
+            changed.push("spec");
+        }
+        if self.submission != other.submission {
+            changed.push("submission");
+        }
+        if self.grader != other.grader {
+            changed.push("grader");
+        }
+        changed
+    }
+}
+
+impl fmt::Display for KeyParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// This labgrade's version, the `grader` part of every key.
+pub fn grader_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Hash of the checked spec: its lab, build settings and exercises with every test.
+///
+/// The checked model holds no hash maps, so its `Debug` text is deterministic; the format may
+/// change between labgrade versions, which are part of the key anyway. The spec's origin (its
+/// path) and title are left out: they change no verdict.
+pub fn spec_hash(spec: &Spec) -> String {
+    let mut h = Fnv128::new();
+    h.write_field(spec.lab.as_bytes());
+    h.write_field(format!("{:?}", spec.build).as_bytes());
+    h.write_field(format!("{:?}", spec.exercises).as_bytes());
+    h.hex()
+}
+
+/// Hash of every file under `dir`: relative paths and bytes, in path order.
+///
+/// Symbolic links are hashed by their target text, never followed (the stager does not follow
+/// them either). Directories count only through the files in them.
+pub fn submission_hash(dir: &Path) -> io::Result<String> {
+    let mut entries = Vec::new();
+    collect(dir, Path::new(""), &mut entries)?;
+    entries.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
+    let mut h = Fnv128::new();
+    for (rel, kind) in entries {
+        h.write_field(rel.as_os_str().as_encoded_bytes());
+        match kind {
+            Entry::File => {
+                h.write(b"f");
+                hash_file(&dir.join(&rel), &mut h)?;
+            }
+            Entry::Link => {
+                h.write(b"l");
+                let target = fs::read_link(dir.join(&rel))?;
+                h.write_field(target.as_os_str().as_encoded_bytes());
+            }
+            Entry::Other => h.write(b"o"),
+        }
+    }
+    Ok(h.hex())
+}
+
+enum Entry {
+    File,
+    Link,
+    Other,
+}
+
+fn collect(root: &Path, rel: &Path, out: &mut Vec<(std::path::PathBuf, Entry)>) -> io::Result<()> {
+    for entry in fs::read_dir(root.join(rel))? {
+        let entry = entry?;
+        let path = rel.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            collect(root, &path, out)?;
+        } else if kind.is_file() {
+            out.push((path, Entry::File));
+        } else if kind.is_symlink() {
+            out.push((path, Entry::Link));
+        } else {
+            out.push((path, Entry::Other));
+        }
+    }
+    Ok(())
+}
+
+fn hash_file(path: &Path, h: &mut Fnv128) -> io::Result<()> {
+    let mut file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    h.write(&len.to_le_bytes());
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        h.write(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_128_matches_the_reference_vectors() {
+        assert_eq!(Fnv128::new().hex(), "6c62272e07bb014262b821756295c58d");
+        let mut h = Fnv128::new();
+        h.write(b"a");
+        assert_eq!(h.hex(), "d228cb696f1a8caf78912b704e4a8964");
+    }
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn submission_hash_sees_contents_and_names_but_not_where_the_tree_is() {
+        let a = tree(&[("src/bin/counter.rs", "fn main() {}"), ("src/lib.rs", "")]);
+        let same = tree(&[("src/lib.rs", ""), ("src/bin/counter.rs", "fn main() {}")]);
+        let edited = tree(&[("src/bin/counter.rs", "fn main() { }"), ("src/lib.rs", "")]);
+        let renamed = tree(&[("src/bin/counter.rs", "fn main() {}"), ("src/lib2.rs", "")]);
+        let hash = |d: &tempfile::TempDir| submission_hash(d.path()).unwrap();
+        assert_eq!(hash(&a), hash(&same));
+        assert_ne!(hash(&a), hash(&edited));
+        assert_ne!(hash(&a), hash(&renamed));
+    }
+
+    #[test]
+    fn moving_bytes_between_a_name_and_a_content_changes_the_hash() {
+        let a = tree(&[("ab", "c")]);
+        let b = tree(&[("a", "bc")]);
+        assert_ne!(
+            submission_hash(a.path()).unwrap(),
+            submission_hash(b.path()).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_spec_change_that_changes_a_test_changes_the_spec_hash() {
+        let spec = crate::spec::builtin();
+        let mut fixed = spec.clone();
+        fixed.exercises[0].tests[0].points += 1.0;
+        let mut moved = spec.clone();
+        moved.origin = "elsewhere.toml".into();
+        assert_ne!(spec_hash(&spec), spec_hash(&fixed));
+        assert_eq!(spec_hash(&spec), spec_hash(&moved));
+    }
+
+    #[test]
+    fn changed_parts_are_named() {
+        let a = KeyParts {
+            submission: "1".into(),
+            spec: "2".into(),
+            grader: "0.1.0".into(),
+        };
+        let b = KeyParts {
+            spec: "3".into(),
+            ..a.clone()
+        };
+        assert_eq!(b.changed_since(&a), ["spec"]);
+        assert_ne!(a.key(), b.key());
+        assert!(a.changed_since(&a).is_empty());
+    }
+}

@@ -1,0 +1,71 @@
+//! Batch grading: every submission of a directory on a pool of grading workers; resumable,
+//! shardable, with a gradebook, a summary and the score changes of a regrade.
+//!
+//! The pipeline: [`list`] the submissions (and keep this [`Shard`]'s) → [`plan`]: a result
+//! whose [`key`] still matches is kept, everything else is graded → [`run`] on the workers, each
+//! result written atomically as it finishes ([`results`]) → [`write_outputs`]: `gradebook.csv`,
+//! `summary.md`, `changes.csv`, all rebuilt from the result files' records. [`merge`] combines
+//! the results directories of shards into one, through the same outputs.
+//!
+//! This module never prints: progress leaves as [`Event`]s for a [`Progress`] to render
+//! ([`progress`] has the terminal's renderers).
+//!
+//! Timing is protected by the machine-wide lane (`crate::lane`), taken inside `Grader::grade`:
+//! while one worker times a speedup or runs a race probe, the other workers' builds and runs
+//! wait. The workers here need nothing for it.
+
+pub mod changes;
+pub mod gradebook;
+pub mod key;
+mod merge;
+pub mod progress;
+pub mod record;
+pub mod results;
+mod run;
+pub mod shard;
+pub mod summary;
+
+use std::path::PathBuf;
+
+pub use merge::merge;
+pub use results::{Entry, Row};
+pub use run::{list, plan, run, Event, Job, Plan, Progress, Submission};
+pub use shard::Shard;
+
+use changes::Change;
+
+/// Why a batch (or a merge) could not go on. A submission that cannot be graded is not one of
+/// these: it becomes an error row and the batch continues.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} holds no finished batch (no gradebook.csv): run or resume its `labgrade batch` first", .0.display())]
+    Unfinished(PathBuf),
+    #[error("{name} has different results in {} and {}; merge shards of one batch only", first.display(), second.display())]
+    Conflict {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+}
+
+/// Writes `gradebook.csv`, `summary.md` and `changes.csv` for `rows` (in name order) into `out`;
+/// returns the score changes.
+pub fn write_outputs(out: &std::path::Path, rows: &[Row]) -> Result<Vec<Change>, BatchError> {
+    let changes = changes::changes(rows);
+    results::write_atomically(
+        &out.join("gradebook.csv"),
+        gradebook::render(rows).as_bytes(),
+    )?;
+    results::write_atomically(&out.join("summary.md"), summary::render(rows).as_bytes())?;
+    results::write_atomically(
+        &out.join("changes.csv"),
+        changes::render_csv(&changes).as_bytes(),
+    )?;
+    Ok(changes)
+}
