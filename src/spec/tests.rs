@@ -45,9 +45,13 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
         (pool.binary.as_str(), counter.binary.as_str()),
         ("pool_sum", "counter")
     );
-    assert_eq!((pool.tests.len(), counter.tests.len()), (32, 17));
-    assert_eq!((pool.max_score(), counter.max_score()), (16.0, 10.0));
-    assert_eq!(spec.max_score(), 26.0);
+    assert_eq!((pool.tests.len(), counter.tests.len()), (33, 17));
+    assert_eq!((pool.max_score(), counter.max_score()), (18.0, 10.0));
+    assert_eq!(spec.max_score(), 28.0);
+    assert!(pool.tests.iter().any(|t| matches!(
+        &t.kind,
+        TestKind::Speedup(s) if s.workers == 2 && s.inconclusive == InconclusivePolicy::Pass
+    )));
     assert!(spec
         .exercises
         .iter()

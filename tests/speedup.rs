@@ -1,0 +1,86 @@
+//! End-to-end: the speedup probe on pools that are parallel, sequential, serialized, or gaming
+//! the measurement. Timing on a shared 2-core machine is noisy, so each test allows
+//! "inconclusive" by design and forbids only the wrong verdict: a parallel pool is never judged
+//! too slow, a sequential one never passes.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn spec() -> PathBuf {
+    root().join("tests/specs/speedup.toml")
+}
+
+/// (reason or "pass", message, the test's JSON)
+fn speedup(fixture_name: &str) -> (String, String, Value) {
+    let (_, r) = grade_json(fixture_name, Some(&spec()));
+    let t = test_named(&r, "pool-sum", "speedup: p=2").clone();
+    let reason = t["reason"].as_str().unwrap_or("pass").to_string();
+    (reason, t["message"].as_str().unwrap().to_string(), t)
+}
+
+fn enough_cores() -> bool {
+    let ok = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    if !ok {
+        eprintln!("skipped: a speedup needs at least 2 cores");
+    }
+    ok
+}
+
+#[test]
+fn parallel_pools_are_never_judged_too_slow() {
+    if !enough_cores() {
+        return;
+    }
+    for fixture in ["reference", "shared_array_pool", "reexec_pool"] {
+        let (reason, msg, t) = speedup(fixture);
+        assert!(
+            reason == "pass" || reason == "inconclusive",
+            "{fixture}: {reason}: {msg}"
+        );
+        eprintln!("{fixture}: {reason}: {msg}");
+        let ev = &t["evidence"]["speedup"];
+        assert_eq!(ev["workers"], 2, "{t:#}");
+        // The curve: P = 1, 2, 4 on this machine, speedup 1 at one worker by definition.
+        let points = t["evidence"]["speedup_curve"]["points"].as_array().unwrap();
+        assert_eq!(points[0]["workers"], 1, "{t:#}");
+        assert!(points.len() >= 2, "{t:#}");
+        assert!((points[0]["speedup"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+        if reason == "pass" {
+            assert!(ev["student_speedup"].as_f64().unwrap() >= 1.1, "{t:#}");
+            assert!(msg.contains("faster than with one worker"), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn sequential_and_serialized_pools_never_pass() {
+    if !enough_cores() {
+        return;
+    }
+    for fixture in ["sequential_pool", "serialized_pool"] {
+        let (reason, msg, _) = speedup(fixture);
+        eprintln!("{fixture}: {reason}: {msg}");
+        assert!(
+            reason == "too_slow" || reason == "inconclusive",
+            "{fixture}: {reason}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn an_idle_one_worker_run_is_caught() {
+    if !enough_cores() {
+        return;
+    }
+    let (reason, msg, _) = speedup("idle_pool");
+    assert!(
+        reason == "too_slow" || reason == "inconclusive",
+        "{reason}: {msg}"
+    );
+    if reason == "too_slow" {
+        assert!(msg.contains("of its time on the CPU"), "{msg}");
+    }
+}
