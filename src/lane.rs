@@ -31,7 +31,22 @@ pub struct Exclusive {
     _lane: Flock<File>,
 }
 
+/// A place in the lane, shared or exclusive.
+pub enum Slot {
+    Shared(Shared),
+    Exclusive(Exclusive),
+}
+
 impl Lane {
+    /// The lane alone when `exclusive`, else shared.
+    pub fn take(&self, exclusive: bool) -> io::Result<Slot> {
+        Ok(if exclusive {
+            Slot::Exclusive(self.exclusive()?)
+        } else {
+            Slot::Shared(self.shared()?)
+        })
+    }
+
     /// The lane whose lock files live in `dir` (created if needed).
     pub fn in_dir(dir: &Path) -> io::Result<Lane> {
         std::fs::create_dir_all(dir)?;
