@@ -137,3 +137,77 @@ fn the_portable_layer_still_limits_and_kills() {
     assert_eq!(r["ending"]["timed_out_after_ms"], 500, "{r:#}");
     assert_eq!(r["isolated"], false);
 }
+
+/// `labgrade ARGS` as the unprivileged user `nobody`, when this test runs as root and can switch
+/// (util-linux's `setpriv`); `None` (with the reason printed) where it cannot.
+fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
+    let skip = |why: &str| {
+        eprintln!("skipped: unprivileged run: {why}");
+        None
+    };
+    if !nix::unistd::geteuid().is_root() {
+        return skip("the tests do not run as root, so they cannot switch to another user");
+    }
+    let bin = assert_cmd::cargo::cargo_bin("labgrade");
+    let run = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .args(args)
+            .current_dir("/")
+            .env("HOME", "/nonexistent")
+            .env_remove("LABGRADE_CACHE_DIR")
+            .output()
+    };
+    match run(&["--version"]) {
+        Ok(o) if o.status.success() => {}
+        Ok(_) => {
+            return skip("the labgrade binary is not reachable by nobody (a private directory)")
+        }
+        Err(e) => return skip(&format!("setpriv: {e}")),
+    }
+    run(args).ok()
+}
+
+#[test]
+fn without_root_the_namespaces_come_from_a_user_namespace() {
+    let Some(out) = as_nobody(&["doctor"]) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("unprivileged user namespace") {
+        eprintln!("skipped: this kernel refuses unprivileged user namespaces:\n{text}");
+        return;
+    }
+    assert!(text.contains("missing  cgroup"), "{text}");
+    let out = as_nobody(&[
+        "sandbox-run",
+        "--wall",
+        "20",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo $$; ls /root 2>&1; i=0; while [ $i -lt 3000 ]; do sleep 29.5 & i=$((i+1)); done 2>/dev/null; echo $i",
+    ])
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["isolated"], true, "{r:#}");
+    let stdout = r["stdout"].as_str().unwrap();
+    assert!(
+        stdout.starts_with("2\n"),
+        "PID 2 inside its own PID namespace: {stdout}"
+    );
+    assert!(
+        stdout.contains("No such file or directory"),
+        "/root is not there: {stdout}"
+    );
+    // No cgroup without root: RLIMIT_NPROC, counted inside the sandbox's own user namespace,
+    // stops the fork bomb.
+    let alive = r["audit"]["max_alive"].as_u64().unwrap();
+    assert!(alive < 300, "{alive} processes at once");
+}

@@ -43,6 +43,9 @@ pub struct InitConfig {
     pub cgroup_join: Vec<PathBuf>,
     /// Run the program as this (uid, gid).
     pub user: Option<(u32, u32)>,
+    /// Apply `RLIMIT_NPROC` (the program runs as a user of its own, or as root of a user
+    /// namespace of its own, so the count is the sandbox's alone).
+    pub limit_processes: bool,
     /// Host paths visible inside the sandbox besides the system directories.
     pub keep_visible: Vec<super::view::Visible>,
     /// Scan `/proc` for the process audit (costs a scan every couple of milliseconds).
@@ -301,8 +304,11 @@ fn exec_child(
                 return format!("dropping to uid {uid}: {}", std::io::Error::last_os_error());
             }
         }
-        // Per-user process limit: meaningful once not root.
-        let _ = super::limits::set_nproc(config.limits.processes);
+    }
+    if config.limit_processes {
+        if let Err(e) = super::limits::set_nproc(config.limits.processes) {
+            return format!("limiting processes: {e}");
+        }
     }
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());

@@ -15,6 +15,15 @@ use super::cgroup;
 /// The uid/gid student code runs as when the grader is root (`nobody`/`nogroup`).
 pub const SANDBOX_USER: (u32, u32) = (65534, 65534);
 
+/// How the sandbox gets its namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceMode {
+    /// The grader may create namespaces itself (root, or CAP_SYS_ADMIN).
+    Direct,
+    /// A user namespace first, in which the grader's user is root (`unshare -r`).
+    UserNamespace,
+}
+
 /// A layer and whether it is active, with the reason when it is not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerStatus {
@@ -29,7 +38,9 @@ pub struct LayerStatus {
 pub struct Layers {
     /// The program that acts as the sandbox init, when namespaces work.
     pub init_program: Result<PathBuf, String>,
-    pub namespaces: Result<(), String>,
+    /// How namespaces are made: directly (root), or inside a new user namespace (any user, where
+    /// the kernel allows unprivileged user namespaces).
+    pub namespaces: Result<NamespaceMode, String>,
     pub cgroup: Result<cgroup::Version, String>,
     pub user: Result<(u32, u32), String>,
 }
@@ -78,7 +89,10 @@ impl Layers {
         };
         let ns = |what: &str| -> Result<String, String> {
             match (&self.namespaces, &self.init_program) {
-                (Ok(()), Ok(_)) => Ok(what.to_string()),
+                (Ok(NamespaceMode::Direct), Ok(_)) => Ok(what.to_string()),
+                (Ok(NamespaceMode::UserNamespace), Ok(_)) => {
+                    Ok(format!("{what} (inside an unprivileged user namespace)"))
+                }
                 (Err(e), _) | (_, Err(e)) => Err(e.clone()),
             }
         };
@@ -152,35 +166,42 @@ fn init_program() -> Result<PathBuf, String> {
 
 /// Whether this process may create the namespaces the sandbox uses.
 #[cfg(target_os = "linux")]
-fn probe_namespaces() -> Result<(), String> {
-    // Fork a throwaway child to try: unshare(CLONE_NEWNS) on ourselves would change the grader.
+fn probe_namespaces() -> Result<NamespaceMode, String> {
+    if try_unshare(super::NAMESPACES) {
+        Ok(NamespaceMode::Direct)
+    } else if try_unshare(libc::CLONE_NEWUSER | super::NAMESPACES) {
+        Ok(NamespaceMode::UserNamespace)
+    } else {
+        Err(
+            "the kernel refused new namespaces: not root, and unprivileged user namespaces \
+             are disabled (sysctl kernel.unprivileged_userns_clone or user.max_user_namespaces)"
+                .to_string(),
+        )
+    }
+}
+
+/// Whether a throwaway child may `unshare(flags)` (doing it here would change the grader).
+#[cfg(target_os = "linux")]
+fn try_unshare(flags: libc::c_int) -> bool {
     // SAFETY: the child only calls async-signal-safe functions before _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        return false;
     }
     if pid == 0 {
         // SAFETY: as above.
         unsafe {
-            let ok = libc::unshare(super::NAMESPACES) == 0;
+            let ok = libc::unshare(flags) == 0;
             libc::_exit(if ok { 0 } else { 1 });
         }
     }
     let mut status = 0;
     // SAFETY: reaping our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        Ok(())
-    } else {
-        Err(
-            "the kernel refused new namespaces (needs root or CAP_SYS_ADMIN; unprivileged \
-             user namespaces are not used yet)"
-                .to_string(),
-        )
-    }
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
 }
 
 #[cfg(not(target_os = "linux"))]
-fn probe_namespaces() -> Result<(), String> {
+fn probe_namespaces() -> Result<NamespaceMode, String> {
     Err("namespaces exist only on Linux".to_string())
 }

@@ -21,7 +21,7 @@ mod view;
 
 pub use audit::Audit;
 pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
-pub use layers::{LayerStatus, Layers};
+pub use layers::{LayerStatus, Layers, NamespaceMode};
 pub use limits::Limits;
 pub use view::Visible;
 
@@ -227,6 +227,8 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
         },
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
+        limit_processes: job.isolation == Isolation::Full
+            && (layers.user.is_ok() || layers.namespaces == Ok(NamespaceMode::UserNamespace)),
     };
     let config = serde_json::to_string(&config).expect("plain data");
     let (audit_read, audit_write) =
@@ -243,13 +245,31 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let write_fd = audit_write.as_raw_fd();
-    // SAFETY: setsid, unshare and dup2 are async-signal-safe syscalls; nothing is allocated.
+    let userns = match layers.namespaces {
+        Ok(NamespaceMode::UserNamespace) => Some(UserMaps::for_current_user()),
+        _ => None,
+    };
+    // SAFETY: setsid, unshare, open, write, close and dup2 are async-signal-safe syscalls; the
+    // map contents were prepared before the fork; nothing is allocated.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setsid() < 0
-                || libc::unshare(NAMESPACES) != 0
-                || libc::dup2(write_fd, init::AUDIT_FD) < 0
-            {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            match &userns {
+                Some(maps) => {
+                    if libc::unshare(libc::CLONE_NEWUSER | NAMESPACES) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    maps.write()?;
+                }
+                None => {
+                    if libc::unshare(NAMESPACES) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+            }
+            if libc::dup2(write_fd, init::AUDIT_FD) < 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
@@ -300,6 +320,49 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
         },
         cgroup: stats,
     })
+}
+
+/// A user namespace's maps: the grader's own uid and gid become root inside (as `unshare -r`),
+/// which lets the sandbox mount and pivot without privileges on the host.
+struct UserMaps {
+    uid_map: std::ffi::CString,
+    gid_map: std::ffi::CString,
+}
+
+impl UserMaps {
+    fn for_current_user() -> Self {
+        // SAFETY: plain syscalls without arguments.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        UserMaps {
+            uid_map: std::ffi::CString::new(format!("0 {uid} 1")).expect("no NUL"),
+            gid_map: std::ffi::CString::new(format!("0 {gid} 1")).expect("no NUL"),
+        }
+    }
+
+    /// Writes the maps of the calling process (just after `unshare(CLONE_NEWUSER)`). Only
+    /// async-signal-safe calls on prepared buffers: it runs between fork and exec.
+    fn write(&self) -> io::Result<()> {
+        write_proc(c"/proc/self/setgroups", b"deny")?;
+        write_proc(c"/proc/self/uid_map", self.uid_map.as_bytes())?;
+        write_proc(c"/proc/self/gid_map", self.gid_map.as_bytes())
+    }
+}
+
+fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: valid NUL-terminated path and buffer; the descriptor is closed on every path.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let err = io::Error::last_os_error();
+        libc::close(fd);
+        if n != bytes.len() as isize {
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 /// `program` as a path: a bare name is looked up in the job's own `PATH`, as `Command` would.

@@ -134,15 +134,17 @@ pub fn enter(keep: &[Visible]) -> Result<(), String> {
             !v.writable,
         )?;
     }
-    pivot(root)?;
+    // The namespace's own /proc, mounted while the host's is still visible: in a user
+    // namespace the kernel allows a new proc mount only where one is already fully visible.
     mount(
         Some("proc"),
-        "/proc",
+        &inside(root, Path::new("/proc")),
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         none,
     )
-    .map_err(|e| format!("mounting /proc: {e}"))
+    .map_err(|e| format!("mounting /proc: {e}"))?;
+    pivot(root)
 }
 
 /// `path` under `root`.
