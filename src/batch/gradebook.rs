@@ -69,14 +69,8 @@ pub fn number(x: f64) -> String {
     format!("{}", x + 0.0) // + 0.0 turns -0 into 0
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
+/// Quotes a CSV field when it needs it (RFC 4180): the reports' quoting.
+pub use crate::report::csv_field as field;
 
 #[cfg(test)]
 mod tests {

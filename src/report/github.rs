@@ -12,6 +12,7 @@
 
 use std::fmt::Write;
 
+use super::{exercises, totals};
 use super::{points, ReportOptions};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
@@ -166,26 +167,6 @@ fn worth(t: &TestResult) -> String {
 /// The tests a student may see.
 fn visible(result: &GradeResult) -> Vec<&TestResult> {
     result.tests.iter().filter(|t| !t.hidden).collect()
-}
-
-/// (score, max score, tests passed) of `tests`.
-fn totals(tests: &[&TestResult]) -> (f64, f64, usize) {
-    (
-        tests.iter().map(|t| t.score()).sum(),
-        tests.iter().map(|t| t.max_score).sum(),
-        tests.iter().filter(|t| t.verdict.passed()).count(),
-    )
-}
-
-/// Exercise ids in order of first appearance.
-fn exercises<'a>(tests: &[&'a TestResult]) -> Vec<&'a str> {
-    let mut ids: Vec<&str> = Vec::new();
-    for t in tests {
-        if !ids.contains(&t.exercise.as_str()) {
-            ids.push(&t.exercise);
-        }
-    }
-    ids
 }
 
 /// Where `t`'s failure is in the student's code: the compiler's location, a panic's

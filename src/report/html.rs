@@ -230,13 +230,7 @@ fn scores(tests: &[&TestResult]) -> (f64, f64) {
 }
 
 fn exercises(result: &GradeResult) -> Vec<&str> {
-    let mut ids: Vec<&str> = Vec::new();
-    for t in &result.tests {
-        if !ids.contains(&t.exercise.as_str()) {
-            ids.push(&t.exercise);
-        }
-    }
-    ids
+    super::exercises(&result.tests.iter().collect::<Vec<_>>())
 }
 
 #[cfg(test)]

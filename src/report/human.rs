@@ -11,6 +11,7 @@ use std::time::Duration;
 use colored::Colorize;
 
 use super::{advice, points, Audience, Countdown, ReportOptions};
+use super::{exercises, totals};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
 /// Failures of one exercise shown in full in the student's check; the rest get a line each.
@@ -325,24 +326,6 @@ fn span(d: Duration) -> String {
         (1, h) => format!("1 day {h} h"),
         (d, h) => format!("{d} days {h} h"),
     }
-}
-
-fn totals(tests: &[&TestResult]) -> (f64, f64, usize) {
-    (
-        tests.iter().map(|t| t.score()).sum(),
-        tests.iter().map(|t| t.max_score).sum(),
-        tests.iter().filter(|t| t.verdict.passed()).count(),
-    )
-}
-
-fn exercises<'a>(tests: &[&'a TestResult]) -> Vec<&'a str> {
-    let mut ids: Vec<&str> = Vec::new();
-    for t in tests {
-        if !ids.contains(&t.exercise.as_str()) {
-            ids.push(&t.exercise);
-        }
-    }
-    ids
 }
 
 fn plural(n: usize) -> &'static str {

@@ -38,13 +38,7 @@ pub(super) fn render(result: &GradeResult) -> String {
 
 /// Exercise names in order of first appearance.
 fn exercises(result: &GradeResult) -> Vec<&str> {
-    let mut names: Vec<&str> = Vec::new();
-    for t in &result.tests {
-        if !names.contains(&t.exercise.as_str()) {
-            names.push(&t.exercise);
-        }
-    }
-    names
+    super::exercises(&result.tests.iter().collect::<Vec<_>>())
 }
 
 fn suite(out: &mut String, result: &GradeResult, exercise: &str, tests: &[&TestResult]) {

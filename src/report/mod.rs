@@ -119,6 +119,26 @@ fn points(x: f64) -> String {
     ((x * 1e6).round() / 1e6).to_string()
 }
 
+/// (score, max score, tests passed) of `tests`.
+pub(crate) fn totals(tests: &[&crate::verdict::TestResult]) -> (f64, f64, usize) {
+    (
+        tests.iter().map(|t| t.score()).sum(),
+        tests.iter().map(|t| t.max_score).sum(),
+        tests.iter().filter(|t| t.verdict.passed()).count(),
+    )
+}
+
+/// Exercise ids in order of first appearance.
+pub(crate) fn exercises<'a>(tests: &[&'a crate::verdict::TestResult]) -> Vec<&'a str> {
+    let mut ids: Vec<&str> = Vec::new();
+    for t in tests {
+        if !ids.contains(&t.exercise.as_str()) {
+            ids.push(&t.exercise);
+        }
+    }
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

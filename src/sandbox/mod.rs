@@ -184,10 +184,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let started = Instant::now();
     let child = cmd.spawn().map_err(spawn_error(&job.program))?;
     let s = supervise(child, started, &job.limits);
-    let ending = s.ending.unwrap_or(match s.usage.status {
-        Status::Exited(code) => Ending::Exited(code),
-        Status::Signaled(sig) => Ending::Signaled(sig),
-    });
+    let ending = s.ending.unwrap_or(s.usage.status.ending());
     Ok(Outcome {
         ending,
         stdout: s.stdout,
@@ -300,10 +297,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
             (_, Some(sig)) => Some(Ending::Signaled(sig)),
             _ => None,
         });
-    let ending = s.ending.or(main_ending).unwrap_or(match s.usage.status {
-        Status::Exited(code) => Ending::Exited(code),
-        Status::Signaled(sig) => Ending::Signaled(sig),
-    });
+    let ending = s.ending.or(main_ending).unwrap_or(s.usage.status.ending());
     Ok(Outcome {
         ending,
         stdout: s.stdout,
@@ -519,6 +513,16 @@ fn wait_without_reaping(pid: libc::pid_t) {
 enum Status {
     Exited(i32),
     Signaled(i32),
+}
+
+impl Status {
+    /// How the run ended, when the sandbox did not end it.
+    fn ending(&self) -> Ending {
+        match *self {
+            Status::Exited(code) => Ending::Exited(code),
+            Status::Signaled(sig) => Ending::Signaled(sig),
+        }
+    }
 }
 
 struct Usage {
