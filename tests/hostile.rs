@@ -59,6 +59,8 @@ fn attacks(
         ("stdin_wait", s(&["stdin_wait"]), "pass"),
         ("huge_env", s(&["huge_env"]), "pass"),
         ("whoami", s(&["whoami"]), "pass"),
+        ("ptrace_parent", s(&["ptrace_parent"]), "pass"),
+        ("new_namespace", s(&["new_namespace"]), "pass"),
     ]
 }
 
@@ -189,6 +191,8 @@ fn every_attack_is_contained() {
     );
     assert_eq!(said("whoami"), "pid 2 uid 65534 host labgrade-sandbox");
     assert_eq!(said("kill_parent"), "still here");
+    assert_eq!(said("ptrace_parent"), "refused");
+    assert_eq!(said("new_namespace"), "refused");
     // kill(-1) reached the submission's own processes, and (the grader survived) nothing else.
     assert_eq!(said("kill_all"), "survived kill(-1); child killed: true");
 

@@ -43,6 +43,8 @@ pub struct InitConfig {
     pub cgroup_join: Vec<PathBuf>,
     /// Run the program as this (uid, gid).
     pub user: Option<(u32, u32)>,
+    /// Install the seccomp filter ([`super::seccomp`]) before exec.
+    pub seccomp: bool,
     /// Apply `RLIMIT_NPROC` (the program runs as a user of its own, or as root of a user
     /// namespace of its own, so the count is the sandbox's alone).
     pub limit_processes: bool,
@@ -308,6 +310,15 @@ fn exec_child(
     if config.limit_processes {
         if let Err(e) = super::limits::set_nproc(config.limits.processes) {
             return format!("limiting processes: {e}");
+        }
+    }
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    if config.seccomp {
+        if let Err(e) = super::seccomp::install(&super::seccomp::program()) {
+            return format!("installing the seccomp filter: {e}");
         }
     }
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();

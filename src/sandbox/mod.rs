@@ -17,6 +17,7 @@ mod cgroup;
 pub mod init;
 mod layers;
 mod limits;
+mod seccomp;
 mod view;
 
 pub use audit::Audit;
@@ -224,6 +225,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
         },
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
+        seccomp: job.isolation == Isolation::Full && seccomp::SUPPORTED,
         limit_processes: job.isolation == Isolation::Full
             && (layers.user.is_ok() || layers.namespaces == Ok(NamespaceMode::UserNamespace)),
     };
