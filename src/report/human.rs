@@ -6,11 +6,11 @@
 //! Colors come from `colored`, which the CLI switches off for files and non-terminals.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use colored::Colorize;
 
 use super::{advice, points, Audience, Countdown, ReportOptions};
+use crate::deadline::{duration_words, percent};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
 /// Failures of one exercise shown in full in the student's check; the rest get a line each.
@@ -305,25 +305,35 @@ fn hidden(t: &TestResult) -> &'static str {
 
 fn countdown(c: &Countdown) -> String {
     match c {
-        Countdown::Left { due, left } => format!("Deadline {due}: {} left", span(*left)),
-        Countdown::Passed { due, ago } => {
+        Countdown::Left { due, left } => {
+            format!("Due {due}, in {}", duration_words(*left))
+        }
+        Countdown::Grace {
+            due,
+            ago,
+            grace_left,
+        } => format!(
+            "Due {due}: passed {} ago, but a submission in the next {} is still on time \
+             (grace period)",
+            duration_words(*ago),
+            duration_words(*grace_left)
+        ),
+        Countdown::Passed {
+            due,
+            ago,
+            penalty_fraction,
+            policy,
+        } => {
+            let now = if *penalty_fraction > 0.0 {
+                format!("a {} penalty applies", percent(*penalty_fraction))
+            } else {
+                "no penalty applies".to_string()
+            };
             format!(
-                "Deadline {due} passed {} ago: the late policy applies",
-                span(*ago)
+                "Past due by {} (due {due}): {now} ({policy})",
+                duration_words(*ago)
             )
         }
-    }
-}
-
-/// A duration in the two largest units that matter (`2 days 3 h`, `3 h 12 min`, `9 min`).
-fn span(d: Duration) -> String {
-    let mins = d.as_secs() / 60;
-    let (days, hours, mins) = (mins / 1440, mins / 60 % 24, mins % 60);
-    match (days, hours) {
-        (0, 0) => format!("{mins} min"),
-        (0, h) => format!("{h} h {mins} min"),
-        (1, h) => format!("1 day {h} h"),
-        (d, h) => format!("{d} days {h} h"),
     }
 }
 

@@ -56,14 +56,27 @@ pub enum Audience {
     Student,
 }
 
-/// How the deadline stands, for the student's check. The late policy (issue 6) will supply
-/// it; until then the CLI passes none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the deadline stands, for the student's check (`crate::deadline::countdown` makes it
+/// from the spec's `[deadline]` and the clock).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Countdown {
     /// `due` (as the course wrote it) is `left` away.
     Left { due: String, left: Duration },
-    /// `due` passed `ago`.
-    Passed { due: String, ago: Duration },
+    /// `due` passed `ago`, within the grace period: on time for `grace_left` more.
+    Grace {
+        due: String,
+        ago: Duration,
+        grace_left: Duration,
+    },
+    /// `due` passed `ago`, beyond any grace period: a submission now is late.
+    Passed {
+        due: String,
+        ago: Duration,
+        /// What a submission now loses (0: the policy takes nothing).
+        penalty_fraction: f64,
+        /// The late policy in words.
+        policy: String,
+    },
 }
 
 /// Hidden tests the student's check did not run, so it can say that more is graded later.
