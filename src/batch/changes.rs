@@ -98,6 +98,7 @@ mod tests {
             submission: "s".into(),
             spec: spec.into(),
             grader: "g".into(),
+            submitted: String::new(),
         };
         Row {
             name: name.into(),
@@ -114,6 +115,8 @@ mod tests {
                     max_score: 10.0,
                     key_parts: Some(parts(spec)),
                 }),
+                score_before_penalty: None,
+                late: None,
             })),
         }
     }

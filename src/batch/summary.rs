@@ -1,5 +1,6 @@
 //! `summary.md`: what a TA reads after a batch: the score histogram, the pass rate of every
-//! test, the submissions that hit a limit, those that could not be graded, and the slowest.
+//! test, the submissions that hit a limit, the late ones (with a deadline), those that could
+//! not be graded, and the slowest.
 //!
 //! Pure functions of the result records; the statistics are unit-tested on plain numbers.
 
@@ -36,6 +37,7 @@ pub fn render(rows: &[Row]) -> String {
     scores(&mut md, &graded);
     pass_rates(&mut md, &graded);
     limits(&mut md, &graded);
+    late(&mut md, &graded);
     errors(&mut md, rows);
     slowest(&mut md, &graded);
     md
@@ -126,6 +128,72 @@ fn limits(md: &mut String, graded: &[&Record]) {
     }
     if !any {
         md.push_str("None.\n");
+    }
+    md.push('\n');
+}
+
+/// Late submissions and where the submission times came from; nothing without a deadline.
+fn late(md: &mut String, graded: &[&Record]) {
+    let timed: Vec<&Record> = graded
+        .iter()
+        .copied()
+        .filter(|r| r.late.is_some())
+        .collect();
+    if timed.is_empty() {
+        return;
+    }
+    let mut sources: Vec<(&str, usize)> = Vec::new();
+    for r in &timed {
+        let source = r.late.as_ref().map_or("", |l| l.source.as_str());
+        match sources.iter_mut().find(|(s, _)| *s == source) {
+            Some((_, n)) => *n += 1,
+            None => sources.push((source, 1)),
+        }
+    }
+    let listed: Vec<String> = sources.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    md.push_str(
+        "## Late submissions
+
+",
+    );
+    let _ = writeln!(
+        md,
+        "Submission times from: {}.
+",
+        listed.join(", ")
+    );
+    let late: Vec<&Record> = timed
+        .into_iter()
+        .filter(|r| r.late.as_ref().is_some_and(|l| l.late_by_s > 0))
+        .collect();
+    if late.is_empty() {
+        md.push_str(
+            "None: every submission was on time.
+
+",
+        );
+        return;
+    }
+    md.push_str("| submission | handed in | late by | from | penalty |\n|---|---|---:|---|---:|\n");
+    for r in late {
+        let Some(l) = &r.late else { continue };
+        let penalty = if l.within_grace {
+            "grace period".to_string()
+        } else {
+            format!(
+                "{} ({} points)",
+                crate::deadline::percent(l.penalty_fraction),
+                number(r.late_penalty())
+            )
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {penalty} |",
+            cell(&r.submission),
+            cell(&l.submitted_at),
+            crate::deadline::duration_words(std::time::Duration::from_secs(l.late_by_s)),
+            cell(&l.source),
+        );
     }
     md.push('\n');
 }
@@ -244,6 +312,8 @@ mod tests {
                 key: None,
                 key_parts: None,
                 previous: None,
+                score_before_penalty: None,
+                late: None,
             })),
         }
     }
@@ -282,6 +352,43 @@ mod tests {
         );
         assert!(
             md.contains("Mean 1.333333 / 2, median 1, full marks: 1."),
+            "{md}"
+        );
+        assert!(!md.contains("Late"), "{md}");
+    }
+
+    #[test]
+    fn late_submissions_are_listed_with_their_penalty_and_time_source() {
+        let late = |row: &mut Row, source: &str, late_by_s, within_grace, penalty_fraction| {
+            let Entry::Graded(r) = &mut row.entry else {
+                unreachable!()
+            };
+            r.score_before_penalty = Some(r.score);
+            r.score *= 1.0 - penalty_fraction;
+            r.late = Some(crate::batch::record::RecordLate {
+                submitted_at: "2026-12-02T00:00:00-05:00".into(),
+                source: source.into(),
+                late_by_s,
+                within_grace,
+                penalty_fraction,
+            });
+        };
+        let mut rows = vec![
+            record("alice", 1, &[("a", None), ("b", None)]),
+            record("bob", 1, &[("a", None), ("b", None)]),
+            record("carol", 1, &[("a", None), ("b", None)]),
+        ];
+        late(&mut rows[0], "git", 7200, false, 0.1);
+        late(&mut rows[1], "git", 300, true, 0.0);
+        late(&mut rows[2], "file_times", 0, false, 0.0);
+        let md = render(&rows);
+        assert!(
+            md.contains(
+                "## Late submissions\n\nSubmission times from: git 2, file_times 1.\n\n\
+                 | submission | handed in | late by | from | penalty |\n|---|---|---:|---|---:|\n\
+                 | alice | 2026-12-02T00:00:00-05:00 | 2 hours | git | 10% (0.2 points) |\n\
+                 | bob | 2026-12-02T00:00:00-05:00 | 5 minutes | git | grace period |\n\n"
+            ),
             "{md}"
         );
     }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use colored::Colorize;
 
-use super::{advice, points, Audience, Countdown, ReportOptions};
+use super::{advice, late, points, Audience, Countdown, ReportOptions};
 use crate::deadline::{duration_words, percent};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
@@ -205,11 +205,12 @@ fn rerun(out: &mut String, t: &TestResult, opts: &ReportOptions) {
 }
 
 fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &ReportOptions) {
-    let (score, max, passed) = totals(shown);
+    let (raw, raw_max, passed) = totals(shown);
     let failing = shown.len() - passed;
-    let (score, max) = (points(score), points(max));
+    let (score, max) = (points(raw), points(raw_max));
     if opts.audience == Audience::Staff {
-        let summary = format!("Score: {score} / {max}");
+        let penalised = opts.late.as_ref().map(|l| l.penalised(raw));
+        let summary = format!("Score: {} / {max}", penalised.map_or(score, points));
         let _ = writeln!(
             out,
             "\n{}  ({:.1} s, build {:.1} s)",
@@ -221,6 +222,21 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
             result.total_time.as_secs_f64(),
             result.build_time.as_secs_f64()
         );
+        if let Some(late) = &opts.late {
+            let line = late::sentence(late, Some((raw, raw_max)));
+            let _ = writeln!(
+                out,
+                "{}",
+                if late.penalty_fraction > 0.0 {
+                    line.red().to_string()
+                } else {
+                    line
+                }
+            );
+            for note in late::skipped_notes(late) {
+                let _ = writeln!(out, "  {} {note}", "note:".yellow().bold());
+            }
+        }
         return;
     }
     if failing == 0 {

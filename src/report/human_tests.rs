@@ -47,6 +47,23 @@ Score: 2.5 / 4.5  (2.6 s, build 1.5 s)
 }
 
 #[test]
+fn staff_see_the_late_penalty_under_the_score() {
+    let opts = ReportOptions {
+        late: Some(crate::report::late::tests::late(2 * 3600)),
+        ..ReportOptions::default()
+    };
+    let text = plain(&sample(), &opts);
+    let tail = &text[text.find("Score:").unwrap()..];
+    assert_eq!(
+        tail,
+        "Score: 2.25 / 4.5  (2.6 s, build 1.5 s)
+Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last git commit): a 10% late penalty, 2.5 → 2.25 / 4.5 points.
+  note: submission time: not from submission_metadata.json: no `created_at` field
+"
+    );
+}
+
+#[test]
 fn the_student_sees_failures_first_how_to_rerun_them_and_what_to_try_next() {
     assert_eq!(
         plain(&sample(), &student()),

@@ -14,6 +14,7 @@ mod html;
 mod human;
 mod json;
 mod junit;
+mod late;
 mod markup;
 mod plot;
 
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 pub use csv::csv_field;
 pub use human::shell_quote;
-pub use json::{to_json, JsonResult};
+pub use json::{to_json, to_json_with, JsonLate, JsonResult};
 
 use crate::verdict::GradeResult;
 
@@ -102,6 +103,13 @@ pub struct ReportOptions {
     /// The submission's directory relative to the repository root, with a trailing `/`
     /// (`lab10/`), or empty: GitHub annotations name files from the repository root.
     pub source_prefix: String,
+    /// What the spec's late policy made of this submission (`grade` and `batch` with a
+    /// `[deadline]`): `json`, `gradescope`, `html` and the staff's `human` report apply and
+    /// show it. `None`: no deadline, or the student's check (which shows the countdown).
+    pub late: Option<crate::deadline::Late>,
+    /// The relative address of the batch's overview page (`index.html`), for an HTML page
+    /// written by `batch` to link back to. `None`: a page of its own.
+    pub index: Option<String>,
 }
 
 /// Renders `result` in `format`.
@@ -109,15 +117,16 @@ pub fn render(result: &GradeResult, format: Format, opts: &ReportOptions) -> Str
     match format {
         Format::Human => human::render(result, opts),
         Format::Json => {
-            let mut text = serde_json::to_string_pretty(&to_json(result)).expect("plain data");
+            let json = to_json_with(result, opts.late.as_ref());
+            let mut text = serde_json::to_string_pretty(&json).expect("plain data");
             text.push('\n');
             text
         }
         Format::Junit => junit::render(result),
-        Format::Gradescope => gradescope::render(result),
+        Format::Gradescope => gradescope::render(result, opts.late.as_ref()),
         Format::Github => github::annotations(result, opts),
         Format::Csv => csv::render(result),
-        Format::Html => html::render(result),
+        Format::Html => html::render(result, opts),
     }
 }
 
