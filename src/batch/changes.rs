@@ -104,6 +104,7 @@ mod tests {
             name: name.into(),
             entry: Entry::Graded(Box::new(Record {
                 submission: name.into(),
+                lab: None,
                 score,
                 max_score: 10.0,
                 tests: vec![],

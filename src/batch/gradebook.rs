@@ -120,6 +120,7 @@ mod tests {
             .collect();
         Box::new(Record {
             submission: name.into(),
+            lab: None,
             score: tests.iter().map(|t| t.score).sum(),
             max_score: tests.iter().map(|t| t.max_score).sum(),
             tests,

@@ -59,6 +59,9 @@ pub fn render(
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Record {
     pub submission: String,
+    /// The spec(s) graded against (`lab10`); absent in results written by hand.
+    #[serde(default)]
+    pub lab: Option<String>,
     pub score: f64,
     pub max_score: f64,
     pub tests: Vec<RecordTest>,

@@ -65,10 +65,15 @@ pub fn write_result(out: &Path, name: &str, text: &str) -> Result<(), BatchError
     remove_if_present(&error_path(out, name))
 }
 
+/// Removes `name`'s HTML page, if there is one.
+pub fn remove_page(out: &Path, name: &str) -> Result<(), BatchError> {
+    remove_if_present(&out.join(page_file(name)))
+}
+
 /// Records that `name` could not be graded, removing its stale result (and page) first.
 pub fn write_error(out: &Path, name: &str, why: &str) -> Result<(), BatchError> {
     remove_if_present(&result_path(out, name))?;
-    remove_if_present(&out.join(page_file(name)))?;
+    remove_page(out, name)?;
     write_atomically(&error_path(out, name), format!("{why}\n").as_bytes())
 }
 

@@ -13,7 +13,7 @@ use super::results::{Entry, Row};
 /// Failure reasons that mean a submission ran into one of the grader's limits.
 const LIMIT_REASONS: [&str; 4] = ["timeout", "output_limit", "crash", "build_timeout"];
 /// Bars of the histogram.
-const BINS: usize = 10;
+pub const BINS: usize = 10;
 /// Rows of the slowest-submissions table.
 const SLOWEST: usize = 5;
 
@@ -44,8 +44,7 @@ pub fn render(rows: &[Row]) -> String {
 }
 
 fn scores(md: &mut String, graded: &[&Record]) {
-    let max = graded.iter().map(|r| r.max_score).fold(0.0, f64::max);
-    let scores: Vec<f64> = graded.iter().map(|r| r.score).collect();
+    let (scores, max) = scores_and_max(graded);
     md.push_str("## Scores\n\n");
     if scores.is_empty() {
         md.push_str("No graded submission.\n\n");
@@ -61,47 +60,87 @@ fn scores(md: &mut String, graded: &[&Record]) {
     );
     md.push_str("| score | submissions | |\n|---|---:|---|\n");
     let counts = histogram(&scores, max, BINS);
-    let width = max / counts.len() as f64;
-    for (i, n) in counts.iter().enumerate() {
-        let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
-        let range = if counts.len() == 1 {
-            number(max)
-        } else if i + 1 == counts.len() {
-            format!("{} – {}", number(lo), number(hi))
-        } else {
-            format!("{} – <{}", number(lo), number(hi))
-        };
+    for (n, range) in counts.iter().zip(bin_labels(counts.len(), max)) {
         let _ = writeln!(md, "| {range} | {n} | {} |", "█".repeat(*n));
     }
     md.push('\n');
 }
 
-fn pass_rates(md: &mut String, graded: &[&Record]) {
-    md.push_str("## Pass rate of every test\n\n");
-    let mut tests: Vec<(&str, &str, &str, usize, usize)> = Vec::new();
+/// The scores of graded submissions and the largest maximum, for the histogram.
+pub fn scores_and_max(graded: &[&Record]) -> (Vec<f64>, f64) {
+    let max = graded.iter().map(|r| r.max_score).fold(0.0, f64::max);
+    (graded.iter().map(|r| r.score).collect(), max)
+}
+
+/// The ranges of a [`histogram`] of `bins` bins up to `max`: `0 – <2`, …, `18 – 20`.
+pub fn bin_labels(bins: usize, max: f64) -> Vec<String> {
+    if bins == 1 {
+        return vec![number(max)];
+    }
+    let width = max / bins as f64;
+    (0..bins)
+        .map(|i| {
+            let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
+            if i + 1 == bins {
+                format!("{} – {}", number(lo), number(hi))
+            } else {
+                format!("{} – <{}", number(lo), number(hi))
+            }
+        })
+        .collect()
+}
+
+/// One test's pass rate over a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRate<'a> {
+    pub exercise: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub passed: usize,
+    pub total: usize,
+}
+
+/// Every test of `graded`, in the order results list them, with how many submissions passed it.
+pub fn test_rates<'a>(graded: &[&'a Record]) -> Vec<TestRate<'a>> {
+    let mut tests: Vec<TestRate> = Vec::new();
     for r in graded {
         for t in &r.tests {
             let i = match tests
                 .iter()
-                .position(|x| x.0 == t.exercise && x.2 == t.name)
+                .position(|x| x.exercise == t.exercise && x.name == t.name)
             {
                 Some(i) => i,
                 None => {
-                    tests.push((&t.exercise, &t.kind, &t.name, 0, 0));
+                    tests.push(TestRate {
+                        exercise: &t.exercise,
+                        kind: &t.kind,
+                        name: &t.name,
+                        passed: 0,
+                        total: 0,
+                    });
                     tests.len() - 1
                 }
             };
-            tests[i].3 += usize::from(t.passed());
-            tests[i].4 += 1;
+            tests[i].passed += usize::from(t.passed());
+            tests[i].total += 1;
         }
     }
+    tests
+}
+
+fn pass_rates(md: &mut String, graded: &[&Record]) {
+    md.push_str("## Pass rate of every test\n\n");
     md.push_str("| exercise | kind | test | passed | rate |\n|---|---|---|---:|---:|\n");
-    for (exercise, kind, name, passed, total) in tests {
+    for t in test_rates(graded) {
         let _ = writeln!(
             md,
-            "| {exercise} | {kind} | {} | {passed} / {total} | {:.0}% |",
-            cell(name),
-            100.0 * passed as f64 / total as f64
+            "| {} | {} | {} | {} / {} | {:.0}% |",
+            t.exercise,
+            t.kind,
+            cell(t.name),
+            t.passed,
+            t.total,
+            100.0 * t.passed as f64 / t.total as f64
         );
     }
     md.push('\n');
@@ -305,6 +344,7 @@ mod tests {
             name: name.into(),
             entry: Entry::Graded(Box::new(Record {
                 submission: name.into(),
+                lab: None,
                 score: tests.iter().map(|t| t.score).sum(),
                 max_score: 2.0,
                 tests,

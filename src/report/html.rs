@@ -16,7 +16,8 @@ use crate::verdict::{GradeResult, TestResult};
 
 use super::junit::evidence_text;
 
-const STYLE: &str = include_str!("html.css");
+/// The style sheet of every HTML page (a submission's and the batch overview).
+pub(super) const STYLE: &str = include_str!("html.css");
 
 /// The page; `opts.late` puts the late policy's outcome under the score (which is then the
 /// penalised one), and `opts.index` links back to a batch's overview page.
@@ -66,7 +67,7 @@ fn header(out: &mut String, result: &GradeResult, late: Option<&Late>) {
         text(&result.submission),
         text(&result.lab),
         match score / max {
-            _ if result.all_passed() => "ok",
+            _ if result.all_passed() && score == raw => "ok",
             r if r >= 0.5 => "partial",
             _ => "notok",
         },
@@ -103,7 +104,7 @@ fn late_line(l: &Late, raw: f64, max: f64) -> String {
 }
 
 /// A bar filled to `score / max`.
-fn meter(score: f64, max: f64) -> String {
+pub(super) fn meter(score: f64, max: f64) -> String {
     let pct = if max > 0.0 {
         100.0 * score / max
     } else {

@@ -12,6 +12,7 @@ mod github;
 mod gradescope;
 mod html;
 mod human;
+mod index;
 mod json;
 mod junit;
 mod late;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 pub use csv::csv_field;
 pub use human::shell_quote;
+pub use index::batch_index;
 pub use json::{to_json, to_json_with, JsonLate, JsonResult};
 
 use crate::verdict::GradeResult;
