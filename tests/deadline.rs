@@ -285,3 +285,41 @@ fn the_check_counts_down_to_the_deadline_and_names_the_penalty_after_it() {
         "{past}"
     );
 }
+
+#[test]
+fn spec_check_shows_the_deadline_as_students_read_it_and_refuses_a_local_one() {
+    let out = labgrade()
+        .args(["spec", "check"])
+        .arg(deadline_spec())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "  due Tuesday 1 December 2026, 22:00 (UTC-05:00); 10% per started day late, at \
+             most 50%; 15 minutes of grace"
+        ),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local.toml");
+    std::fs::write(
+        &local,
+        read(&deadline_spec()).replace("22:00:00-05:00", "22:00:00"),
+    )
+    .unwrap();
+    let out = labgrade()
+        .arg("grade")
+        .arg(fixture("reference"))
+        .arg("--spec")
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("local.toml:10:7: error: `due` = 2026-12-01T22:00:00: a date and time without a UTC offset"),
+        "{err}"
+    );
+}

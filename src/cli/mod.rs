@@ -297,6 +297,14 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                     s.exercises.len(),
                     s.max_score()
                 );
+                // The deadline as students will read it: a wrong offset shows here.
+                if let Some(d) = &s.deadline {
+                    println!(
+                        "  due {}; {}",
+                        d.due.describe(),
+                        deadline::describe_policy(d)
+                    );
+                }
             }
             Err(e) => {
                 bad += 1;
