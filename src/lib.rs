@@ -6,11 +6,13 @@
 //! observations and verdicts) → [`verdict`] → [`report`] (renders results; never runs anything).
 //! [`grade`] plans and runs the pipeline for one submission; [`batch`] runs it over many
 //! (resumable, sharded, with a gradebook); [`verify`] checks a spec against known solutions;
+//! [`deadline`] knows when a submission was handed in and what lateness costs;
 //! [`cli`] is the command line.
 
 pub mod batch;
 pub mod build;
 pub mod cli;
+pub mod deadline;
 pub mod grade;
 pub mod lane;
 pub mod probe;

@@ -147,6 +147,31 @@ fn the_gradebook_has_per_exercise_scores_and_no_timings_and_progress_is_plain_li
 }
 
 #[test]
+fn every_graded_submission_has_a_page_and_the_overview_links_them_both_ways() {
+    let ReferenceBatch { out, .. } = reference_batch();
+    let index = read(&out.join("index.html"));
+    for name in SUBMISSIONS {
+        assert!(
+            index.contains(&format!("<a href=\"{name}.html\">{name}</a>")),
+            "index.html does not link {name}.html:\n{index}"
+        );
+        let page = read(&out.join(format!("{name}.html")));
+        assert!(page.contains(&format!("<h1>{name}</h1>")), "{page}");
+        assert!(
+            page.contains("<nav><a href=\"index.html\">"),
+            "{name}.html does not link back:\n{page}"
+        );
+    }
+    // Self-contained: the histogram is inline SVG, nothing is fetched or run.
+    assert!(index.contains("<svg class=\"plot\""), "{index}");
+    assert!(index.contains("6 submission(s): 6 graded"), "{index}");
+    for page in [&index, &read(&out.join("reference.html"))] {
+        assert!(!page.contains("<script") && !page.contains("://"));
+        assert!(page.contains("default-src 'none'"));
+    }
+}
+
+#[test]
 fn a_batch_killed_halfway_resumes_without_regrading_and_writes_the_same_gradebook() {
     let ReferenceBatch {
         root, out: full, ..
@@ -300,6 +325,17 @@ fn shards_graded_by_separate_processes_merge_into_the_unsharded_gradebook() {
         .success();
     assert_eq!(gradebook(merged.path()), gradebook(full));
     assert_eq!(results_in(merged.path()).len(), SUBMISSIONS.len());
+    // The pages travel with their results, and the overview is the unsharded one.
+    for name in SUBMISSIONS {
+        assert!(
+            merged.path().join(format!("{name}.html")).is_file(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        read(&merged.path().join("index.html")),
+        read(&full.join("index.html"))
+    );
 }
 
 #[test]

@@ -137,3 +137,27 @@ fn a_grader_failure_writes_no_results_and_fails_the_run() {
     assert!(results.is_none(), "a score of 0 would hide the failure");
     assert!(log.contains("broken.toml:1:"), "{log}");
 }
+
+#[test]
+fn a_late_submission_is_penalised_by_gradescopes_own_submission_time() {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), s));
+    // Gradescope writes it beside the submission; 2 days and 1 minute after the deadline.
+    std::fs::write(
+        dir.path().join("submission_metadata.json"),
+        r#"{"id": 7, "created_at": "2026-12-03T22:01:00.5-05:00", "previous_submissions": []}"#,
+    )
+    .unwrap();
+    let spec = root().join("tests/specs/deadline.toml");
+    let (code, results, log) = run_autograder(dir.path(), &spec);
+    assert_eq!(code, 0, "{log}");
+    let results = results.unwrap_or_else(|| panic!("no results.json\n{log}"));
+    assert_eq!(
+        results["score"], 7.0,
+        "10 points less 30% (3 started days)\n{log}"
+    );
+    let output = results["output"].as_str().unwrap();
+    assert!(
+        output.contains("Handed in 2 days late (Thursday 3 December 2026, 22:01 (UTC-05:00), per Gradescope's submission time): a 30% late penalty, 10 → 7 / 10 points."),
+        "{output}"
+    );
+}

@@ -98,11 +98,13 @@ mod tests {
             submission: "s".into(),
             spec: spec.into(),
             grader: "g".into(),
+            submitted: String::new(),
         };
         Row {
             name: name.into(),
             entry: Entry::Graded(Box::new(Record {
                 submission: name.into(),
+                lab: None,
                 score,
                 max_score: 10.0,
                 tests: vec![],
@@ -114,6 +116,8 @@ mod tests {
                     max_score: 10.0,
                     key_parts: Some(parts(spec)),
                 }),
+                score_before_penalty: None,
+                late: None,
             })),
         }
     }

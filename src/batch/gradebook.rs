@@ -1,18 +1,27 @@
 //! `gradebook.csv` (CONTRACT §2): one row per submission, from result records only.
 //!
 //! Columns: `submission,score,max_score`, then one score per exercise in spec order, then
-//! `tests_passed,tests_total,status` (`graded` or `error`). No timings: a gradebook is a pure
-//! function of the verdicts, so a resumed batch, an uninterrupted one and a merge of shards
-//! write the same bytes.
+//! `tests_passed,tests_total,status` (`graded` or `error`). With a deadline in the spec (some
+//! result has `late`), three more: `submitted_at` (RFC 3339 at the deadline's offset),
+//! `late_by_s` (seconds after the deadline, 0 when on time) and `late_penalty` (the points
+//! taken; `score` is after it, the exercise columns before it). No timings: a gradebook is a
+//! pure function of the verdicts and the submission times, so a resumed batch, an
+//! uninterrupted one and a merge of shards write the same bytes.
 
 use super::results::{Entry, Row};
 
 /// The gradebook's text for `rows` (already in name order).
 pub fn render(rows: &[Row]) -> String {
     let exercises = exercises(rows);
+    let late = rows
+        .iter()
+        .any(|r| matches!(&r.entry, Entry::Graded(r) if r.late.is_some()));
     let mut header = vec!["submission", "score", "max_score"];
     header.extend(exercises.iter().map(String::as_str));
     header.extend(["tests_passed", "tests_total", "status"]);
+    if late {
+        header.extend(["submitted_at", "late_by_s", "late_penalty"]);
+    }
     let mut csv: String = header
         .iter()
         .map(|h| field(h))
@@ -36,10 +45,23 @@ pub fn render(rows: &[Row]) -> String {
                     r.tests.len().to_string(),
                     "graded".into(),
                 ]);
+                if late {
+                    line.extend(match &r.late {
+                        Some(l) => [
+                            field(&l.submitted_at),
+                            l.late_by_s.to_string(),
+                            number(r.late_penalty()),
+                        ],
+                        None => Default::default(),
+                    });
+                }
             }
             Entry::Error(_) => {
                 line.extend(std::iter::repeat(String::new()).take(exercises.len() + 4));
                 line.push("error".into());
+                if late {
+                    line.extend(std::iter::repeat(String::new()).take(3));
+                }
             }
         }
         csv.push_str(&line.join(","));
@@ -75,7 +97,7 @@ pub use crate::report::csv_field as field;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::record::{Record, RecordTest};
+    use crate::batch::record::{Record, RecordLate, RecordTest};
 
     fn record(name: &str, tests: &[(&str, &str, f64, f64)]) -> Box<Record> {
         let tests: Vec<RecordTest> = tests
@@ -92,6 +114,7 @@ mod tests {
             .collect();
         Box::new(Record {
             submission: name.into(),
+            lab: None,
             score: tests.iter().map(|t| t.score).sum(),
             max_score: tests.iter().map(|t| t.max_score).sum(),
             tests,
@@ -99,6 +122,8 @@ mod tests {
             key: None,
             key_parts: None,
             previous: None,
+            score_before_penalty: None,
+            late: None,
         })
     }
 
@@ -127,6 +152,57 @@ mod tests {
             "submission,score,max_score,pool-sum,counter,tests_passed,tests_total,status\n\
              alice,0.8,1.8,0.5,0.3,3,4,graded\n\
              \"bob, jr\",,,,,,,error\n"
+        );
+    }
+
+    #[test]
+    fn late_columns_follow_when_the_spec_has_a_deadline() {
+        let mut alice = record(
+            "alice",
+            &[("pool-sum", "a", 1.0, 1.0), ("pool-sum", "b", 1.0, 1.0)],
+        );
+        alice.score = 1.8;
+        alice.score_before_penalty = Some(2.0);
+        alice.late = Some(RecordLate {
+            submitted_at: "2026-12-02T00:00:00-05:00".into(),
+            source: "git".into(),
+            late_by_s: 7200,
+            within_grace: false,
+            penalty_fraction: 0.1,
+        });
+        let mut bob = record(
+            "bob",
+            &[("pool-sum", "a", 1.0, 1.0), ("pool-sum", "b", 0.0, 1.0)],
+        );
+        bob.score_before_penalty = Some(1.0);
+        bob.late = Some(RecordLate {
+            submitted_at: "2026-12-01T21:00:00-05:00".into(),
+            source: "gradescope".into(),
+            late_by_s: 0,
+            within_grace: false,
+            penalty_fraction: 0.0,
+        });
+        let rows = vec![
+            Row {
+                name: "alice".into(),
+                entry: Entry::Graded(alice),
+            },
+            Row {
+                name: "bob".into(),
+                entry: Entry::Graded(bob),
+            },
+            Row {
+                name: "carol".into(),
+                entry: Entry::Error("boom".into()),
+            },
+        ];
+        assert_eq!(
+            render(&rows),
+            "submission,score,max_score,pool-sum,tests_passed,tests_total,status,submitted_at,\
+             late_by_s,late_penalty\n\
+             alice,1.8,2,2,2,2,graded,2026-12-02T00:00:00-05:00,7200,0.2\n\
+             bob,1,2,1,1,2,graded,2026-12-01T21:00:00-05:00,0,0\n\
+             carol,,,,,,error,,,\n"
         );
     }
 

@@ -69,6 +69,11 @@ pub struct KeyParts {
     pub spec: String,
     /// labgrade's version.
     pub grader: String,
+    /// When the submission was handed in and how that is known (Unix milliseconds and the
+    /// source), when the spec has a deadline: a new commit time or file time reprices the
+    /// result. Empty without a deadline, and then not part of the key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub submitted: String,
 }
 
 impl KeyParts {
@@ -78,10 +83,15 @@ impl KeyParts {
         for part in [&self.submission, &self.spec, &self.grader] {
             h.write_field(part.as_bytes());
         }
+        // Keys of specs without a deadline stay what they were before deadlines existed.
+        if !self.submitted.is_empty() {
+            h.write_field(self.submitted.as_bytes());
+        }
         h.hex()
     }
 
-    /// Which parts differ from `other`'s, by name (`spec`, `submission`, `grader`).
+    /// Which parts differ from `other`'s, by name (`spec`, `submission`, `grader`,
+    /// `submission time`).
     pub fn changed_since(&self, other: &KeyParts) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.spec != other.spec {
@@ -92,6 +102,9 @@ impl KeyParts {
         }
         if self.grader != other.grader {
             changed.push("grader");
+        }
+        if self.submitted != other.submitted {
+            changed.push("submission time");
         }
         changed
     }
@@ -108,7 +121,8 @@ pub fn grader_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Hash of the checked spec: its lab, build settings and exercises with every test.
+/// Hash of the checked spec: its lab, build settings, exercises with every test, and its
+/// deadline and late policy when it has one (a changed policy changes scores).
 ///
 /// The checked model holds no hash maps, so its `Debug` text is deterministic; the format may
 /// change between labgrade versions, which are part of the key anyway. The spec's origin (its
@@ -118,7 +132,20 @@ pub fn spec_hash(spec: &Spec) -> String {
     h.write_field(spec.lab.as_bytes());
     h.write_field(format!("{:?}", spec.build).as_bytes());
     h.write_field(format!("{:?}", spec.exercises).as_bytes());
+    // Specs without a deadline hash as they did before deadlines existed.
+    if let Some(deadline) = &spec.deadline {
+        h.write_field(format!("{deadline:?}").as_bytes());
+    }
     h.hex()
+}
+
+/// The `submitted` part of a key: when the submission was handed in and the source.
+pub fn submitted_part(late: &crate::deadline::Late) -> String {
+    format!(
+        "{} {}",
+        late.submitted.at.at.unix_ms,
+        late.submitted.source.code()
+    )
 }
 
 /// Hash of every file under `dir`: relative paths and bytes, in path order.
@@ -239,6 +266,18 @@ mod tests {
         moved.origin = "elsewhere.toml".into();
         assert_ne!(spec_hash(&spec), spec_hash(&fixed));
         assert_eq!(spec_hash(&spec), spec_hash(&moved));
+        // The deadline and late policy are part of the spec's hash.
+        let mut due = spec.clone();
+        due.deadline = Some(crate::spec::Deadline {
+            due: crate::deadline::time::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap(),
+            grace: std::time::Duration::ZERO,
+            penalty: crate::spec::LatePenalty::None,
+        });
+        let mut penalised = due.clone();
+        penalised.deadline.as_mut().unwrap().penalty =
+            crate::spec::LatePenalty::Flat { fraction: 0.2 };
+        assert_ne!(spec_hash(&spec), spec_hash(&due));
+        assert_ne!(spec_hash(&due), spec_hash(&penalised));
     }
 
     #[test]
@@ -247,6 +286,7 @@ mod tests {
             submission: "1".into(),
             spec: "2".into(),
             grader: "0.1.0".into(),
+            submitted: String::new(),
         };
         let b = KeyParts {
             spec: "3".into(),
@@ -255,5 +295,18 @@ mod tests {
         assert_eq!(b.changed_since(&a), ["spec"]);
         assert_ne!(a.key(), b.key());
         assert!(a.changed_since(&a).is_empty());
+        let c = KeyParts {
+            submitted: "1796184000000 git".into(),
+            ..a.clone()
+        };
+        assert_eq!(c.changed_since(&a), ["submission time"]);
+        assert_ne!(a.key(), c.key());
+        // Without a deadline, the key is the three parts' as before.
+        let mut h = Fnv128::new();
+        for part in ["1", "2", "0.1.0"] {
+            h.write_field(part.as_bytes());
+        }
+        assert_eq!(a.key(), h.hex());
+        assert!(!serde_json::to_string(&a).unwrap().contains("submitted"));
     }
 }

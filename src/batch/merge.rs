@@ -53,7 +53,8 @@ fn same_result(a: &Row, b: &Row) -> bool {
     }
 }
 
-/// Writes `row`'s file into `out` (bytes unchanged for a result), unless it is already there.
+/// Writes `row`'s file (and its HTML page, when the shard has one) into `out` (bytes
+/// unchanged), unless it is already there.
 fn copy_into(row: &Row, file: &Path, out: &Path) -> Result<(), BatchError> {
     match &row.entry {
         Entry::Graded(_) => {
@@ -61,11 +62,21 @@ fn copy_into(row: &Row, file: &Path, out: &Path) -> Result<(), BatchError> {
             if same_file(file, &dest) {
                 return Ok(());
             }
-            let text = std::fs::read_to_string(file).map_err(|source| BatchError::Io {
-                action: "reading",
-                path: file.to_path_buf(),
-                source,
-            })?;
+            let read = |path: &Path| {
+                std::fs::read_to_string(path).map_err(|source| BatchError::Io {
+                    action: "reading",
+                    path: path.to_path_buf(),
+                    source,
+                })
+            };
+            let text = read(file)?;
+            let page = file.with_file_name(results::page_file(&row.name));
+            if page.is_file() {
+                results::write_page(out, &row.name, &read(&page)?)?;
+            } else {
+                // A page from another grading would not match this result.
+                results::remove_page(out, &row.name)?;
+            }
             results::write_result(out, &row.name, &text)
         }
         Entry::Error(why) => results::write_error(out, &row.name, why),
@@ -115,6 +126,14 @@ mod tests {
             result("bob", "k2", 2.0)
         );
         assert!(out.path().join("carol.error.txt").exists());
+        assert!(!out.path().join("bob.html").exists());
+        std::fs::write(b.path().join("bob.html"), "<p>bob</p>").unwrap();
+        let out2 = tempfile::tempdir().unwrap();
+        merge(&dirs, out2.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out2.path().join("bob.html")).unwrap(),
+            "<p>bob</p>"
+        );
 
         results::write_result(b.path(), "alice", &result("alice", "k3", 0.0)).unwrap();
         let err = merge(&dirs, out.path()).unwrap_err();

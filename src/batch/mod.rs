@@ -3,9 +3,10 @@
 //!
 //! The pipeline: [`list`] the submissions (and keep this [`Shard`]'s) → [`plan`]: a result
 //! whose [`key`] still matches is kept, everything else is graded → [`run`] on the workers, each
-//! result written atomically as it finishes ([`results`]) → [`write_outputs`]: `gradebook.csv`,
-//! `summary.md`, `changes.csv`, all rebuilt from the result files' records. [`merge`] combines
-//! the results directories of shards into one, through the same outputs.
+//! result written atomically as it finishes ([`results`]), with its HTML page → [`write_outputs`]:
+//! `gradebook.csv`, `summary.md`, `changes.csv` and the overview page `index.html`, all rebuilt
+//! from the result files' records. [`merge`] combines the results directories of shards into
+//! one, through the same outputs.
 //!
 //! This module never prints: progress leaves as [`Event`]s for a [`Progress`] to render
 //! ([`progress`] has the terminal's renderers).
@@ -54,8 +55,8 @@ pub enum BatchError {
     },
 }
 
-/// Writes `gradebook.csv`, `summary.md` and `changes.csv` for `rows` (in name order) into `out`;
-/// returns the score changes.
+/// Writes `gradebook.csv`, `summary.md`, `changes.csv` and `index.html` for `rows` (in name
+/// order) into `out`; returns the score changes.
 pub fn write_outputs(out: &std::path::Path, rows: &[Row]) -> Result<Vec<Change>, BatchError> {
     let changes = changes::changes(rows);
     results::write_atomically(
@@ -67,5 +68,12 @@ pub fn write_outputs(out: &std::path::Path, rows: &[Row]) -> Result<Vec<Change>,
         &out.join("changes.csv"),
         changes::render_csv(&changes).as_bytes(),
     )?;
+    // A result kept from a labgrade without pages has none: its name is then not a link.
+    let page_of = |name: &str| {
+        let file = results::page_file(name);
+        out.join(&file).is_file().then_some(file)
+    };
+    let index = crate::report::batch_index(rows, &page_of);
+    results::write_atomically(&out.join(results::INDEX_PAGE), index.as_bytes())?;
     Ok(changes)
 }

@@ -33,14 +33,22 @@ impl Progress for Lines {
     }
 }
 
-/// The line for a finished submission.
+/// The line for a finished submission; a late penalty is named
+/// (`[3/30] alice: 6.75 / 10, 10% late penalty (4.2 s)`).
 pub fn finished(done: usize, total: usize, row: &Row, elapsed: Duration) -> String {
     match &row.entry {
         Entry::Graded(r) => format!(
-            "[{done}/{total}] {}: {} / {} ({:.1} s)",
+            "[{done}/{total}] {}: {} / {}{} ({:.1} s)",
             row.name,
             number(r.score),
             number(r.max_score),
+            match &r.late {
+                Some(l) if l.penalty_fraction > 0.0 => format!(
+                    ", {} late penalty",
+                    crate::deadline::percent(l.penalty_fraction)
+                ),
+                _ => String::new(),
+            },
             elapsed.as_secs_f64()
         ),
         Entry::Error(why) => format!("[{done}/{total}] {}: could not grade: {why}", row.name),

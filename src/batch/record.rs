@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::key::KeyParts;
-use crate::report::{to_json, JsonResult};
+use crate::deadline::Late;
+use crate::report::{to_json_with, JsonResult};
 use crate::verdict::GradeResult;
 
 /// The earlier result a regrade replaced: what `changes.csv` compares against.
@@ -34,11 +35,17 @@ struct ResultFile<'a> {
     previous: Option<&'a Previous>,
 }
 
-/// The text of `result`'s file. Without a key (the submission could not be read to hash it)
-/// the result is written but never reused.
-pub fn render(result: &GradeResult, key: Option<&KeyParts>, previous: Option<&Previous>) -> String {
+/// The text of `result`'s file, with `late`'s penalty applied to its score when the spec has a
+/// deadline. Without a key (the submission could not be read to hash it) the result is
+/// written but never reused.
+pub fn render(
+    result: &GradeResult,
+    key: Option<&KeyParts>,
+    previous: Option<&Previous>,
+    late: Option<&Late>,
+) -> String {
     let file = ResultFile {
-        result: to_json(result),
+        result: to_json_with(result, late),
         key: key.map(KeyParts::key),
         key_parts: key,
         previous,
@@ -52,6 +59,9 @@ pub fn render(result: &GradeResult, key: Option<&KeyParts>, previous: Option<&Pr
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Record {
     pub submission: String,
+    /// The spec(s) graded against (`lab10`); absent in results written by hand.
+    #[serde(default)]
+    pub lab: Option<String>,
     pub score: f64,
     pub max_score: f64,
     pub tests: Vec<RecordTest>,
@@ -63,6 +73,25 @@ pub struct Record {
     pub key_parts: Option<KeyParts>,
     #[serde(default)]
     pub previous: Option<Previous>,
+    /// The tests' own score when `score` has a late penalty in it.
+    #[serde(default)]
+    pub score_before_penalty: Option<f64>,
+    /// The late policy's outcome, when the spec has a deadline.
+    #[serde(default)]
+    pub late: Option<RecordLate>,
+}
+
+/// The `late` of a [`Record`] (what the gradebook and the summary show).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RecordLate {
+    /// RFC 3339, at the deadline's offset.
+    pub submitted_at: String,
+    /// `gradescope`, `git` or `file_times`.
+    pub source: String,
+    pub late_by_s: u64,
+    #[serde(default)]
+    pub within_grace: bool,
+    pub penalty_fraction: f64,
 }
 
 /// One test of a [`Record`].
@@ -102,6 +131,12 @@ impl Record {
             max_score: self.max_score,
             key_parts: self.key_parts.clone(),
         }
+    }
+
+    /// Points the late penalty took (0 without one).
+    pub fn late_penalty(&self) -> f64 {
+        self.score_before_penalty
+            .map_or(0.0, |raw| (raw - self.score).max(0.0))
     }
 
     /// Tests that passed, of all tests.
@@ -152,12 +187,13 @@ mod tests {
             submission: "s".into(),
             spec: "p".into(),
             grader: "g".into(),
+            submitted: String::new(),
         }
     }
 
     #[test]
     fn a_written_result_reads_back_with_its_key() {
-        let text = render(&result(), Some(&key()), None);
+        let text = render(&result(), Some(&key()), None, None);
         let record = Record::parse(&text).unwrap();
         assert_eq!(record.submission, "alice");
         assert_eq!((record.score, record.max_score), (1.5, 3.0));
@@ -187,13 +223,50 @@ mod tests {
             max_score: 3.0,
             key_parts: Some(key()),
         };
-        let text = render(&result(), Some(&key()), Some(&previous));
+        let text = render(&result(), Some(&key()), Some(&previous), None);
         assert_eq!(Record::parse(&text).unwrap().previous, Some(previous));
     }
 
     #[test]
+    fn a_late_result_reads_back_with_its_penalty() {
+        let due = crate::deadline::time::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap();
+        let deadline = crate::spec::Deadline {
+            due,
+            grace: Duration::ZERO,
+            penalty: crate::spec::LatePenalty::Flat { fraction: 0.2 },
+        };
+        let mut at = due.at;
+        at.unix_ms += 90 * 60_000;
+        let late = crate::deadline::assess(
+            &deadline,
+            crate::deadline::Submitted {
+                at: at.at_offset(0),
+                source: crate::deadline::TimeSource::FileTimes,
+                skipped: vec![],
+            },
+        );
+        let text = render(&result(), Some(&key()), None, Some(&late));
+        let record = Record::parse(&text).unwrap();
+        assert_eq!(
+            (record.score, record.score_before_penalty),
+            (1.2, Some(1.5))
+        );
+        assert!((record.late_penalty() - 0.3).abs() < 1e-9);
+        let l = record.late.unwrap();
+        assert_eq!(
+            (
+                l.submitted_at.as_str(),
+                l.source.as_str(),
+                l.late_by_s,
+                l.penalty_fraction
+            ),
+            ("2026-12-01T23:30:00-05:00", "file_times", 5400, 0.2)
+        );
+    }
+
+    #[test]
     fn a_result_without_a_key_is_never_reused() {
-        let text = serde_json::to_string(&to_json(&result())).unwrap();
+        let text = serde_json::to_string(&crate::report::to_json(&result())).unwrap();
         let record = Record::parse(&text).unwrap();
         assert!(!record.graded_from(&key()));
         assert_eq!(record.as_previous().key_parts, None);

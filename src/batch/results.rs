@@ -3,7 +3,9 @@
 //! `<name>.json` holds a graded result ([`super::record`]); `<name>.error.txt` says why a
 //! submission could not be graded. At most one of the two is meant to exist; the order of the
 //! writes makes a crash between them leave either both (the JSON is the newer: it wins) or
-//! neither (the submission is graded again).
+//! neither (the submission is graded again). `<name>.html` is the graded result's page
+//! ([`page_file`]), written just before its JSON and removed with it; `index.html` is the
+//! batch's overview ([`INDEX_PAGE`]).
 
 use std::fs;
 use std::io;
@@ -29,6 +31,24 @@ pub enum Entry {
 
 const RESULT_SUFFIX: &str = ".json";
 const ERROR_SUFFIX: &str = ".error.txt";
+/// The batch's overview page.
+pub const INDEX_PAGE: &str = "index.html";
+
+/// The file name of `name`'s HTML page: `<name>.html`, except for a submission named `index`,
+/// whose page would be the overview: `index.htm` (no other name maps to a file that does not
+/// end in `.html`, so no two submissions share a page).
+pub fn page_file(name: &str) -> String {
+    if name == "index" {
+        "index.htm".to_string()
+    } else {
+        format!("{name}.html")
+    }
+}
+
+/// Writes `name`'s HTML page.
+pub fn write_page(out: &Path, name: &str, html: &str) -> Result<(), BatchError> {
+    write_atomically(&out.join(page_file(name)), html.as_bytes())
+}
 
 /// Where `name`'s result goes.
 pub fn result_path(out: &Path, name: &str) -> PathBuf {
@@ -45,9 +65,15 @@ pub fn write_result(out: &Path, name: &str, text: &str) -> Result<(), BatchError
     remove_if_present(&error_path(out, name))
 }
 
-/// Records that `name` could not be graded, removing its stale result first.
+/// Removes `name`'s HTML page, if there is one.
+pub fn remove_page(out: &Path, name: &str) -> Result<(), BatchError> {
+    remove_if_present(&out.join(page_file(name)))
+}
+
+/// Records that `name` could not be graded, removing its stale result (and page) first.
 pub fn write_error(out: &Path, name: &str, why: &str) -> Result<(), BatchError> {
     remove_if_present(&result_path(out, name))?;
+    remove_page(out, name)?;
     write_atomically(&error_path(out, name), format!("{why}\n").as_bytes())
 }
 

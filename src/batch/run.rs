@@ -13,7 +13,9 @@ use super::key::{self, KeyParts};
 use super::record::{self, Previous, Record};
 use super::results::{self, Entry, Row};
 use super::{BatchError, Shard};
+use crate::deadline::{self, Late};
 use crate::grade::Grader;
+use crate::report::{self, Format, ReportOptions};
 use crate::spec::Spec;
 
 /// A submission: a directory whose name is the submission's name.
@@ -30,6 +32,9 @@ pub struct Job {
     /// `None` when the submission's files could not be read to hash them: graded, never reused.
     pub key: Option<KeyParts>,
     pub previous: Option<Previous>,
+    /// What the spec's late policy makes of it; `None` without a deadline (or when not even
+    /// its files' times could be read).
+    pub late: Option<Late>,
 }
 
 /// What a batch will do: results it keeps and submissions it grades.
@@ -85,6 +90,9 @@ pub fn list(root: &Path, shard: Option<Shard>) -> Result<Vec<Submission>, BatchE
 }
 
 /// Splits `submissions` into results in `out` that still hold (same key) and jobs.
+///
+/// With a deadline, each submission's time is part of its key, so a result whose time (or the
+/// policy) changed is graded again.
 pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Plan, BatchError> {
     let spec_hash = key::spec_hash(spec);
     let mut plan = Plan {
@@ -92,12 +100,17 @@ pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Pla
         jobs: Vec::new(),
     };
     for submission in submissions {
+        let late = spec.deadline.as_ref().and_then(|d| {
+            let submitted = deadline::submission_time(&submission.dir, None).ok()?;
+            Some(deadline::assess(d, submitted))
+        });
         let key = key::submission_hash(&submission.dir)
             .ok()
             .map(|hash| KeyParts {
                 submission: hash,
                 spec: spec_hash.clone(),
                 grader: key::grader_version(),
+                submitted: late.as_ref().map_or_else(String::new, key::submitted_part),
             });
         let earlier = results::read_record(out, &submission.name);
         match (earlier, &key) {
@@ -112,6 +125,7 @@ pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Pla
                 previous: earlier.map(|r| r.as_previous()),
                 submission,
                 key,
+                late,
             }),
         }
     }
@@ -195,7 +209,23 @@ fn graded_record(grader: &Grader, job: &Job, out: &Path) -> Result<Record, Strin
             ))
         }
     };
-    let text = record::render(&result, job.key.as_ref(), job.previous.as_ref());
+    // The page first: the result file is what makes a submission count as graded.
+    let page = report::render(
+        &result,
+        Format::Html,
+        &ReportOptions {
+            late: job.late.clone(),
+            index: Some(results::INDEX_PAGE.to_string()),
+            ..ReportOptions::default()
+        },
+    );
+    results::write_page(out, name, &page).map_err(|e| one_line(&e.to_string()))?;
+    let text = record::render(
+        &result,
+        job.key.as_ref(),
+        job.previous.as_ref(),
+        job.late.as_ref(),
+    );
     results::write_result(out, name, &text).map_err(|e| one_line(&e.to_string()))?;
     // The row is what the file says, exactly as a resumed batch or a merge will read it.
     Record::parse(&text).map_err(|e| format!("internal error: unreadable result: {e}"))

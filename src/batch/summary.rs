@@ -1,5 +1,6 @@
 //! `summary.md`: what a TA reads after a batch: the score histogram, the pass rate of every
-//! test, the submissions that hit a limit, those that could not be graded, and the slowest.
+//! test, the submissions that hit a limit, the late ones (with a deadline), those that could
+//! not be graded, and the slowest.
 //!
 //! Pure functions of the result records; the statistics are unit-tested on plain numbers.
 
@@ -12,7 +13,7 @@ use super::results::{Entry, Row};
 /// Failure reasons that mean a submission ran into one of the grader's limits.
 const LIMIT_REASONS: [&str; 4] = ["timeout", "output_limit", "crash", "build_timeout"];
 /// Bars of the histogram.
-const BINS: usize = 10;
+pub const BINS: usize = 10;
 /// Rows of the slowest-submissions table.
 const SLOWEST: usize = 5;
 
@@ -36,14 +37,14 @@ pub fn render(rows: &[Row]) -> String {
     scores(&mut md, &graded);
     pass_rates(&mut md, &graded);
     limits(&mut md, &graded);
+    late(&mut md, &graded);
     errors(&mut md, rows);
     slowest(&mut md, &graded);
     md
 }
 
 fn scores(md: &mut String, graded: &[&Record]) {
-    let max = graded.iter().map(|r| r.max_score).fold(0.0, f64::max);
-    let scores: Vec<f64> = graded.iter().map(|r| r.score).collect();
+    let (scores, max) = scores_and_max(graded);
     md.push_str("## Scores\n\n");
     if scores.is_empty() {
         md.push_str("No graded submission.\n\n");
@@ -59,47 +60,87 @@ fn scores(md: &mut String, graded: &[&Record]) {
     );
     md.push_str("| score | submissions | |\n|---|---:|---|\n");
     let counts = histogram(&scores, max, BINS);
-    let width = max / counts.len() as f64;
-    for (i, n) in counts.iter().enumerate() {
-        let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
-        let range = if counts.len() == 1 {
-            number(max)
-        } else if i + 1 == counts.len() {
-            format!("{} – {}", number(lo), number(hi))
-        } else {
-            format!("{} – <{}", number(lo), number(hi))
-        };
+    for (n, range) in counts.iter().zip(bin_labels(counts.len(), max)) {
         let _ = writeln!(md, "| {range} | {n} | {} |", "█".repeat(*n));
     }
     md.push('\n');
 }
 
-fn pass_rates(md: &mut String, graded: &[&Record]) {
-    md.push_str("## Pass rate of every test\n\n");
-    let mut tests: Vec<(&str, &str, &str, usize, usize)> = Vec::new();
+/// The scores of graded submissions and the largest maximum, for the histogram.
+pub fn scores_and_max(graded: &[&Record]) -> (Vec<f64>, f64) {
+    let max = graded.iter().map(|r| r.max_score).fold(0.0, f64::max);
+    (graded.iter().map(|r| r.score).collect(), max)
+}
+
+/// The ranges of a [`histogram`] of `bins` bins up to `max`: `0 – <2`, …, `18 – 20`.
+pub fn bin_labels(bins: usize, max: f64) -> Vec<String> {
+    if bins == 1 {
+        return vec![number(max)];
+    }
+    let width = max / bins as f64;
+    (0..bins)
+        .map(|i| {
+            let (lo, hi) = (i as f64 * width, (i + 1) as f64 * width);
+            if i + 1 == bins {
+                format!("{} – {}", number(lo), number(hi))
+            } else {
+                format!("{} – <{}", number(lo), number(hi))
+            }
+        })
+        .collect()
+}
+
+/// One test's pass rate over a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRate<'a> {
+    pub exercise: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub passed: usize,
+    pub total: usize,
+}
+
+/// Every test of `graded`, in the order results list them, with how many submissions passed it.
+pub fn test_rates<'a>(graded: &[&'a Record]) -> Vec<TestRate<'a>> {
+    let mut tests: Vec<TestRate> = Vec::new();
     for r in graded {
         for t in &r.tests {
             let i = match tests
                 .iter()
-                .position(|x| x.0 == t.exercise && x.2 == t.name)
+                .position(|x| x.exercise == t.exercise && x.name == t.name)
             {
                 Some(i) => i,
                 None => {
-                    tests.push((&t.exercise, &t.kind, &t.name, 0, 0));
+                    tests.push(TestRate {
+                        exercise: &t.exercise,
+                        kind: &t.kind,
+                        name: &t.name,
+                        passed: 0,
+                        total: 0,
+                    });
                     tests.len() - 1
                 }
             };
-            tests[i].3 += usize::from(t.passed());
-            tests[i].4 += 1;
+            tests[i].passed += usize::from(t.passed());
+            tests[i].total += 1;
         }
     }
+    tests
+}
+
+fn pass_rates(md: &mut String, graded: &[&Record]) {
+    md.push_str("## Pass rate of every test\n\n");
     md.push_str("| exercise | kind | test | passed | rate |\n|---|---|---|---:|---:|\n");
-    for (exercise, kind, name, passed, total) in tests {
+    for t in test_rates(graded) {
         let _ = writeln!(
             md,
-            "| {exercise} | {kind} | {} | {passed} / {total} | {:.0}% |",
-            cell(name),
-            100.0 * passed as f64 / total as f64
+            "| {} | {} | {} | {} / {} | {:.0}% |",
+            t.exercise,
+            t.kind,
+            cell(t.name),
+            t.passed,
+            t.total,
+            100.0 * t.passed as f64 / t.total as f64
         );
     }
     md.push('\n');
@@ -126,6 +167,72 @@ fn limits(md: &mut String, graded: &[&Record]) {
     }
     if !any {
         md.push_str("None.\n");
+    }
+    md.push('\n');
+}
+
+/// Late submissions and where the submission times came from; nothing without a deadline.
+fn late(md: &mut String, graded: &[&Record]) {
+    let timed: Vec<&Record> = graded
+        .iter()
+        .copied()
+        .filter(|r| r.late.is_some())
+        .collect();
+    if timed.is_empty() {
+        return;
+    }
+    let mut sources: Vec<(&str, usize)> = Vec::new();
+    for r in &timed {
+        let source = r.late.as_ref().map_or("", |l| l.source.as_str());
+        match sources.iter_mut().find(|(s, _)| *s == source) {
+            Some((_, n)) => *n += 1,
+            None => sources.push((source, 1)),
+        }
+    }
+    let listed: Vec<String> = sources.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    md.push_str(
+        "## Late submissions
+
+",
+    );
+    let _ = writeln!(
+        md,
+        "Submission times from: {}.
+",
+        listed.join(", ")
+    );
+    let late: Vec<&Record> = timed
+        .into_iter()
+        .filter(|r| r.late.as_ref().is_some_and(|l| l.late_by_s > 0))
+        .collect();
+    if late.is_empty() {
+        md.push_str(
+            "None: every submission was on time.
+
+",
+        );
+        return;
+    }
+    md.push_str("| submission | handed in | late by | from | penalty |\n|---|---|---:|---|---:|\n");
+    for r in late {
+        let Some(l) = &r.late else { continue };
+        let penalty = if l.within_grace {
+            "grace period".to_string()
+        } else {
+            format!(
+                "{} ({} points)",
+                crate::deadline::percent(l.penalty_fraction),
+                number(r.late_penalty())
+            )
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {penalty} |",
+            cell(&r.submission),
+            cell(&l.submitted_at),
+            crate::deadline::duration_words(std::time::Duration::from_secs(l.late_by_s)),
+            cell(&l.source),
+        );
     }
     md.push('\n');
 }
@@ -237,6 +344,7 @@ mod tests {
             name: name.into(),
             entry: Entry::Graded(Box::new(Record {
                 submission: name.into(),
+                lab: None,
                 score: tests.iter().map(|t| t.score).sum(),
                 max_score: 2.0,
                 tests,
@@ -244,6 +352,8 @@ mod tests {
                 key: None,
                 key_parts: None,
                 previous: None,
+                score_before_penalty: None,
+                late: None,
             })),
         }
     }
@@ -282,6 +392,43 @@ mod tests {
         );
         assert!(
             md.contains("Mean 1.333333 / 2, median 1, full marks: 1."),
+            "{md}"
+        );
+        assert!(!md.contains("Late"), "{md}");
+    }
+
+    #[test]
+    fn late_submissions_are_listed_with_their_penalty_and_time_source() {
+        let late = |row: &mut Row, source: &str, late_by_s, within_grace, penalty_fraction| {
+            let Entry::Graded(r) = &mut row.entry else {
+                unreachable!()
+            };
+            r.score_before_penalty = Some(r.score);
+            r.score *= 1.0 - penalty_fraction;
+            r.late = Some(crate::batch::record::RecordLate {
+                submitted_at: "2026-12-02T00:00:00-05:00".into(),
+                source: source.into(),
+                late_by_s,
+                within_grace,
+                penalty_fraction,
+            });
+        };
+        let mut rows = vec![
+            record("alice", 1, &[("a", None), ("b", None)]),
+            record("bob", 1, &[("a", None), ("b", None)]),
+            record("carol", 1, &[("a", None), ("b", None)]),
+        ];
+        late(&mut rows[0], "git", 7200, false, 0.1);
+        late(&mut rows[1], "git", 300, true, 0.0);
+        late(&mut rows[2], "file_times", 0, false, 0.0);
+        let md = render(&rows);
+        assert!(
+            md.contains(
+                "## Late submissions\n\nSubmission times from: git 2, file_times 1.\n\n\
+                 | submission | handed in | late by | from | penalty |\n|---|---|---:|---|---:|\n\
+                 | alice | 2026-12-02T00:00:00-05:00 | 2 hours | git | 10% (0.2 points) |\n\
+                 | bob | 2026-12-02T00:00:00-05:00 | 5 minutes | git | grace period |\n\n"
+            ),
             "{md}"
         );
     }

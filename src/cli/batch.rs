@@ -14,7 +14,8 @@ use crate::batch::{self, changes, progress, Entry, Progress, Row, Shard};
 pub(super) struct BatchArgs {
     /// Directory whose immediate subdirectories are the submissions.
     root: PathBuf,
-    /// Where `<name>.json`, `gradebook.csv`, `summary.md` and `changes.csv` are written.
+    /// Where `<name>.json`, `<name>.html`, `gradebook.csv`, `summary.md`, `changes.csv` and
+    /// `index.html` are written.
     /// Results already there for the same submission, spec and labgrade version are kept.
     #[arg(long, value_name = "RESULTS_DIR")]
     out: PathBuf,
@@ -96,7 +97,7 @@ fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
         .filter(|r| matches!(r.entry, Entry::Error(_)))
         .count();
     eprintln!(
-        "labgrade: wrote gradebook.csv, summary.md and changes.csv in {}",
+        "labgrade: wrote gradebook.csv, summary.md, changes.csv and index.html in {}",
         out.display()
     );
     if failed > 0 {

@@ -14,9 +14,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::build::BuildCache;
+use crate::deadline::{self, time::UtcTime, Late};
 use crate::grade::Grader;
 use crate::report::{shell_quote, Audience, Format, ReportOptions, Withheld};
-use crate::spec::{self, Spec};
+use crate::spec::{self, Deadline, Spec};
 use crate::stage::Skeleton;
 
 /// Exit status when every test passed.
@@ -88,6 +89,11 @@ struct GradeArgs {
     /// List passing tests too (human format).
     #[arg(short, long)]
     verbose: bool,
+    /// Gradescope's `submission_metadata.json` (its `created_at` is the submission time for
+    /// the spec's late policy), when it is not in the submission directory: Gradescope keeps
+    /// it at /autograder/submission_metadata.json.
+    #[arg(long, value_name = "FILE")]
+    submission_metadata: Option<PathBuf>,
     #[command(flatten)]
     select: SelectArgs,
 }
@@ -184,6 +190,7 @@ fn run(cli: Cli) -> Result<u8> {
                 out: None,
                 name: None,
                 verbose: args.verbose,
+                submission_metadata: None,
                 select: args.select,
             };
             grade_with(args, true)
@@ -213,6 +220,15 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
         spec = spec.select(&args.select.only)?;
     }
     let outputs = reports::Outputs::new(args.format, args.out.as_deref(), &args.select.reports)?;
+    // The student sees the time left; staff get the late policy applied to the result.
+    let (countdown, late) = match (&spec.deadline, student) {
+        (Some(d), true) => (Some(deadline::countdown(d, UtcTime::now())), None),
+        (Some(d), false) => (
+            None,
+            late_for(d, &args.submission, args.submission_metadata.as_deref()),
+        ),
+        (None, _) => (None, None),
+    };
     let grader = grader(spec, 0, default_jobs());
     let name = args
         .name
@@ -229,9 +245,11 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
         },
         verbose: args.verbose,
         rerun: student.then(|| check_command(&args)),
-        deadline: None,
+        deadline: countdown,
         withheld,
         source_prefix: reports::source_prefix(&args.submission),
+        late,
+        index: None,
     };
     outputs.write(&result, &opts)?;
     Ok(if result.all_passed() {
@@ -239,6 +257,18 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
     } else {
         EXIT_FAIL
     })
+}
+
+/// What `deadline` makes of the submission in `dir`; `None`, with a warning, when not even its
+/// files' times can be read.
+fn late_for(deadline: &Deadline, dir: &Path, metadata: Option<&Path>) -> Option<Late> {
+    match crate::deadline::submission_time(dir, metadata) {
+        Ok(submitted) => Some(deadline::assess(deadline, submitted)),
+        Err(why) => {
+            eprintln!("labgrade: warning: no late policy applied: {why}");
+            None
+        }
+    }
 }
 
 /// The `labgrade check` command line that grades this submission again the same way, for the
@@ -267,6 +297,14 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                     s.exercises.len(),
                     s.max_score()
                 );
+                // The deadline as students will read it: a wrong offset shows here.
+                if let Some(d) = &s.deadline {
+                    println!(
+                        "  due {}; {}",
+                        d.due.describe(),
+                        deadline::describe_policy(d)
+                    );
+                }
             }
             Err(e) => {
                 bad += 1;

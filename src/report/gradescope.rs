@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use crate::deadline::Late;
 use crate::verdict::{GradeResult, TestResult};
 
 use super::junit::evidence_text;
@@ -53,11 +54,22 @@ struct Test<'a> {
     tags: [&'a str; 2],
 }
 
-pub(super) fn render(result: &GradeResult) -> String {
+/// `late`: the spec's late policy applied to this submission; its penalty lowers the score
+/// (the per-test scores stay what the tests earned) and the summary says why.
+pub(super) fn render(result: &GradeResult, late: Option<&Late>) -> String {
+    let raw = round(result.score());
+    let mut output = summary(result);
+    if let Some(late) = late {
+        // With hidden tests the total stays unpublished, so the sentence names no points.
+        let all_visible = result.tests.iter().all(|t| !t.hidden);
+        let scores = all_visible.then(|| (raw, round(result.max_score())));
+        output.push('\n');
+        output.push_str(&super::late::sentence(late, scores));
+    }
     let results = Results {
-        score: round(result.score()),
+        score: late.map_or(raw, |l| l.penalised(raw)),
         execution_time: result.total_time.as_secs_f64().round() as u64,
-        output: summary(result),
+        output,
         output_format: "text",
         visibility: "visible",
         stdout_visibility: "hidden",
@@ -147,7 +159,7 @@ mod tests {
     use crate::report::junit::tests::sample;
 
     fn parsed(result: &GradeResult) -> Value {
-        serde_json::from_str(&render(result)).expect("valid JSON")
+        serde_json::from_str(&render(result, None)).expect("valid JSON")
     }
 
     #[test]
@@ -241,6 +253,29 @@ mod tests {
         );
         assert_eq!(value["score"], 1.0);
         assert_eq!(value["extra_data"]["max_score"], 3.0);
+    }
+
+    #[test]
+    fn a_late_penalty_lowers_the_score_and_is_explained() {
+        let late = crate::report::late::tests::late(2 * 3600);
+        let parsed = |result: &GradeResult| -> Value {
+            serde_json::from_str(&render(result, Some(&late))).unwrap()
+        };
+        let with_hidden = parsed(&sample());
+        assert_eq!(with_hidden["score"], 2.25);
+        assert_eq!(with_hidden["tests"][0]["score"], 1.0);
+        let output = with_hidden["output"].as_str().unwrap();
+        assert!(
+            output.ends_with("per the last git commit): a 10% late penalty on the score."),
+            "{output}"
+        );
+        let mut visible = sample();
+        visible.tests.retain(|t| !t.hidden);
+        let output = parsed(&visible)["output"].as_str().unwrap().to_string();
+        assert!(
+            output.ends_with("a 10% late penalty, 1 → 0.9 / 3 points."),
+            "{output}"
+        );
     }
 
     #[test]

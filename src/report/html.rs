@@ -10,14 +10,18 @@
 use std::fmt::Write;
 
 use super::markup::text;
-use super::{plot, points};
+use super::{late, plot, points, ReportOptions};
+use crate::deadline::Late;
 use crate::verdict::{GradeResult, TestResult};
 
 use super::junit::evidence_text;
 
-const STYLE: &str = include_str!("html.css");
+/// The style sheet of every HTML page (a submission's and the batch overview).
+pub(super) const STYLE: &str = include_str!("html.css");
 
-pub(super) fn render(result: &GradeResult) -> String {
+/// The page; `opts.late` puts the late policy's outcome under the score (which is then the
+/// penalised one), and `opts.index` links back to a batch's overview page.
+pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
     let mut out = String::new();
     let title = format!("labgrade: {} ({})", result.submission, result.lab);
     let _ = write!(
@@ -28,7 +32,14 @@ pub(super) fn render(result: &GradeResult) -> String {
          <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
         text(&title)
     );
-    header(&mut out, result);
+    if let Some(index) = &opts.index {
+        let _ = writeln!(
+            out,
+            "<nav><a href=\"{}\">← All submissions</a></nav>",
+            text(index)
+        );
+    }
+    header(&mut out, result, opts.late.as_ref());
     let exercises = exercises(result);
     overview(&mut out, result, &exercises);
     for ex in exercises {
@@ -44,31 +55,34 @@ pub(super) fn render(result: &GradeResult) -> String {
     out
 }
 
-fn header(out: &mut String, result: &GradeResult) {
-    let (score, max) = (result.score(), result.max_score());
+fn header(out: &mut String, result: &GradeResult, late: Option<&Late>) {
+    let (raw, max) = (result.score(), result.max_score());
+    let score = late.map_or(raw, |l| l.penalised(raw));
     let passed = result.tests.iter().filter(|t| t.verdict.passed()).count();
     let _ = write!(
         out,
         "<header>\n<h1>{}</h1>\n<p class=\"lab\">{}</p>\n\
-         <p class=\"total {}\"><span class=\"score\">{}</span> / {} points</p>\n{}\n\
+         <p class=\"total {}\"><span class=\"score\">{}</span> / {} points</p>\n{}\n{}\
          <p class=\"facts\">{passed} of {} tests passed · build {:.1} s · grading {:.1} s</p>\n",
         text(&result.submission),
         text(&result.lab),
         match score / max {
-            _ if result.all_passed() => "ok",
+            _ if result.all_passed() && score == raw => "ok",
             r if r >= 0.5 => "partial",
             _ => "notok",
         },
         points(score),
         points(max),
         meter(score, max),
+        late.map_or_else(String::new, |l| late_line(l, raw, max)),
         result.tests.len(),
         result.build_time.as_secs_f64(),
         result.total_time.as_secs_f64()
     );
-    if !result.warnings.is_empty() {
+    let notes = late.map(late::skipped_notes).unwrap_or_default();
+    if !result.warnings.is_empty() || !notes.is_empty() {
         out.push_str("<ul class=\"warnings\">\n");
-        for w in &result.warnings {
+        for w in result.warnings.iter().chain(&notes) {
             let _ = writeln!(out, "<li>{}</li>", text(w));
         }
         out.push_str("</ul>\n");
@@ -76,8 +90,21 @@ fn header(out: &mut String, result: &GradeResult) {
     out.push_str("</header>\n");
 }
 
+/// The late policy's outcome, under the score.
+fn late_line(l: &Late, raw: f64, max: f64) -> String {
+    let class = match l.penalty_fraction {
+        f if f > 0.0 => "late penalised",
+        _ if l.is_late() => "late",
+        _ => "late on-time",
+    };
+    format!(
+        "<p class=\"{class}\">{}</p>\n",
+        text(&late::sentence(l, Some((raw, max))))
+    )
+}
+
 /// A bar filled to `score / max`.
-fn meter(score: f64, max: f64) -> String {
+pub(super) fn meter(score: f64, max: f64) -> String {
     let pct = if max > 0.0 {
         100.0 * score / max
     } else {
@@ -258,7 +285,7 @@ mod tests {
 
     #[test]
     fn every_test_is_shown_with_status_points_and_hidden_mark() {
-        let html = render(&sample());
+        let html = render(&sample(), &ReportOptions::default());
         let doc = parse(&html);
         let rows = rows(&doc);
         let summary: Vec<(&str, String)> = rows
@@ -320,7 +347,7 @@ mod tests {
         let mut second = result.tests[1].clone();
         second.name = "n=100 p=5".to_string();
         result.tests.insert(2, second);
-        let html = render(&result);
+        let html = render(&result, &ReportOptions::default());
         let open: Vec<&str> = html
             .match_indices("<details open=\"open\"><summary class=\"msg\">")
             .map(|(i, m)| &html[i + m.len()..i + m.len() + 30])
@@ -337,7 +364,7 @@ mod tests {
 
     #[test]
     fn evidence_is_included() {
-        let html = render(&sample());
+        let html = render(&sample(), &ReportOptions::default());
         assert!(
             html.contains("<pre>command: pool_sum 100 4\nexit: exit status 0\nexpected: 5050"),
             "{html}"
@@ -348,7 +375,7 @@ mod tests {
     fn race_values_are_drawn_and_speedup_curves_when_present() {
         let mut result = sample();
         result.tests[3].evidence.expected = Some("4000".to_string());
-        let html = render(&result);
+        let html = render(&result, &ReportOptions::default());
         let doc = parse(&html);
         let svgs: Vec<_> = doc
             .descendants()
@@ -359,7 +386,7 @@ mod tests {
         assert!(html.contains("in 20 run(s); 4000 (P×K) means no update was lost."));
 
         result.tests[0].kind = "speedup";
-        let html = render(&result);
+        let html = render(&result, &ReportOptions::default());
         assert!(html.contains("No speedup curve was recorded"));
         result.tests[0].evidence.speedup_curve = Some(SpeedupCurve {
             points: vec![
@@ -376,7 +403,7 @@ mod tests {
             ],
             required: Some(1.5),
         });
-        let html = render(&result);
+        let html = render(&result, &ReportOptions::default());
         let doc = parse(&html);
         assert_eq!(
             doc.descendants().filter(|n| n.has_tag_name("svg")).count(),
@@ -399,7 +426,7 @@ mod tests {
         result
             .warnings
             .push("<iframe src=\"http://evil.example\"></iframe>".to_string());
-        let html = render(&result);
+        let html = render(&result, &ReportOptions::default());
         let doc = parse(&html);
         // Structure survived: still four test rows, the hostile ones among them.
         assert_eq!(rows(&doc).len(), 4);

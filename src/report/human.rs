@@ -6,12 +6,12 @@
 //! Colors come from `colored`, which the CLI switches off for files and non-terminals.
 
 use std::fmt::Write;
-use std::time::Duration;
 
 use colored::Colorize;
 
-use super::{advice, points, Audience, Countdown, ReportOptions};
+use super::{advice, late, points, Audience, Countdown, ReportOptions};
 use super::{exercises, totals};
+use crate::deadline::{duration_words, percent};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
 /// Failures of one exercise shown in full in the student's check; the rest get a line each.
@@ -206,11 +206,12 @@ fn rerun(out: &mut String, t: &TestResult, opts: &ReportOptions) {
 }
 
 fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &ReportOptions) {
-    let (score, max, passed) = totals(shown);
+    let (raw, raw_max, passed) = totals(shown);
     let failing = shown.len() - passed;
-    let (score, max) = (points(score), points(max));
+    let (score, max) = (points(raw), points(raw_max));
     if opts.audience == Audience::Staff {
-        let summary = format!("Score: {score} / {max}");
+        let penalised = opts.late.as_ref().map(|l| l.penalised(raw));
+        let summary = format!("Score: {} / {max}", penalised.map_or(score, points));
         let _ = writeln!(
             out,
             "\n{}  ({:.1} s, build {:.1} s)",
@@ -222,6 +223,21 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
             result.total_time.as_secs_f64(),
             result.build_time.as_secs_f64()
         );
+        if let Some(late) = &opts.late {
+            let line = late::sentence(late, Some((raw, raw_max)));
+            let _ = writeln!(
+                out,
+                "{}",
+                if late.penalty_fraction > 0.0 {
+                    line.red().to_string()
+                } else {
+                    line
+                }
+            );
+            for note in late::skipped_notes(late) {
+                let _ = writeln!(out, "  {} {note}", "note:".yellow().bold());
+            }
+        }
         return;
     }
     if failing == 0 {
@@ -306,25 +322,35 @@ fn hidden(t: &TestResult) -> &'static str {
 
 fn countdown(c: &Countdown) -> String {
     match c {
-        Countdown::Left { due, left } => format!("Deadline {due}: {} left", span(*left)),
-        Countdown::Passed { due, ago } => {
+        Countdown::Left { due, left } => {
+            format!("Due {due}, in {}", duration_words(*left))
+        }
+        Countdown::Grace {
+            due,
+            ago,
+            grace_left,
+        } => format!(
+            "Due {due}: passed {} ago, but a submission in the next {} is still on time \
+             (grace period)",
+            duration_words(*ago),
+            duration_words(*grace_left)
+        ),
+        Countdown::Passed {
+            due,
+            ago,
+            penalty_fraction,
+            policy,
+        } => {
+            let now = if *penalty_fraction > 0.0 {
+                format!("a {} penalty applies", percent(*penalty_fraction))
+            } else {
+                "no penalty applies".to_string()
+            };
             format!(
-                "Deadline {due} passed {} ago: the late policy applies",
-                span(*ago)
+                "Past due by {} (due {due}): {now} ({policy})",
+                duration_words(*ago)
             )
         }
-    }
-}
-
-/// A duration in the two largest units that matter (`2 days 3 h`, `3 h 12 min`, `9 min`).
-fn span(d: Duration) -> String {
-    let mins = d.as_secs() / 60;
-    let (days, hours, mins) = (mins / 1440, mins / 60 % 24, mins % 60);
-    match (days, hours) {
-        (0, 0) => format!("{mins} min"),
-        (0, h) => format!("{h} h {mins} min"),
-        (1, h) => format!("1 day {h} h"),
-        (d, h) => format!("{d} days {h} h"),
     }
 }
 

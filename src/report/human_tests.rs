@@ -47,6 +47,23 @@ Score: 2.5 / 4.5  (2.6 s, build 1.5 s)
 }
 
 #[test]
+fn staff_see_the_late_penalty_under_the_score() {
+    let opts = ReportOptions {
+        late: Some(crate::report::late::tests::late(2 * 3600)),
+        ..ReportOptions::default()
+    };
+    let text = plain(&sample(), &opts);
+    let tail = &text[text.find("Score:").unwrap()..];
+    assert_eq!(
+        tail,
+        "Score: 2.25 / 4.5  (2.6 s, build 1.5 s)
+Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last git commit): a 10% late penalty, 2.5 → 2.25 / 4.5 points.
+  note: submission time: not from submission_metadata.json: no `created_at` field
+"
+    );
+}
+
+#[test]
 fn the_student_sees_failures_first_how_to_rerun_them_and_what_to_try_next() {
     assert_eq!(
         plain(&sample(), &student()),
@@ -84,7 +101,7 @@ fn the_students_success_is_quiet() {
             points: 3.0,
         },
         deadline: Some(Countdown::Left {
-            due: "Tue 2026-12-01 22:00".to_string(),
+            due: "Tuesday 1 December 2026, 22:00 (UTC-05:00)".to_string(),
             left: Duration::from_secs(2 * 86400 + 3 * 3600 + 59),
         }),
         ..student()
@@ -92,7 +109,7 @@ fn the_students_success_is_quiet() {
     assert_eq!(
         plain(&result, &opts),
         "Grading alice against lab10
-Deadline Tue 2026-12-01 22:00: 2 days 3 h left
+Due Tuesday 1 December 2026, 22:00 (UTC-05:00), in 2 days 3 hours
   ok pool-sum  2 tests, 3 / 3 points
   ok counter  1 test, 0 / 0 points
 All 3 tests passed: 3 / 3 points.
@@ -173,15 +190,42 @@ fn rerun_patterns_are_quoted_for_the_shell() {
 
 #[test]
 fn countdowns_read_naturally() {
-    assert_eq!(span(Duration::from_secs(59)), "0 min");
-    assert_eq!(span(Duration::from_secs(3 * 3600 + 12 * 60)), "3 h 12 min");
-    assert_eq!(span(Duration::from_secs(86400 + 3600)), "1 day 1 h");
+    let left = Countdown::Left {
+        due: "Tuesday 1 December 2026, 22:00 (UTC-05:00)".to_string(),
+        left: Duration::from_secs(86400 + 3 * 3600 + 59),
+    };
+    assert_eq!(
+        countdown(&left),
+        "Due Tuesday 1 December 2026, 22:00 (UTC-05:00), in 1 day 3 hours"
+    );
+    let grace = Countdown::Grace {
+        due: "Tue 22:00".to_string(),
+        ago: Duration::from_secs(300),
+        grace_left: Duration::from_secs(600),
+    };
+    assert_eq!(
+        countdown(&grace),
+        "Due Tue 22:00: passed 5 minutes ago, but a submission in the next 10 minutes is still \
+         on time (grace period)"
+    );
     let late = Countdown::Passed {
         due: "Tue 22:00".to_string(),
-        ago: Duration::from_secs(600),
+        ago: Duration::from_secs(2 * 3600),
+        penalty_fraction: 0.1,
+        policy: "10% per started day late, at most 50%".to_string(),
     };
     assert_eq!(
         countdown(&late),
-        "Deadline Tue 22:00 passed 10 min ago: the late policy applies"
+        "Past due by 2 hours (due Tue 22:00): a 10% penalty applies (10% per started day late, \
+         at most 50%)"
     );
+    let free = Countdown::Passed {
+        due: "Tue 22:00".to_string(),
+        ago: Duration::from_secs(2 * 3600),
+        penalty_fraction: 0.0,
+        policy: "late submissions are marked late and keep their points".to_string(),
+    };
+    assert!(countdown(&free).ends_with(
+        ": no penalty applies (late submissions are marked late and keep their points)"
+    ));
 }

@@ -1,15 +1,27 @@
 //! The JSON result of CONTRACT §3. Field names here are an interface: add, never rename.
+//!
+//! With a late policy, `score` is the penalised score (what goes into a gradebook) and
+//! `score_before_penalty` keeps the tests' own sum; each test's `score` is never penalised.
 
 use serde::Serialize;
 
+use crate::deadline::Late;
 use crate::verdict::{Evidence, GradeResult, TestResult, Verdict};
 
 /// The whole result (`labgrade grade --format json`, and each file of `batch`).
 #[derive(Debug, Serialize)]
 pub struct JsonResult<'a> {
     pub submission: &'a str,
+    /// The score after any late penalty (what a gradebook takes).
     pub score: f64,
     pub max_score: f64,
+    /// The score the tests earned, before the late penalty; present with `late`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score_before_penalty: Option<f64>,
+    /// When the submission was handed in and what the spec's late policy made of it; present
+    /// when the spec has a `[deadline]` (on-time submissions included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<JsonLate>,
     pub tests: Vec<JsonTest<'a>>,
     pub lab: &'a str,
     pub warnings: &'a [String],
@@ -18,6 +30,26 @@ pub struct JsonResult<'a> {
     pub grader_version: &'static str,
     /// Which sandbox layers were active when grading.
     pub sandbox: &'a [crate::sandbox::LayerStatus],
+}
+
+/// The `late` field: the late policy's outcome.
+#[derive(Debug, Serialize)]
+pub struct JsonLate {
+    /// The deadline, RFC 3339 at the spec's offset.
+    pub due: String,
+    /// When the submission was handed in, RFC 3339 at the deadline's offset.
+    pub submitted_at: String,
+    /// Where `submitted_at` came from: `gradescope`, `git` or `file_times`.
+    pub source: &'static str,
+    /// Seconds after the deadline (0 when on time).
+    pub late_by_s: u64,
+    /// Late, but within the grace period (so no penalty).
+    pub within_grace: bool,
+    /// Fraction of the score taken: `score = score_before_penalty * (1 - penalty_fraction)`.
+    pub penalty_fraction: f64,
+    /// Better time sources that were present but unusable, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_sources: Vec<String>,
 }
 
 /// One test of the result.
@@ -42,12 +74,20 @@ pub struct JsonTest<'a> {
     pub evidence: &'a Evidence,
 }
 
-/// The serialisable view of `result`.
+/// The serialisable view of `result`, without a late policy.
 pub fn to_json(result: &GradeResult) -> JsonResult<'_> {
+    to_json_with(result, None)
+}
+
+/// The serialisable view of `result`, with `late`'s penalty applied to `score` when given.
+pub fn to_json_with<'a>(result: &'a GradeResult, late: Option<&Late>) -> JsonResult<'a> {
+    let raw = round(result.score());
     JsonResult {
         submission: &result.submission,
-        score: round(result.score()),
+        score: late.map_or(raw, |l| l.penalised(raw)),
         max_score: round(result.max_score()),
+        score_before_penalty: late.map(|_| raw),
+        late: late.map(json_late),
         tests: result.tests.iter().map(test).collect(),
         lab: &result.lab,
         warnings: &result.warnings,
@@ -55,6 +95,18 @@ pub fn to_json(result: &GradeResult) -> JsonResult<'_> {
         total_ms: result.total_time.as_millis() as u64,
         grader_version: env!("CARGO_PKG_VERSION"),
         sandbox: &result.sandbox,
+    }
+}
+
+fn json_late(late: &Late) -> JsonLate {
+    JsonLate {
+        due: late.due.rfc3339(),
+        submitted_at: late.submitted_at().rfc3339(),
+        source: late.submitted.source.code(),
+        late_by_s: late.late_by.as_secs(),
+        within_grace: late.within_grace,
+        penalty_fraction: late.penalty_fraction,
+        skipped_sources: late.submitted.skipped.clone(),
     }
 }
 
@@ -81,4 +133,41 @@ fn test(t: &TestResult) -> JsonTest<'_> {
 /// Scores are sums of spec points; keep float noise (0.30000000000000004) out of gradebooks.
 fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::junit::tests::sample;
+    use crate::report::late::tests::late;
+
+    #[test]
+    fn a_late_penalty_lowers_score_and_keeps_the_raw_one() {
+        let result = sample();
+        let plain = serde_json::to_value(to_json(&result)).unwrap();
+        assert_eq!(plain["score"], 2.5);
+        assert!(plain.get("late").is_none() && plain.get("score_before_penalty").is_none());
+
+        let json = serde_json::to_value(to_json_with(&result, Some(&late(2 * 3600)))).unwrap();
+        assert_eq!(json["score"], 2.25);
+        assert_eq!(json["score_before_penalty"], 2.5);
+        assert_eq!(json["max_score"], 4.5);
+        assert_eq!(json["tests"][0]["score"], 1.0);
+        assert_eq!(
+            json["late"],
+            serde_json::json!({
+                "due": "2026-12-01T22:00:00-05:00",
+                "submitted_at": "2026-12-02T00:00:00-05:00",
+                "source": "git",
+                "late_by_s": 7200,
+                "within_grace": false,
+                "penalty_fraction": 0.1,
+                "skipped_sources": ["submission_metadata.json: no `created_at` field"],
+            })
+        );
+        let on_time = serde_json::to_value(to_json_with(&result, Some(&late(-5)))).unwrap();
+        assert_eq!(on_time["score"], 2.5);
+        assert_eq!(on_time["late"]["late_by_s"], 0);
+        assert_eq!(on_time["late"]["penalty_fraction"], 0.0);
+    }
 }

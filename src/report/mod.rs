@@ -12,8 +12,10 @@ mod github;
 mod gradescope;
 mod html;
 mod human;
+mod index;
 mod json;
 mod junit;
+mod late;
 mod markup;
 mod plot;
 
@@ -21,7 +23,8 @@ use std::time::Duration;
 
 pub use csv::csv_field;
 pub use human::shell_quote;
-pub use json::{to_json, JsonResult};
+pub use index::batch_index;
+pub use json::{to_json, to_json_with, JsonLate, JsonResult};
 
 use crate::verdict::GradeResult;
 
@@ -56,14 +59,27 @@ pub enum Audience {
     Student,
 }
 
-/// How the deadline stands, for the student's check. The late policy (issue 6) will supply
-/// it; until then the CLI passes none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the deadline stands, for the student's check (`crate::deadline::countdown` makes it
+/// from the spec's `[deadline]` and the clock).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Countdown {
     /// `due` (as the course wrote it) is `left` away.
     Left { due: String, left: Duration },
-    /// `due` passed `ago`.
-    Passed { due: String, ago: Duration },
+    /// `due` passed `ago`, within the grace period: on time for `grace_left` more.
+    Grace {
+        due: String,
+        ago: Duration,
+        grace_left: Duration,
+    },
+    /// `due` passed `ago`, beyond any grace period: a submission now is late.
+    Passed {
+        due: String,
+        ago: Duration,
+        /// What a submission now loses (0: the policy takes nothing).
+        penalty_fraction: f64,
+        /// The late policy in words.
+        policy: String,
+    },
 }
 
 /// Hidden tests the student's check did not run, so it can say that more is graded later.
@@ -89,6 +105,13 @@ pub struct ReportOptions {
     /// The submission's directory relative to the repository root, with a trailing `/`
     /// (`lab10/`), or empty: GitHub annotations name files from the repository root.
     pub source_prefix: String,
+    /// What the spec's late policy made of this submission (`grade` and `batch` with a
+    /// `[deadline]`): `json`, `gradescope`, `html` and the staff's `human` report apply and
+    /// show it. `None`: no deadline, or the student's check (which shows the countdown).
+    pub late: Option<crate::deadline::Late>,
+    /// The relative address of the batch's overview page (`index.html`), for an HTML page
+    /// written by `batch` to link back to. `None`: a page of its own.
+    pub index: Option<String>,
 }
 
 /// Renders `result` in `format`.
@@ -96,15 +119,16 @@ pub fn render(result: &GradeResult, format: Format, opts: &ReportOptions) -> Str
     match format {
         Format::Human => human::render(result, opts),
         Format::Json => {
-            let mut text = serde_json::to_string_pretty(&to_json(result)).expect("plain data");
+            let json = to_json_with(result, opts.late.as_ref());
+            let mut text = serde_json::to_string_pretty(&json).expect("plain data");
             text.push('\n');
             text
         }
         Format::Junit => junit::render(result),
-        Format::Gradescope => gradescope::render(result),
+        Format::Gradescope => gradescope::render(result, opts.late.as_ref()),
         Format::Github => github::annotations(result, opts),
         Format::Csv => csv::render(result),
-        Format::Html => html::render(result),
+        Format::Html => html::render(result, opts),
     }
 }
 

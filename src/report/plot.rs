@@ -27,6 +27,8 @@ enum Side {
     Above,
     /// No expected value is known.
     Unknown,
+    /// The best range of a score histogram (full marks).
+    Top,
 }
 
 /// One bar: a value (or a range of values) and how many runs printed it.
@@ -47,7 +49,40 @@ pub(super) fn race_histogram(
     expected: Option<&str>,
 ) -> Option<String> {
     let bars = race_bars(values_seen, expected.and_then(|e| e.parse().ok()))?;
-    Some(histogram_svg(&bars))
+    let total: u32 = bars.iter().map(|b| b.count).sum();
+    Some(histogram_svg(
+        &bars,
+        &format!("Values printed in {total} runs"),
+        "runs",
+        "run(s)",
+    ))
+}
+
+/// A batch's scores as an SVG histogram: `counts[i]` submissions in the i-th of the equal
+/// ranges labelled `labels[i]`; the last range (full marks) in green.
+pub(super) fn score_histogram(counts: &[usize], labels: &[String]) -> String {
+    let bars: Vec<Bar> = counts
+        .iter()
+        .zip(labels)
+        .enumerate()
+        .map(|(i, (&count, label))| Bar {
+            label: label.clone(),
+            note: String::new(),
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            side: if i + 1 == counts.len() {
+                Side::Top
+            } else {
+                Side::Unknown
+            },
+        })
+        .collect();
+    let total: usize = counts.iter().sum();
+    histogram_svg(
+        &bars,
+        &format!("Scores of {total} submissions"),
+        "submissions",
+        "submission(s)",
+    )
 }
 
 fn race_bars(values_seen: &BTreeMap<String, u32>, expected: Option<u128>) -> Option<Vec<Bar>> {
@@ -120,7 +155,9 @@ fn group(values: &[(u128, u32)], max: usize, side: Side, expected: Option<u128>)
         .collect()
 }
 
-fn histogram_svg(bars: &[Bar]) -> String {
+/// `bars` as a histogram titled `title`, the y axis counting `axis`, each bar's tooltip
+/// `label: count unit`.
+fn histogram_svg(bars: &[Bar], title: &str, axis: &str, unit: &str) -> String {
     let max = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = PLOT_H;
@@ -133,18 +170,14 @@ fn histogram_svg(bars: &[Bar]) -> String {
         .unwrap_or(0);
     // Labels wider than their slot are turned, so neighbours do not overlap.
     let turned = longest as f64 * 6.2 > slot - 4.0;
-    let total: u32 = bars.iter().map(|b| b.count).sum();
     // Turned labels reach down by about half their length.
     let bottom = if turned {
         BOTTOM.max(longest as f64 * 6.2 * 0.45 + 20.0)
     } else {
         BOTTOM
     };
-    let mut svg = open_svg(
-        &format!("Values printed in {total} runs"),
-        TOP + PLOT_H + bottom,
-    );
-    axes(&mut svg, max, "runs");
+    let mut svg = open_svg(title, TOP + PLOT_H + bottom);
+    axes(&mut svg, max, axis);
     for (i, bar) in bars.iter().enumerate() {
         let cx = LEFT + slot * (i as f64 + 0.5);
         let h = plot_h * bar.count as f64 / max;
@@ -153,6 +186,7 @@ fn histogram_svg(bars: &[Bar]) -> String {
             Side::Below => "bar lost",
             Side::Expected => "bar ok",
             Side::Above => "bar above",
+            Side::Top => "bar ok",
             Side::Unknown => "bar",
         };
         if bar.side == Side::Expected {
@@ -176,7 +210,7 @@ fn histogram_svg(bars: &[Bar]) -> String {
         }
         let _ = write!(
             svg,
-            "<rect class=\"{class}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\"><title>{}: {} run(s)</title></rect>",
+            "<rect class=\"{class}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\"><title>{}: {} {unit}</title></rect>",
             cx - bar_w / 2.0,
             text(&bar.label),
             bar.count

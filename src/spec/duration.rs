@@ -45,6 +45,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(millis))
 }
 
+/// Like [`parse_duration`], but zero (`"0s"`, `"0m"`) is accepted: for a grace period, where
+/// none is a sensible value rather than a mistake.
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(digits_end);
+    let zero = !digits.is_empty() && digits.bytes().all(|b| b == b'0');
+    if zero && ["ms", "s", "m"].contains(&unit) {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +81,9 @@ mod tests {
             assert!(err.contains("like `500ms`, `10s` or `2m`"), "{bad}: {err}");
         }
         assert!(parse_duration("0s").unwrap_err().contains("is zero"));
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration_or_zero("0").unwrap_err().contains("no unit"));
         assert!(parse_duration("99999999999999999999m")
             .unwrap_err()
             .contains("too long"));

@@ -5,11 +5,13 @@
 //! in which illegal states cannot be represented. It never runs anything.
 //!
 //! The pipeline: `raw` (serde: the shape of the TOML) → `validate` (spec and exercises) →
-//! `expand` (one test: `fields`, `prepare`, `template`, `values`) → [`model`]; `select` picks
+//! `expand` (one test: `fields`, `prepare`, `template`, `values`), `deadline` (the
+//! `[deadline]` table) → [`model`]; `select` picks
 //! the tests one grading runs (`--only`, the student's check without hidden tests).
 //! The language is documented in `docs/spec-format.md`.
 
 mod criteria;
+mod deadline;
 mod duration;
 mod error;
 mod expand;

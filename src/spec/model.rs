@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::deadline::time::ZonedTime;
+
 /// A whole lab: its exercises, in the order the spec lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -17,6 +19,59 @@ pub struct Spec {
     pub origin: String,
     pub build: BuildSettings,
     pub exercises: Vec<Exercise>,
+    /// When the lab is due and what lateness costs (`[deadline]`); `None`: no deadline, no
+    /// countdown, no late penalty.
+    pub deadline: Option<Deadline>,
+}
+
+/// `[deadline]`: the due instant, the grace period and the late penalty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deadline {
+    /// The instant, with the UTC offset the course wrote it in (reports show it that way).
+    pub due: ZonedTime,
+    /// A submission at most this long after `due` is on time (absorbs clocks and uploads).
+    pub grace: Duration,
+    pub penalty: LatePenalty,
+}
+
+/// What a late submission loses, as a fraction of its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LatePenalty {
+    /// Late submissions are marked late and keep their score.
+    None,
+    /// `fraction` of the score, however late.
+    Flat { fraction: f64 },
+    /// `fraction` of the score per started `per` (day or hour) late, at most `max`.
+    Rate {
+        fraction: f64,
+        per: LatePeriod,
+        max: f64,
+    },
+}
+
+/// The unit of a [`LatePenalty::Rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatePeriod {
+    Hour,
+    Day,
+}
+
+impl LatePeriod {
+    /// The period's length.
+    pub fn length(self) -> Duration {
+        match self {
+            LatePeriod::Hour => Duration::from_secs(3600),
+            LatePeriod::Day => Duration::from_secs(86_400),
+        }
+    }
+
+    /// `hour` or `day`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatePeriod::Hour => "hour",
+            LatePeriod::Day => "day",
+        }
+    }
 }
 
 /// How submissions are compiled.
@@ -210,7 +265,8 @@ impl Spec {
     }
 
     /// Several specs graded as one (`--spec a.toml --spec b.toml`): exercises in order, the
-    /// longest build timeout. Exercise ids must stay unique.
+    /// longest build timeout, the deadline of whichever spec has one. Exercise ids must stay
+    /// unique, and two specs with deadlines must agree on it.
     pub fn combine(specs: Vec<Spec>) -> Result<Spec, CombineError> {
         let mut iter = specs.into_iter();
         let Some(mut all) = iter.next() else {
@@ -229,8 +285,18 @@ impl Spec {
             }
             all.lab = format!("{}+{}", all.lab, next.lab);
             all.title = format!("{}; {}", all.title, next.title);
-            all.origin = format!("{}, {}", all.origin, next.origin);
             all.build.timeout = all.build.timeout.max(next.build.timeout);
+            match (&all.deadline, next.deadline) {
+                (Some(a), Some(b)) if *a != b => {
+                    return Err(CombineError::DifferentDeadlines {
+                        first: all.origin.clone(),
+                        second: next.origin.clone(),
+                    })
+                }
+                (None, Some(b)) => all.deadline = Some(b),
+                _ => {}
+            }
+            all.origin = format!("{}, {}", all.origin, next.origin);
         }
         Ok(all)
     }
@@ -247,6 +313,8 @@ pub enum CombineError {
         first: String,
         second: String,
     },
+    #[error("{first} and {second} both have a `[deadline]`, and they differ: keep it in one spec")]
+    DifferentDeadlines { first: String, second: String },
 }
 
 #[cfg(test)]

@@ -27,6 +27,71 @@ pub struct RawSpec {
     pub defaults: Option<RawDefaults>,
     /// `[[exercise]]`.
     pub exercise: Option<Spanned<Vec<Spanned<RawExercise>>>>,
+    /// `[deadline]`: when the lab is due and what lateness costs.
+    pub deadline: Option<Spanned<RawDeadline>>,
+}
+
+/// `[deadline]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeadline {
+    /// Any TOML value, so `validate` can explain what an offset datetime is when it gets a
+    /// string, a local datetime or a date.
+    pub due: Option<Spanned<toml::Value>>,
+    /// Time after `due` that still counts as on time.
+    pub grace: Option<Spanned<Scalar>>,
+    /// `"none"` or a table.
+    pub penalty: Option<Spanned<RawPenalty>>,
+}
+
+/// `penalty = "none"` or `penalty = { ... }`.
+#[derive(Debug)]
+pub enum RawPenalty {
+    /// A string: only `none` is valid.
+    Keyword(String),
+    /// `{ flat = … }`, `{ per_day = …, max = … }` or `{ per_hour = …, max = … }`.
+    Table(RawPenaltyTable),
+}
+
+/// The table form of `penalty` (exactly one rule, validated later).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPenaltyTable {
+    /// Fraction taken from a late submission's score, however late.
+    pub flat: Option<Spanned<f64>>,
+    /// Fraction taken per started day late.
+    pub per_day: Option<Spanned<f64>>,
+    /// Fraction taken per started hour late.
+    pub per_hour: Option<Spanned<f64>>,
+    /// Cap of `per_day` / `per_hour`.
+    pub max: Option<Spanned<f64>>,
+}
+
+impl<'de> Deserialize<'de> for RawPenalty {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PenaltyVisitor;
+
+        impl<'de> Visitor<'de> for PenaltyVisitor {
+            type Value = RawPenalty;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "`\"none\"` or a table like `{ per_day = 0.1, max = 0.5 }` or `{ flat = 0.2 }`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPenalty, E> {
+                Ok(RawPenalty::Keyword(v.to_string()))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawPenalty, A::Error> {
+                RawPenaltyTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawPenalty::Table)
+            }
+        }
+
+        deserializer.deserialize_any(PenaltyVisitor)
+    }
 }
 
 /// `[build]`.

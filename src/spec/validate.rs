@@ -28,6 +28,10 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str) -> Result<Spec, SpecEr
     let build_timeout = raw.build.as_ref().and_then(|b| b.timeout.as_ref());
     let build_timeout = values::duration_or(&mut diags, "timeout", build_timeout, BUILD_TIMEOUT);
     let defaults = defaults(&mut diags, &raw);
+    let deadline = raw
+        .deadline
+        .as_ref()
+        .and_then(|d| super::deadline::deadline(&mut diags, d));
 
     let mut exercises = Vec::new();
     match &raw.exercise {
@@ -57,6 +61,7 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str) -> Result<Spec, SpecEr
             timeout: build_timeout.unwrap_or(BUILD_TIMEOUT),
         },
         exercises,
+        deadline,
     };
     diags.finish(spec)
 }

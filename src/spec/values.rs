@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::duration::{parse_duration, ACCEPTED_FORMS};
+use super::duration::{parse_duration, parse_duration_or_zero, ACCEPTED_FORMS};
 use super::error::Diagnostics;
 use super::raw::Scalar;
 use super::template::{Case, Template};
@@ -20,6 +20,23 @@ pub fn duration(diags: &mut Diagnostics, key: &str, value: &Spanned<Scalar>) -> 
         Scalar::Str(text) => parse_duration(text),
         Scalar::Int(i) => Err(format!(
             "a duration is a string with a unit: write `{key} = \"{i}s\"` ({ACCEPTED_FORMS})"
+        )),
+    };
+    result
+        .map_err(|msg| diags.error(&value.span(), format!("`{key}`: {msg}")))
+        .ok()
+}
+
+/// A duration that may be zero (`"0s"`), like a grace period.
+pub fn duration_or_zero(
+    diags: &mut Diagnostics,
+    key: &str,
+    value: &Spanned<Scalar>,
+) -> Option<Duration> {
+    let result = match value.get_ref() {
+        Scalar::Str(text) => parse_duration_or_zero(text),
+        Scalar::Int(i) => Err(format!(
+            "a duration is a string with a unit: write `{key} = \"{i}m\"` ({ACCEPTED_FORMS})"
         )),
     };
     result

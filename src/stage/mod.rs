@@ -149,7 +149,8 @@ fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "src")
+        // Gradescope's metadata is read for the submission time (the late policy), not graded.
+        .filter(|n| n != "src" && n != crate::deadline::source::METADATA_FILE)
         .collect();
     names.sort();
     for name in names {
