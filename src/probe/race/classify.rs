@@ -76,17 +76,35 @@ pub(super) fn more_than_possible(
     command: &str,
     run: &str,
     value: u128,
-    expected: u128,
+    c: &RaceCondition,
 ) -> (Verdict, String) {
+    let (p, k) = (c.workers as u128, c.increments as u128);
+    let expected = p * k;
+    let extra = value - expected;
+    let why = if extra % p == 0 && extra / p < k.max(2) {
+        format!(
+            "{} more per worker: does each worker's loop run K+{} times (`0..=k` instead of \
+             `0..k`)?",
+            extra / p,
+            extra / p
+        )
+    } else if k > 0 && value % k == 0 {
+        format!(
+            "exactly {} workers' worth instead of {p}: does a worker fork again (a child that \
+             does not exit after its work goes on forking)?",
+            value / k
+        )
+    } else {
+        "does the counter start at 0, and does each increment add exactly 1?".to_string()
+    };
     (
         Verdict::Fail(Reason::MoreThanPossible {
             expected,
             got: value,
         }),
         format!(
-            "{command} printed {value} in {run}: more than the {expected} increments made. Lost \
-             updates make a counter smaller, never larger: does the counter start at 0, does a \
-             worker add more than 1 at a time, or does a worker fork again?"
+            "{command} printed {value} in {run}: {extra} more than the {expected} increments \
+             made. Lost updates make a counter smaller, never larger: {why}"
         ),
     )
 }
@@ -273,9 +291,22 @@ mod tests {
             code(&broken_run(&Ending::Exited(3), "`c`", "run 1").0),
             "exit_status"
         );
-        let above = more_than_possible("`c`", "run 1", 4001, 4000);
+        let above = more_than_possible("`c`", "run 1", 4004, &C);
         assert_eq!(code(&above.0), "more_than_possible");
-        assert!(above.1.contains("never larger"));
+        assert!(
+            above.1.contains("4 more than the 4000 increments"),
+            "{}",
+            above.1
+        );
+        assert!(above.1.contains("K+1 times (`0..=k`"), "{}", above.1);
+        let forked = more_than_possible("`c`", "run 1", 15_000, &C);
+        assert!(
+            forked.1.contains("exactly 15 workers' worth instead of 4"),
+            "{}",
+            forked.1
+        );
+        let odd = more_than_possible("`c`", "run 1", 4001, &C);
+        assert!(odd.1.contains("start at 0"), "{}", odd.1);
         let zero = always_zero("`c`", 3);
         assert_eq!(code(&zero.0), "counter_not_shared");
         assert!(zero.1.contains("MAP_SHARED"));

@@ -170,7 +170,7 @@ fn the_fixture_counters_get_the_hints_of_their_bugs() {
             ))
         };
     }
-    let cases: [(&str, &str, &[&str]); 11] = [
+    let cases: &[(&str, &str, &[&str])] = &[
         ("reference", fixture!("reference"), &[]),
         ("counter_atomic", fixture!("counter_atomic"), &[]),
         (
@@ -181,6 +181,12 @@ fn the_fixture_counters_get_the_hints_of_their_bugs() {
         ("counter_not_shared", fixture!("counter_not_shared"), &[]),
         ("prints_before_wait", fixture!("prints_before_wait"), &[]),
         ("never_reaped", fixture!("never_reaped"), &[]),
+        ("inclusive_loop", fixture!("inclusive_loop"), &[]),
+        (
+            "plain_increment",
+            fixture!("plain_increment"),
+            &["compound"],
+        ),
         (
             "atomic_load_store",
             fixture!("atomic_load_store"),
@@ -207,7 +213,7 @@ fn the_fixture_counters_get_the_hints_of_their_bugs() {
             &["std-mutex"],
         ),
     ];
-    for (name, source, expected) in cases {
+    for &(name, source, expected) in cases {
         assert_eq!(kinds(&scan(source)), expected, "{name}: {:?}", scan(source));
     }
 }

@@ -41,6 +41,9 @@ const CONFIDENCE: f64 = 0.95;
 const ZEROS: u32 = 3;
 /// One-worker runs made after a loss, to tell a parent that printed early from a race.
 const SINGLE_WORKER_RUNS: u32 = 3;
+/// The least `K` of those runs: long enough (milliseconds) that a parent which does not wait
+/// prints before its one worker is done.
+const SINGLE_WORKER_LEAST_K: u64 = 1_000_000;
 /// The benchmark's knob to compare rotations (see [`conditions::parse_rotation`]).
 const ROTATION_VARIABLE: &str = "LABGRADE_RACE_ROTATION";
 
@@ -111,15 +114,16 @@ fn plan(
         });
         Ok(c.increments)
     };
-    let release = calibrate(target.executable, BuildFlavor::Release)?;
-    let unoptimised = match target.unoptimised {
-        Some(exe) => Some(calibrate(exe, BuildFlavor::Unoptimised)?),
-        None => None,
-    };
     let steps: Vec<Step> = std::env::var(ROTATION_VARIABLE)
         .ok()
         .and_then(|text| conditions::parse_rotation(&text).ok())
         .unwrap_or_else(|| conditions::ROTATION.to_vec());
+    let release = calibrate(target.executable, BuildFlavor::Release)?;
+    let wants_unoptimised = steps.iter().any(|s| s.build == BuildFlavor::Unoptimised);
+    let unoptimised = match target.unoptimised {
+        Some(exe) if wants_unoptimised => Some(calibrate(exe, BuildFlavor::Unoptimised)?),
+        _ => None,
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let k = Increments {
         release,
@@ -225,7 +229,7 @@ impl Probe<'_> {
         if value > want {
             self.decided(i, Some(value));
             return Ok(Some(classify::more_than_possible(
-                &shown, &label, value, want,
+                &shown, &label, value, &c,
             )));
         }
         if let Some(left) = out
@@ -270,13 +274,14 @@ impl Probe<'_> {
         )))
     }
 
-    /// Runs one worker alone (release build, the same `K`) a few times; returns the command and
-    /// value of the first such run that lost updates.
+    /// Runs one worker alone (release build, `K` at least [`SINGLE_WORKER_LEAST_K`]) a few
+    /// times; returns the command and value of the first such run that lost updates.
     fn single_worker_loss(
         &mut self,
         c: &RaceCondition,
     ) -> Result<Option<(String, u128)>, SpawnError> {
-        let args = args(self.test.mode, 1, c.increments);
+        let k = c.increments.clamp(SINGLE_WORKER_LEAST_K, conditions::MAX_K);
+        let args = args(self.test.mode, 1, k);
         let job = self
             .target
             .job_of(self.target.executable, &args, self.test.timeout);
@@ -286,7 +291,7 @@ impl Probe<'_> {
                 continue;
             };
             self.race.single_worker_values.push(value.to_string());
-            if value < c.increments as u128 {
+            if value < k as u128 {
                 return Ok(Some((command_line(self.target.binary, &args), value)));
             }
         }
