@@ -67,15 +67,15 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
         .tests
         .iter()
         .filter_map(|t| match &t.kind {
-            TestKind::Race(r) => Some((r.mode, r.workers, r.increments)),
+            TestKind::Race(r) => Some((r.mode, r.workers, r.increments, r.calibrate)),
             _ => None,
         })
         .collect();
     assert_eq!(
         races,
         [
-            (CounterMode::Safe, Some(4), 100_000),
-            (CounterMode::Racy, Some(4), 1_000_000)
+            (CounterMode::Safe, None, 1_000, true),
+            (CounterMode::Racy, None, 1_000, true)
         ]
     );
 }
