@@ -122,7 +122,7 @@ fn the_documented_example_parses() {
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     let spec = ok(example);
     let counts: Vec<usize> = spec.exercises.iter().map(|e| e.tests.len()).collect();
-    assert_eq!(counts, [16, 9]);
+    assert_eq!(counts, [16, 10]);
     assert_eq!(spec.build.timeout, Duration::from_secs(180));
 }
 
