@@ -166,10 +166,10 @@ pub struct RaceEvidence {
     /// mark of a parent that printed before its workers finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_multiple_of_k: Option<bool>,
-    /// Values printed by one-worker runs made after a loss: one worker has nobody to race
-    /// with, so a loss there means the parent printed early.
+    /// One-worker runs made after a loss: one worker has nobody to race with, so a loss there
+    /// means the parent printed early.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub single_worker_values: Vec<String>,
+    pub single_worker_runs: Vec<SingleWorkerRun>,
     /// How `K` was chosen, per build, when the test is calibrated.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calibration: Vec<Calibration>,
@@ -209,6 +209,15 @@ pub struct RaceConditionRuns {
     pub runs: u32,
     /// Each value printed and how many runs printed it.
     pub values_seen: std::collections::BTreeMap<String, u32>,
+}
+
+/// A run of `counter MODE 1 K`, made to tell a parent that printed early from a race.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SingleWorkerRun {
+    /// `K`.
+    pub increments: u64,
+    /// What it printed (exactly `K` unless the parent did not wait).
+    pub printed: String,
 }
 
 /// How a calibrated race probe chose `K` for one build.

@@ -24,12 +24,13 @@ mod lexer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::sandbox::{Ending, Outcome, SpawnError};
 use crate::spec::{CounterMode, RaceTest};
 use crate::verdict::{
-    BuildFlavor, Calibration, Evidence, RaceCondition, RaceConditionRuns, RaceEvidence, Verdict,
+    BuildFlavor, Calibration, Evidence, RaceCondition, RaceConditionRuns, RaceEvidence,
+    SingleWorkerRun, Verdict,
 };
 
 use super::{command_line, Finding, Target};
@@ -41,9 +42,10 @@ const CONFIDENCE: f64 = 0.95;
 const ZEROS: u32 = 3;
 /// One-worker runs made after a loss, to tell a parent that printed early from a race.
 const SINGLE_WORKER_RUNS: u32 = 3;
-/// The least `K` of those runs: long enough (milliseconds) that a parent which does not wait
-/// prints before its one worker is done.
+/// The least `K` of those runs.
 const SINGLE_WORKER_LEAST_K: u64 = 1_000_000;
+/// A one-worker run shorter than this is repeated with ten times the `K`.
+const SINGLE_WORKER_LEAST_CPU: Duration = Duration::from_millis(10);
 /// The benchmark's knob to compare rotations (see [`conditions::parse_rotation`]).
 const ROTATION_VARIABLE: &str = "LABGRADE_RACE_ROTATION";
 
@@ -252,7 +254,7 @@ impl Probe<'_> {
             return Ok(Some(classify::always_zero(&shown, run)));
         }
         self.decided(i, Some(value));
-        let checked_before = self.race.single_worker_values.len();
+        let checked_before = self.race.single_worker_runs.len();
         if let Some((single, single_value)) = self.single_worker_loss(&c)? {
             return Ok(Some(classify::printed_early(
                 &shown,
@@ -263,7 +265,7 @@ impl Probe<'_> {
                 single_value,
             )));
         }
-        let alone_clean = self.race.single_worker_values.len() > checked_before;
+        let alone_clean = self.race.single_worker_runs.len() > checked_before;
         Ok(Some(classify::lost_updates(
             self.test.mode,
             &shown,
@@ -274,25 +276,34 @@ impl Probe<'_> {
         )))
     }
 
-    /// Runs one worker alone (release build, `K` at least [`SINGLE_WORKER_LEAST_K`]) a few
-    /// times; returns the command and value of the first such run that lost updates.
+    /// Runs one worker alone (release build) a few times; returns the command and value of the
+    /// first such run that lost updates. `K` starts at the condition's, at least
+    /// [`SINGLE_WORKER_LEAST_K`], and grows tenfold after a run shorter than
+    /// [`SINGLE_WORKER_LEAST_CPU`]: the parent of a program that does not wait prints in
+    /// microseconds, so the lone worker must need longer than that.
     fn single_worker_loss(
         &mut self,
         c: &RaceCondition,
     ) -> Result<Option<(String, u128)>, SpawnError> {
-        let k = c.increments.clamp(SINGLE_WORKER_LEAST_K, conditions::MAX_K);
-        let args = args(self.test.mode, 1, k);
-        let job = self
-            .target
-            .job_of(self.target.executable, &args, self.test.timeout);
+        let mut k = c.increments.clamp(SINGLE_WORKER_LEAST_K, conditions::MAX_K);
         for _ in 0..SINGLE_WORKER_RUNS {
+            let args = args(self.test.mode, 1, k);
+            let job = self
+                .target
+                .job_of(self.target.executable, &args, self.test.timeout);
             let out = crate::sandbox::run(&job)?;
             let Some(value) = printed(&out) else {
                 continue;
             };
-            self.race.single_worker_values.push(value.to_string());
+            self.race.single_worker_runs.push(SingleWorkerRun {
+                increments: k,
+                printed: value.to_string(),
+            });
             if value < k as u128 {
                 return Ok(Some((command_line(self.target.binary, &args), value)));
+            }
+            if out.cpu < SINGLE_WORKER_LEAST_CPU {
+                k = k.saturating_mul(10).min(conditions::MAX_K);
             }
         }
         Ok(None)
