@@ -133,10 +133,14 @@ pub(super) fn left_behind(command: &str, a: &Audit) -> Option<(Verdict, String)>
         return Some((
             Verdict::Fail(Reason::LeakedProcesses { count: a.leaked }),
             format!(
-                "`{command}` left {} process(es) running after it exited ({}): wait for every \
+                "`{command}` left {} process(es) running after it exited{}: wait for every \
                  worker with waitpid before exiting",
                 a.leaked,
-                a.leaked_commands.join("; ")
+                if a.leaked_commands.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", a.leaked_commands.join("; "))
+                }
             ),
         ));
     }
