@@ -58,8 +58,8 @@ impl Grader {
     }
 
     /// The built reference's `pool_sum`, when some test needs it (built once per grader).
-    fn reference(&self, runnable: &[(&Exercise, &TestCase, &Path)]) -> Option<&Path> {
-        let needed = runnable.iter().any(|(_, t, _)| {
+    fn reference(&self, runnable: &[Runnable<'_>]) -> Option<&Path> {
+        let needed = runnable.iter().any(|(_, t, _, _)| {
             matches!(
                 &t.kind,
                 TestKind::Speedup(s) if matches!(s.threshold, SpeedupThreshold::RelativeToReference { .. })
@@ -93,13 +93,15 @@ impl Grader {
         let wanted: Vec<&str> = wanted.into_iter().collect();
         let lane = self.cache.lane().map_err(GradeError::Lane)?;
         let slot = lane.shared().map_err(GradeError::Lane)?;
-        let built = build::build(
+        let mut built = build::build(
             &staged,
             &wanted,
             &self.cache,
             self.worker,
             self.spec.build.timeout,
         )?;
+        let unoptimised = self.build_unoptimised(&staged, &built)?;
+        built.wall += unoptimised.wall;
         drop(slot);
 
         let mut tests = Vec::new();
@@ -109,7 +111,15 @@ impl Grader {
             tests.push(build_test(ex, state));
             match state {
                 BinaryBuild::Built { executable } => {
-                    runnable.extend(ex.tests.iter().map(|t| (ex, t, executable.as_path())));
+                    let unopt = match unoptimised.binaries.get(&ex.binary) {
+                        Some(BinaryBuild::Built { executable }) => Some(executable.as_path()),
+                        _ => None,
+                    };
+                    runnable.extend(
+                        ex.tests
+                            .iter()
+                            .map(|t| (ex, t, executable.as_path(), unopt)),
+                    );
                 }
                 other => {
                     let (reason, why) = not_built(ex, other);
@@ -125,7 +135,7 @@ impl Grader {
         // real parallelism) run one at a time after the others; the rest share the cores.
         let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
             .into_iter()
-            .partition(|(_, t, _)| needs_exclusive_cores(&t.kind));
+            .partition(|(_, t, _, _)| needs_exclusive_cores(&t.kind));
         tests.extend(self.run_tests(&shared, staged.path(), self.jobs, &lane, false)?);
         tests.extend(self.run_tests(&exclusive, staged.path(), 1, &lane, true)?);
         // Spec order: exercises as listed, each one's build test first.
@@ -141,10 +151,52 @@ impl Grader {
         Ok(self.result(name, tests, staged.warnings.clone(), built.wall, started))
     }
 
+    /// The unoptimised builds the race probes of this spec rotate through: only binaries that
+    /// built in release and have a race test that wants one (so most specs build nothing here).
+    fn build_unoptimised(
+        &self,
+        staged: &stage::Staged,
+        built: &build::BuildReport,
+    ) -> Result<build::BuildReport, GradeError> {
+        let wanted: BTreeSet<&str> = self
+            .spec
+            .exercises
+            .iter()
+            .filter(|ex| {
+                ex.tests.iter().any(|t| match &t.kind {
+                    TestKind::Race(r) => r.wants_unoptimised_build(),
+                    _ => false,
+                })
+            })
+            .filter(|ex| {
+                matches!(
+                    built.binaries.get(&ex.binary),
+                    Some(BinaryBuild::Built { .. })
+                )
+            })
+            .map(|ex| ex.binary.as_str())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(build::BuildReport {
+                binaries: Default::default(),
+                wall: Duration::ZERO,
+            });
+        }
+        let wanted: Vec<&str> = wanted.into_iter().collect();
+        let report = build::build_unoptimised(
+            staged,
+            &wanted,
+            &self.cache,
+            self.worker,
+            self.spec.build.timeout,
+        )?;
+        Ok(report)
+    }
+
     /// Runs the probes of `runnable` on `jobs` threads.
     fn run_tests(
         &self,
-        runnable: &[(&Exercise, &TestCase, &Path)],
+        runnable: &[Runnable<'_>],
         workdir: &Path,
         jobs: usize,
         lane: &Lane,
@@ -158,7 +210,7 @@ impl Grader {
             for _ in 0..threads {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(ex, test, exe)) = runnable.get(i) else {
+                    let Some(&(ex, test, exe, unoptimised)) = runnable.get(i) else {
                         break;
                     };
                     // Every run holds the machine-wide lane: shared for ordinary tests, alone
@@ -172,6 +224,7 @@ impl Grader {
                     let started = Instant::now();
                     let target = Target {
                         executable: exe,
+                        unoptimised,
                         binary: &ex.binary,
                         workdir,
                         reference,
@@ -248,6 +301,10 @@ impl Grader {
         }
     }
 }
+
+/// A test ready to run: its exercise, the test, the release executable and, for race probes
+/// that rotate builds, the unoptimised one.
+type Runnable<'a> = (&'a Exercise, &'a TestCase, &'a Path, Option<&'a Path>);
 
 /// Whether a test kind must not share the cores with other tests of the same grading.
 fn needs_exclusive_cores(kind: &TestKind) -> bool {

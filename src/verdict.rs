@@ -61,6 +61,15 @@ pub enum Reason {
     LostUpdates { lost: u128, runs: u32 },
     /// The racy demo never lost an update within the probe's budget.
     NoRaceObserved { runs: u32 },
+    /// The counter printed 0 in every run: the workers' increments never reached the parent.
+    CounterNotShared { runs: u32 },
+    /// The parent printed before its workers had finished: even one worker, which has nobody
+    /// to race with, lost updates.
+    PrintedEarly { lost: u128 },
+    /// Workers that ended were never waited for (zombies until the parent exited).
+    UnreapedWorkers { count: u32 },
+    /// The counter printed more than `P*K`: no interleaving of the increments produces that.
+    MoreThanPossible { expected: u128, got: u128 },
     /// This version of labgrade cannot run this kind of test yet.
     Unsupported { kind: &'static str },
 }
@@ -86,6 +95,10 @@ impl Reason {
             Reason::Inconclusive => "inconclusive",
             Reason::LostUpdates { .. } => "lost_updates",
             Reason::NoRaceObserved { .. } => "no_race_observed",
+            Reason::CounterNotShared { .. } => "counter_not_shared",
+            Reason::PrintedEarly { .. } => "printed_before_workers_finished",
+            Reason::UnreapedWorkers { .. } => "unreaped_workers",
+            Reason::MoreThanPossible { .. } => "more_than_possible",
             Reason::Unsupported { .. } => "unsupported",
         }
     }
@@ -132,6 +145,100 @@ pub struct Evidence {
     /// Speedup probes: the timings, ratios and intervals behind the verdict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speedup: Option<crate::probe::SpeedupEvidence>,
+    /// Race probes: the conditions of the runs, the decisive run, the updates lost, the
+    /// calibration and the hints from the source. `values_seen` and `expected` above are those
+    /// of the decisive run's condition (else the first condition's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub race: Option<RaceEvidence>,
+}
+
+/// What the race probe saw, beyond the histogram of its decisive condition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RaceEvidence {
+    /// Every condition the runs rotated through, in rotation order, with its runs.
+    pub conditions: Vec<RaceConditionRuns>,
+    /// The run (1-based, counting every condition) that decided the verdict: the first wrong
+    /// value, or for `racy` the first loss. Absent when the budget ran out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decisive_run: Option<u32>,
+    /// The condition of the decisive run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decisive_condition: Option<RaceCondition>,
+    /// Milliseconds from the start of the probe (calibration included) to the end of the
+    /// decisive run: the time to detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection_ms: Option<u64>,
+    /// `P*K` minus the value the decisive run printed, when it printed less.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates_lost: Option<u64>,
+    /// Whether `updates_lost` is an exact multiple of `K`: whole workers' work missing, the
+    /// mark of a parent that printed before its workers finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_multiple_of_k: Option<bool>,
+    /// One-worker runs made after a loss: one worker has nobody to race with, so a loss there
+    /// means the parent printed early.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub single_worker_runs: Vec<SingleWorkerRun>,
+    /// How `K` was chosen, per build, when the test is calibrated.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calibration: Vec<Calibration>,
+    /// Hints read from the source (a load and a store of the same shared value…). Never a
+    /// verdict: they are also in the message, worded as hints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+}
+
+/// The conditions of one race run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RaceCondition {
+    /// `P`.
+    pub workers: u32,
+    /// `K`.
+    pub increments: u64,
+    /// Which build of the same source ran.
+    pub build: BuildFlavor,
+}
+
+/// A build of the student's binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildFlavor {
+    /// `cargo build --release`, what every other test runs.
+    Release,
+    /// The same source at opt-level 0 (the skeleton's `probe` profile): races the optimiser
+    /// hides show there, and a race-free program prints the same.
+    Unoptimised,
+}
+
+/// One condition of the rotation and what its runs printed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RaceConditionRuns {
+    #[serde(flatten)]
+    pub condition: RaceCondition,
+    pub runs: u32,
+    /// Each value printed and how many runs printed it.
+    pub values_seen: std::collections::BTreeMap<String, u32>,
+}
+
+/// A run of `counter MODE 1 K`, made to tell a parent that printed early from a race.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SingleWorkerRun {
+    /// `K`.
+    pub increments: u64,
+    /// What it printed (exactly `K` unless the parent did not wait).
+    pub printed: String,
+}
+
+/// How a calibrated race probe chose `K` for one build.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Calibration {
+    pub build: BuildFlavor,
+    /// The `K` chosen.
+    pub increments: u64,
+    /// Measured CPU time of one increment at `P = 1`, in nanoseconds.
+    pub ns_per_increment: f64,
+    /// The calibration runs made.
+    pub runs: u32,
 }
 
 /// A measured speedup curve: wall time and speedup over one worker, per worker count.

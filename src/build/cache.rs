@@ -15,6 +15,7 @@ use std::process::Command;
 
 use nix::fcntl::{Flock, FlockArg};
 
+use super::Profile;
 use crate::stage::Skeleton;
 
 /// Where compiled dependencies live, per skeleton.
@@ -106,14 +107,32 @@ impl BuildCache {
         let lease = TargetLease { dir, _lock: lock };
         let ready = lease.dir.join(".labgrade-ready");
         if !ready.exists() {
-            self.warm_up(&lease.dir)?;
+            self.warm_up(&lease.dir, Profile::Release)?;
             fs::write(&ready, b"").map_err(io_err(&ready))?;
         }
         Ok(lease)
     }
 
-    /// Fetches the dependencies (network, once) and compiles them into `target`.
-    fn warm_up(&self, target: &Path) -> Result<(), CacheError> {
+    /// Compiles the dependencies in `profile` too, the first time a build in `lease` needs
+    /// them (the release ones are compiled by [`lease`](Self::lease)). Only specs with a
+    /// calibrated race test pay for the unoptimised dependencies.
+    pub(super) fn warm_profile(
+        &self,
+        lease: &TargetLease,
+        profile: Profile,
+    ) -> Result<(), CacheError> {
+        let ready = lease
+            .dir
+            .join(format!(".labgrade-ready-{}", profile.name()));
+        if !ready.exists() {
+            self.warm_up(&lease.dir, profile)?;
+            fs::write(&ready, b"").map_err(io_err(&ready))?;
+        }
+        Ok(())
+    }
+
+    /// Fetches the dependencies (network, once) and compiles them into `target` in `profile`.
+    fn warm_up(&self, target: &Path, profile: Profile) -> Result<(), CacheError> {
         let pkg = tempfile::Builder::new()
             .prefix("labgrade-warmup-")
             .tempdir()
@@ -150,9 +169,16 @@ impl BuildCache {
             }
         };
         run(&["fetch", "--locked"]).map_err(CacheError::Fetch)?;
-        run(&["build", "--release", "--offline", "--locked"]).map_err(CacheError::WarmUp)?;
+        let build = [
+            "build",
+            "--profile",
+            profile.name(),
+            "--offline",
+            "--locked",
+        ];
+        run(&build).map_err(CacheError::WarmUp)?;
         // The warm-up binary itself is not a dependency: drop it like a submission's output.
-        let _ = fs::remove_file(target.join("release/labgrade_warmup"));
+        let _ = fs::remove_file(target.join(profile.name()).join("labgrade_warmup"));
         Ok(())
     }
 }
@@ -160,14 +186,12 @@ impl BuildCache {
 /// Entries of the directories a build writes into, to find what one build added.
 pub(super) fn snapshot(target: &Path) -> BTreeSet<PathBuf> {
     let mut seen = BTreeSet::new();
-    for sub in [
-        "release/deps",
-        "release/.fingerprint",
-        "release/build",
-        "release",
-    ] {
-        if let Ok(entries) = fs::read_dir(target.join(sub)) {
-            seen.extend(entries.flatten().map(|e| e.path()));
+    for profile in [Profile::Release, Profile::Probe] {
+        let dir = target.join(profile.name());
+        for sub in ["deps", ".fingerprint", "build", ""] {
+            if let Ok(entries) = fs::read_dir(dir.join(sub)) {
+                seen.extend(entries.flatten().map(|e| e.path()));
+            }
         }
     }
     seen

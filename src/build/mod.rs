@@ -103,6 +103,33 @@ fn build_view(staged: &Path, target: &Path) -> Vec<Visible> {
     view
 }
 
+/// A cargo profile the grader builds with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `--release`: what every test runs.
+    Release,
+    /// The skeleton's `[profile.probe]`: the same source at opt-level 0, for the race probe.
+    Probe,
+}
+
+impl Profile {
+    /// Cargo's name for the profile, which is also its directory in the target directory.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Probe => "probe",
+        }
+    }
+
+    /// Where the built executables are copied in the staging directory.
+    fn bin_dir(self) -> &'static str {
+        match self {
+            Profile::Release => "labgrade-bin",
+            Profile::Probe => "labgrade-bin/unoptimised",
+        }
+    }
+}
+
 /// Builds `wanted` binaries of `staged` in worker `worker`'s target directory.
 pub fn build(
     staged: &Staged,
@@ -110,6 +137,36 @@ pub fn build(
     cache: &BuildCache,
     worker: usize,
     timeout: Duration,
+) -> Result<BuildReport, BuildError> {
+    build_profile(staged, wanted, cache, worker, timeout, Profile::Release)
+}
+
+/// Builds `binaries` (already built in release) once more unoptimised, for the race probe's
+/// rotation. Returns the executables that built; a binary missing from the map simply gets no
+/// unoptimised runs (the same source compiled in release, so a failure here is the grader's
+/// problem or a time limit, never the student's).
+pub fn build_unoptimised(
+    staged: &Staged,
+    binaries: &[&str],
+    cache: &BuildCache,
+    worker: usize,
+    timeout: Duration,
+) -> Result<BuildReport, BuildError> {
+    let mut report = build_profile(staged, binaries, cache, worker, timeout, Profile::Probe)?;
+    report
+        .binaries
+        .retain(|_, b| matches!(b, BinaryBuild::Built { .. }));
+    Ok(report)
+}
+
+/// One cargo invocation for `wanted` in `profile`.
+fn build_profile(
+    staged: &Staged,
+    wanted: &[&str],
+    cache: &BuildCache,
+    worker: usize,
+    timeout: Duration,
+    profile: Profile,
 ) -> Result<BuildReport, BuildError> {
     let mut binaries: BTreeMap<String, BinaryBuild> = BTreeMap::new();
     let present: Vec<&str> = wanted
@@ -128,10 +185,14 @@ pub fn build(
     }
 
     let lease = cache.lease(worker)?;
+    if profile != Profile::Release {
+        cache.warm_profile(&lease, profile)?;
+    }
     let before = cache::snapshot(&lease.dir);
     let mut args: Vec<OsString> = [
         "build",
-        "--release",
+        "--profile",
+        profile.name(),
         "--offline",
         "--locked",
         "--keep-going",
@@ -160,7 +221,7 @@ pub fn build(
             let state = match (&outcome.ending, messages.executables.get(*b)) {
                 (Ending::TimedOut { after }, _) => BinaryBuild::TimedOut { after: *after },
                 (_, Some(exe)) => BinaryBuild::Built {
-                    executable: copy_out(staged, b, exe)?,
+                    executable: copy_out(staged, b, exe, profile)?,
                 },
                 (_, None) => {
                     BinaryBuild::Failed(messages.first_error_for(b, &outcome.stderr.lossy()))
@@ -176,8 +237,13 @@ pub fn build(
 }
 
 /// Copies a built executable out of the shared target directory into the staging directory.
-fn copy_out(staged: &Staged, binary: &str, built: &Path) -> Result<PathBuf, BuildError> {
-    let dir = staged.path().join("labgrade-bin");
+fn copy_out(
+    staged: &Staged,
+    binary: &str,
+    built: &Path,
+    profile: Profile,
+) -> Result<PathBuf, BuildError> {
+    let dir = staged.path().join(profile.bin_dir());
     let dest = dir.join(binary);
     // The sandbox runs programs as an unprivileged user: it must be able to reach and execute
     // them (but not list or change the staging directory).
@@ -188,6 +254,7 @@ fn copy_out(staged: &Staged, binary: &str, built: &Path) -> Result<PathBuf, Buil
     std::fs::create_dir_all(&dir)
         .and_then(|_| std::fs::copy(built, &dest))
         .and_then(|_| mode(staged.path(), 0o711))
+        .and_then(|_| mode(&staged.path().join("labgrade-bin"), 0o755))
         .and_then(|_| mode(&dir, 0o755))
         .and_then(|_| mode(&dest, 0o755))
         .map_err(|source| BuildError::Copy {

@@ -180,9 +180,20 @@ fn product_hint(factors: &[u64], got: u128) -> String {
             .to_string();
     }
     if got > want {
+        let extra = got - want;
+        let per_worker = match factors {
+            [workers, k] if *workers > 0 && extra % *workers as u128 == 0 && *k > 0 => {
+                let each = extra / *workers as u128;
+                format!(
+                    ": {each} more per worker; does each worker loop K+{each} times (`0..=k` \
+                     instead of `0..k`)?"
+                )
+            }
+            _ => String::new(),
+        };
         return format!(
-            "{} more than possible: no interleaving of {want} increments can produce that",
-            got - want
+            "{extra} more than possible: no interleaving of {want} increments can produce \
+             that{per_worker}"
         );
     }
     let lost = want - got;
@@ -191,7 +202,8 @@ fn product_hint(factors: &[u64], got: u128) -> String {
         if k > 0 && lost % k == 0 && lost / k < *workers as u128 {
             return format!(
                 "{lost} updates lost, exactly {} worker(s)' worth of {k}: did the parent wait for \
-                 every worker before printing?",
+                 every worker before printing? (If it did, a worker's stale write erased the \
+                 others' work: a race.)",
                 lost / k
             );
         }
@@ -320,5 +332,7 @@ mod tests {
         assert!(c("3000").contains("exactly 1 worker(s)' worth"));
         assert!(c("3517").contains("483 updates lost"));
         assert!(c("4001").contains("1 more than possible"));
+        assert!(!c("4001").contains("per worker"));
+        assert!(c("4004").contains("1 more per worker; does each worker loop K+1 times"));
     }
 }

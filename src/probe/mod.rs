@@ -22,6 +22,8 @@ use crate::verdict::{Evidence, Verdict};
 pub struct Target<'a> {
     /// The executable, inside the staging directory.
     pub executable: &'a Path,
+    /// The same source built unoptimised, when a race probe of the spec rotates builds.
+    pub unoptimised: Option<&'a Path>,
     /// Its name as the student knows it (`pool_sum`).
     pub binary: &'a str,
     /// Working directory for runs.
@@ -33,8 +35,18 @@ pub struct Target<'a> {
 impl Target<'_> {
     /// A fully isolated run of the target with `args`.
     pub(crate) fn job(&self, args: &[String], timeout: std::time::Duration) -> Job {
+        self.job_of(self.executable, args, timeout)
+    }
+
+    /// A fully isolated run of `executable` (the target's, or its unoptimised build).
+    pub(crate) fn job_of(
+        &self,
+        executable: &Path,
+        args: &[String],
+        timeout: std::time::Duration,
+    ) -> Job {
         Job {
-            program: self.executable.to_path_buf(),
+            program: executable.to_path_buf(),
             args: args.iter().map(Into::into).collect(),
             cwd: self.workdir.to_path_buf(),
             env: sandbox::minimal_env(),
@@ -42,7 +54,7 @@ impl Target<'_> {
             isolation: Isolation::Full,
             keep_visible: vec![
                 Visible::read_only(self.workdir),
-                Visible::read_only(self.executable),
+                Visible::read_only(executable),
             ],
         }
     }

@@ -103,16 +103,8 @@ fn judge(test: &ProcessesTest, command: &str, a: &Audit) -> (Verdict, String) {
             ),
         );
     }
-    if a.leaked > 0 {
-        return (
-            Verdict::Fail(Reason::LeakedProcesses { count: a.leaked }),
-            format!(
-                "`{command}` left {} process(es) running after it exited ({}): wait for every \
-                 worker with waitpid before exiting",
-                a.leaked,
-                a.leaked_commands.join("; ")
-            ),
-        );
+    if let Some(left) = left_behind(command, a) {
+        return left;
     }
     if test.overlap && test.workers >= 2 && a.max_workers_alive < 2 {
         return (
@@ -132,6 +124,38 @@ fn judge(test: &ProcessesTest, command: &str, a: &Audit) -> (Verdict, String) {
             a.max_workers_alive
         ),
     )
+}
+
+/// Workers the run did not wait for: still running when the main process exited (the sandbox
+/// killed them), or ended but never reaped. Shared with the race probe.
+pub(super) fn left_behind(command: &str, a: &Audit) -> Option<(Verdict, String)> {
+    if a.leaked > 0 {
+        return Some((
+            Verdict::Fail(Reason::LeakedProcesses { count: a.leaked }),
+            format!(
+                "`{command}` left {} process(es) running after it exited{}: wait for every \
+                 worker with waitpid before exiting",
+                a.leaked,
+                if a.leaked_commands.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", a.leaked_commands.join("; "))
+                }
+            ),
+        ));
+    }
+    if a.unreaped > 0 {
+        return Some((
+            Verdict::Fail(Reason::UnreapedWorkers { count: a.unreaped }),
+            format!(
+                "`{command}` never waited for {} of its worker process(es): they ended, but \
+                 stayed zombies until the main process exited and the system reaped them. \
+                 Call waitpid for every worker: it is also how the parent knows they are done",
+                a.unreaped
+            ),
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -193,6 +217,13 @@ mod tests {
             reason(judge(&test(4), "p", &audit(5, 0, 4, 2)).0),
             "leaked_processes"
         );
+        let zombies = Audit {
+            unreaped: 3,
+            ..audit(5, 0, 4, 0)
+        };
+        let (v, m) = judge(&test(4), "p", &zombies);
+        assert_eq!(reason(v), "unreaped_workers");
+        assert!(m.contains("never waited for 3 of its worker"), "{m}");
     }
 
     #[test]

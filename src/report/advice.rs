@@ -81,6 +81,22 @@ pub(super) fn next_step(t: &TestResult) -> Option<String> {
             "do the increment as a volatile read, +1, volatile write, then {}",
             run_it(" several times: some runs must print less than P*K")
         ),
+        Reason::CounterNotShared { .. } => format!(
+            "put the counter in an anonymous MAP_SHARED mapping created before fork (a plain \
+             variable or a MAP_PRIVATE page is copied into each worker), then {}",
+            run_it("")
+        ),
+        Reason::PrintedEarly { .. } => format!(
+            "waitpid every worker before reading the counter, then {}",
+            run_it(": with one worker it must print K")
+        ),
+        Reason::UnreapedWorkers { .. } => {
+            "call waitpid for every worker before the parent prints and exits".to_string()
+        }
+        Reason::MoreThanPossible { .. } => format!(
+            "start the counter at 0 and add exactly 1 per increment, then {}",
+            run_it("")
+        ),
         Reason::Unsupported { kind } => format!(
             "nothing to fix on your side: this labgrade cannot grade `{kind}` tests; ask the \
              course staff"

@@ -33,6 +33,11 @@ pub struct Audit {
     pub leaked: u32,
     /// Commands of the leaked processes (at most a few), for messages.
     pub leaked_commands: Vec<String>,
+    /// Processes that ended on their own but were never waited for by their parent: the init
+    /// reaped them as orphans (a parent that exits without `waitpid` leaves its exited workers
+    /// to the init). Leaked processes are not counted here.
+    #[serde(default)]
+    pub unreaped: u32,
 }
 
 impl Audit {

@@ -167,11 +167,12 @@ fn inner(config: &InitConfig) -> ! {
     } else {
         Duration::from_millis(200)
     };
+    let mut orphans = 0;
     while main_status.is_none() {
         if config.audit {
             scanner.scan(1, main as u32);
         }
-        main_status = reap(main, false);
+        main_status = reap(main, false, &mut orphans);
         if main_status.is_none() && wait_signal(&signals, pause) == Some(libc::SIGTERM) {
             // SAFETY: kill(-1) from PID 1 reaches every other process of the namespace only.
             unsafe { libc::kill(-1, libc::SIGTERM) };
@@ -180,7 +181,8 @@ fn inner(config: &InitConfig) -> ! {
     let leftovers = scanner.alive(1);
     // SAFETY: as above; ends everything the submission left running.
     unsafe { libc::kill(-1, libc::SIGKILL) };
-    while reap(main, true).is_some() || has_children() {}
+    let mut killed = 0;
+    while reap(main, true, &mut killed).is_some() || has_children() {}
     let mut audit = scanner.finish(1);
     let status = main_status.unwrap_or(0);
     if libc::WIFEXITED(status) {
@@ -189,14 +191,16 @@ fn inner(config: &InitConfig) -> ! {
         audit.main_signal = Some(libc::WTERMSIG(status));
     }
     audit.leaked = leftovers.len() as u32;
+    audit.unreaped = orphans;
     audit.leaked_commands = leftovers.into_iter().take(5).map(|(_, c)| c).collect();
     report(&InitReport::Done(audit));
     std::process::exit(0);
 }
 
-/// Reaps children; returns the main process's wait status once it has been reaped. With
-/// `block`, waits for one child (the end-of-run drain).
-fn reap(main: libc::pid_t, block: bool) -> Option<i32> {
+/// Reaps children; returns the main process's wait status once it has been reaped, and counts
+/// the other processes reaped in `orphans` (processes whose parent never waited for them: they
+/// end up the init's). With `block`, waits for one child (the end-of-run drain).
+fn reap(main: libc::pid_t, block: bool, orphans: &mut u32) -> Option<i32> {
     let mut found = None;
     loop {
         let mut status = 0;
@@ -208,6 +212,8 @@ fn reap(main: libc::pid_t, block: bool) -> Option<i32> {
         }
         if pid == main {
             found = Some(status);
+        } else {
+            *orphans += 1;
         }
         if block {
             return found.or(Some(-1));

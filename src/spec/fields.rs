@@ -71,13 +71,17 @@ const OWNERS: &[(&str, &[Kind])] = &[
     ("mode", &[Race]),
     ("increments", &[Race]),
     ("max_runs", &[Race]),
+    ("calibrate", &[Race]),
 ];
 
-/// The fields a kind cannot do without.
-fn required(kind: Kind) -> &'static [&'static str] {
+/// The fields a kind cannot do without. A calibrated race test chooses its own `workers` and
+/// `increments`.
+fn required(kind: Kind, raw: &RawTest) -> &'static [&'static str] {
+    let calibrated = raw.calibrate.as_ref().is_some_and(|c| *c.get_ref());
     match kind {
         Output => &[],
         Processes | Speedup => &["workers"],
+        Race if calibrated => &["mode"],
         Race => &["mode", "workers", "increments"],
     }
 }
@@ -99,6 +103,7 @@ fn present(raw: &RawTest) -> Vec<(&'static str, Range<usize>)> {
         span(raw.mode.as_ref().map(Spanned::span), "mode"),
         span(raw.increments.as_ref().map(Spanned::span), "increments"),
         span(raw.max_runs.as_ref().map(Spanned::span), "max_runs"),
+        span(raw.calibrate.as_ref().map(Spanned::span), "calibrate"),
     ]
     .into_iter()
     .flatten()
@@ -127,11 +132,19 @@ pub fn check(diags: &mut Diagnostics, raw: &RawTest, kind: Kind, test_span: &Ran
             );
         }
     }
-    for field in required(kind) {
+    for field in required(kind, raw) {
         if !present.iter().any(|(name, _)| name == field) {
+            let or = if kind == Race && *field != "mode" {
+                " (or `calibrate = true` to let the grader choose it)"
+            } else {
+                ""
+            };
             diags.error(
                 test_span,
-                format!("missing field `{field}`: a {} test needs it", kind.name()),
+                format!(
+                    "missing field `{field}`: a {} test needs it{or}",
+                    kind.name()
+                ),
             );
         }
     }

@@ -229,8 +229,10 @@ pub enum InconclusivePolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RaceTest {
     pub mode: CounterMode,
-    pub workers: u32,
-    /// Increments per worker (`K`).
+    /// Worker processes (`P`). `None` only when calibrated: then the runs rotate over the cores
+    /// available and twice that.
+    pub workers: Option<u32>,
+    /// Increments per worker (`K`); when calibrated, the least `K`.
     pub increments: u64,
     /// Time allowed for the repetitions.
     pub budget: Duration,
@@ -238,6 +240,17 @@ pub struct RaceTest {
     pub max_runs: u32,
     /// Timeout of one run.
     pub timeout: Duration,
+    /// Let the grader choose the conditions that make races show: `K` calibrated so each
+    /// worker's loop runs for at least ~20 ms, and the runs rotating over worker counts and an
+    /// unoptimised build of the same source.
+    pub calibrate: bool,
+}
+
+impl RaceTest {
+    /// Whether the probe runs an unoptimised build of the binary too (built only then).
+    pub fn wants_unoptimised_build(&self) -> bool {
+        self.calibrate
+    }
 }
 
 /// `counter MODE P K`'s `MODE`.

@@ -30,6 +30,8 @@ const RACE_BUDGET: Duration = Duration::from_secs(5);
 const RACE_MAX_RUNS: u32 = 200;
 const MAX_WORKERS: u64 = 64;
 const MAX_INCREMENTS: u64 = 100_000_000;
+/// The least `K` of a calibrated race test that does not set `increments`.
+const CALIBRATED_LEAST_INCREMENTS: u64 = 1_000;
 
 /// A test's kind with its fields checked, templates still unexpanded.
 #[derive(Debug)]
@@ -59,11 +61,14 @@ pub enum Plan {
     /// `kind = "race"`.
     Race {
         mode: CounterMode,
-        workers: Field,
-        increments: Field,
+        /// Absent only when calibrated (`fields` requires it otherwise).
+        workers: Option<Field>,
+        /// Absent only when calibrated.
+        increments: Option<Field>,
         budget: Duration,
         max_runs: u32,
         timeout: Duration,
+        calibrate: bool,
     },
 }
 
@@ -170,13 +175,19 @@ fn plan(
                 }
                 ok
             });
+            let calibrate = raw.calibrate.as_ref().is_some_and(|c| *c.get_ref());
+            // Without `calibrate`, `fields` has reported a missing `workers` or `increments`.
+            if !calibrate && (workers.is_none() || increments.is_none()) {
+                return None;
+            }
             Some(Plan::Race {
                 mode: mode?,
-                workers: workers?,
-                increments: increments?,
+                workers,
+                increments,
                 budget: budget?,
                 max_runs: max_runs?,
                 timeout: timeout?,
+                calibrate,
             })
         }
     }
@@ -265,16 +276,22 @@ impl Plan {
                 budget,
                 max_runs,
                 timeout,
+                calibrate,
             } => {
-                let workers = workers(diags, w, 1);
-                let increments = increments.number(diags, case, 0..=MAX_INCREMENTS);
+                let workers = w.as_ref().map(|w| workers(diags, w, 1));
+                let increments = increments
+                    .as_ref()
+                    .map_or(Some(CALIBRATED_LEAST_INCREMENTS), |k| {
+                        k.number(diags, case, 0..=MAX_INCREMENTS)
+                    });
                 TestKind::Race(RaceTest {
                     mode: *mode,
-                    workers: workers?,
+                    workers: workers.map_or(Some(None), |w| w.map(Some))?,
                     increments: increments?,
                     budget: *budget,
                     max_runs: *max_runs,
                     timeout: *timeout,
+                    calibrate: *calibrate,
                 })
             }
         })

@@ -181,6 +181,8 @@ pub struct RawTest {
     pub increments: Option<Spanned<Scalar>>,
     /// Upper bound on repetitions.
     pub max_runs: Option<Spanned<i64>>,
+    /// Let the grader choose the conditions (calibrated K, rotated P and builds).
+    pub calibrate: Option<Spanned<bool>>,
 }
 
 /// `stdout = { ... }`: exactly one of the checkers (validated later).

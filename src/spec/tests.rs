@@ -71,15 +71,15 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
         .tests
         .iter()
         .filter_map(|t| match &t.kind {
-            TestKind::Race(r) => Some((r.mode, r.workers, r.increments)),
+            TestKind::Race(r) => Some((r.mode, r.workers, r.increments, r.calibrate)),
             _ => None,
         })
         .collect();
     assert_eq!(
         races,
         [
-            (CounterMode::Safe, 4, 100_000),
-            (CounterMode::Racy, 4, 1_000_000)
+            (CounterMode::Safe, None, 1_000, true),
+            (CounterMode::Racy, None, 1_000, true)
         ]
     );
 }
@@ -126,7 +126,7 @@ fn the_documented_example_parses() {
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     let spec = ok(example);
     let counts: Vec<usize> = spec.exercises.iter().map(|e| e.tests.len()).collect();
-    assert_eq!(counts, [16, 9]);
+    assert_eq!(counts, [16, 10]);
     assert_eq!(spec.build.timeout, Duration::from_secs(180));
 }
 
@@ -210,12 +210,56 @@ fn other_kinds_build_their_models_with_defaults() {
         kinds[3],
         &TestKind::Race(RaceTest {
             mode: CounterMode::Racy,
-            workers: 8,
+            workers: Some(8),
             increments: 100_000,
             budget: Duration::from_secs(120),
             max_runs: 50,
             timeout: Duration::from_secs(10),
+            calibrate: false,
         })
+    );
+}
+
+#[test]
+fn a_calibrated_race_test_needs_neither_workers_nor_increments() {
+    let spec = ok(&with_tests(
+        "[[exercise.test]]\nkind = \"race\"\nname = \"auto\"\nmode = \"safe\"\n\
+         calibrate = true\n\
+         [[exercise.test]]\nkind = \"race\"\nname = \"fixed p\"\nmode = \"racy\"\n\
+         calibrate = true\nworkers = 3\nincrements = 50000\n",
+    ));
+    let races: Vec<&RaceTest> = spec.exercises[0]
+        .tests
+        .iter()
+        .map(|t| match &t.kind {
+            TestKind::Race(r) => r,
+            other => panic!("not a race test: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        (races[0].workers, races[0].increments, races[0].calibrate),
+        (None, 1_000, true)
+    );
+    assert!(races[0].wants_unoptimised_build());
+    assert_eq!(
+        (races[1].workers, races[1].increments, races[1].calibrate),
+        (Some(3), 50_000, true)
+    );
+    assert_eq!(
+        errors(&with_tests(
+            "[[exercise.test]]\nkind = \"race\"\nname = \"a\"\nmode = \"safe\"\n\
+             calibrate = false\nworkers = 2\n"
+        )),
+        [
+            "t.toml:6:1: error: missing field `increments`: a race test needs it (or \
+          `calibrate = true` to let the grader choose it)"
+        ]
+    );
+    assert_eq!(
+        errors(&with_tests(
+            "[[exercise.test]]\nkind = \"output\"\nname = \"a\"\ncalibrate = true\n"
+        )),
+        ["t.toml:9:1: error: `calibrate` is a field of race tests; this test is `output`"]
     );
 }
 
@@ -228,7 +272,7 @@ fn unknown_field_points_at_the_key_and_lists_the_expected_ones() {
             "t.toml:9:1: error: unknown field `tmeout`, expected one of `kind`, `name`, \
           `matrix`, `points`, `hidden`, `args`, `timeout`, `exit`, `stdout`, `workers`, \
           `overlap`, `n`, `threshold`, `inconclusive`, `budget`, `mode`, `increments`, \
-          `max_runs`"
+          `max_runs`, `calibrate`"
         ]
     );
 }
@@ -242,8 +286,10 @@ fn missing_required_fields_point_at_the_test_header() {
     assert_eq!(
         errors(&src),
         [
-            "t.toml:6:1: error: missing field `workers`: a race test needs it",
-            "t.toml:6:1: error: missing field `increments`: a race test needs it",
+            "t.toml:6:1: error: missing field `workers`: a race test needs it (or \
+             `calibrate = true` to let the grader choose it)",
+            "t.toml:6:1: error: missing field `increments`: a race test needs it (or \
+             `calibrate = true` to let the grader choose it)",
             "t.toml:10:1: error: missing field `kind`, expected one of `output`, `processes`, \
              `speedup`, `race`",
         ]
