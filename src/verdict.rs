@@ -213,8 +213,10 @@ pub enum BuildFlavor {
 /// One condition of the rotation and what its runs printed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RaceConditionRuns {
+    /// The condition (flattened: `workers`, `increments`, `build`).
     #[serde(flatten)]
     pub condition: RaceCondition,
+    /// Runs made in this condition.
     pub runs: u32,
     /// Each value printed and how many runs printed it.
     pub values_seen: std::collections::BTreeMap<String, u32>,
@@ -232,6 +234,7 @@ pub struct SingleWorkerRun {
 /// How a calibrated race probe chose `K` for one build.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Calibration {
+    /// The build calibrated.
     pub build: BuildFlavor,
     /// The `K` chosen.
     pub increments: u64,

@@ -6,6 +6,9 @@
 //! dependency cache of [`cache`]. Built executables are copied out of the shared target directory
 //! into the staging directory, then the submission's traces in the target directory are removed.
 //!
+//! A calibrated race probe also runs the same source unoptimised: [`build_unoptimised`] is a
+//! second invocation with the skeleton's `probe` profile, asked for only by specs that need it.
+//!
 //! [`sandbox`]: crate::sandbox
 
 mod cache;
