@@ -152,7 +152,22 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     let layers = Layers::get();
     match (&layers.init_program, job.isolation) {
         (Ok(init), Isolation::Full | Isolation::Build) if layers.isolated() => {
-            run_isolated(job, init, layers)
+            // The init reports on every run it completes. A run that ended without a report
+            // and without the sandbox ending it means the init itself died (seen once, rarely,
+            // under load): that is not the student's doing, so the run is made again once,
+            // and a second loss is the grader's error, never a verdict.
+            match run_isolated(job, init, layers)? {
+                Isolated::Reported(outcome) => Ok(*outcome),
+                Isolated::InitLost(_) => match run_isolated(job, init, layers)? {
+                    Isolated::Reported(outcome) => Ok(*outcome),
+                    Isolated::InitLost(status) => Err(SpawnError {
+                        program: job.program.display().to_string(),
+                        cause: io::Error::other(format!(
+                            "the sandbox's init ended without a report twice (last: {status:?})"
+                        )),
+                    }),
+                },
+            }
         }
         _ => run_portable(job),
     }
@@ -201,7 +216,18 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
 }
 
 /// Every layer: `labgrade __sandbox-init` in new namespaces and a cgroup runs the program.
-fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Outcome, SpawnError> {
+/// An isolated run: reported by the init, or lost with it.
+enum Isolated {
+    Reported(Box<Outcome>),
+    /// The init died without reporting (its wait status), and the sandbox had not ended the run.
+    InitLost(Ending),
+}
+
+fn run_isolated(
+    job: &Job,
+    init: &std::path::Path,
+    layers: &Layers,
+) -> Result<Isolated, SpawnError> {
     let group = layers.cgroup.as_ref().ok().and_then(|version| {
         let limits = cgroup::CgroupLimits {
             pids_max: job.limits.processes.unwrap_or(1024) as u32,
@@ -290,6 +316,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
     }
     let audit = match report {
         Some(init::InitReport::Done(a)) => Some(a),
+        _ if s.ending.is_none() => return Ok(Isolated::InitLost(s.usage.status.ending())),
         _ => None,
     };
     let main_ending = audit
@@ -300,7 +327,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
             _ => None,
         });
     let ending = s.ending.or(main_ending).unwrap_or(s.usage.status.ending());
-    Ok(Outcome {
+    Ok(Isolated::Reported(Box::new(Outcome {
         ending,
         stdout: s.stdout,
         stderr: s.stderr,
@@ -315,7 +342,7 @@ fn run_isolated(job: &Job, init: &std::path::Path, layers: &Layers) -> Result<Ou
             None
         },
         cgroup: stats,
-    })
+    })))
 }
 
 /// A user namespace's maps: the grader's own uid and gid become root inside (as `unshare -r`),
