@@ -399,19 +399,6 @@ fn spec_verify_reports_a_bug_the_spec_does_not_catch() {
     assert!(text.contains("spec verify: 2 miss(es)"), "{text}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn the_scale_out_examples_parse() {
     let slurm = root().join("examples/slurm-array.sh");

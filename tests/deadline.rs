@@ -18,19 +18,6 @@ fn deadline_spec() -> std::path::PathBuf {
     root().join("tests/specs/deadline.toml")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
-}
-
 /// A copy of the reference solution at `dir`.
 fn reference_at(dir: &Path) {
     copy_dir(&fixture("reference"), dir);

@@ -40,19 +40,6 @@ fn run_autograder(root: &Path, spec: &Path) -> (i32, Option<Value>, String) {
     (out.status.code().expect("exited"), json, log)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
-}
-
 fn hidden_spec() -> PathBuf {
     root().join("tests/specs/hidden.toml")
 }

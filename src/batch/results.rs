@@ -29,6 +29,16 @@ pub enum Entry {
     Error(String),
 }
 
+/// The records of the rows that were graded, in order (errors left out).
+pub fn graded(rows: &[Row]) -> Vec<&Record> {
+    rows.iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Graded(r) => Some(r.as_ref()),
+            Entry::Error(_) => None,
+        })
+        .collect()
+}
+
 const RESULT_SUFFIX: &str = ".json";
 const ERROR_SUFFIX: &str = ".error.txt";
 /// The batch's overview page.

@@ -19,13 +19,7 @@ const SLOWEST: usize = 5;
 
 /// The summary's Markdown text.
 pub fn render(rows: &[Row]) -> String {
-    let graded: Vec<&Record> = rows
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Graded(r) => Some(r.as_ref()),
-            Entry::Error(_) => None,
-        })
-        .collect();
+    let graded: Vec<&Record> = super::results::graded(rows);
     let mut md = String::from("# Batch summary\n\n");
     let _ = writeln!(
         md,

@@ -506,28 +506,27 @@ fn curve(
     let mut p = 1u32;
     let mut one = None;
     while p as usize <= (2 * cores).min(64) {
-        if let Some(&(_, wall_ms)) = known.iter().find(|(w, ms)| *w == p && ms.is_finite()) {
-            let base = *one.get_or_insert(wall_ms);
-            points.push(SpeedupPoint {
-                workers: p,
-                wall_ms,
-                speedup: base / wall_ms,
-            });
-            p *= 2;
-            continue;
-        }
-        let mut walls = Vec::new();
-        for _ in 0..3 {
-            let out =
-                crate::sandbox::run(&target.job(&[n.to_string(), p.to_string()], RUN_TIMEOUT))?;
-            if out.ending == Ending::Exited(0) {
-                walls.push(out.wall.as_secs_f64() * 1e3);
+        let known_ms = known
+            .iter()
+            .find(|(w, ms)| *w == p && ms.is_finite())
+            .map(|&(_, ms)| ms);
+        let wall_ms = match known_ms {
+            Some(ms) => ms,
+            None => {
+                let mut walls = Vec::new();
+                for _ in 0..3 {
+                    let args = [n.to_string(), p.to_string()];
+                    let out = crate::sandbox::run(&target.job(&args, RUN_TIMEOUT))?;
+                    if out.ending == Ending::Exited(0) {
+                        walls.push(out.wall.as_secs_f64() * 1e3);
+                    }
+                }
+                if walls.is_empty() {
+                    break;
+                }
+                stats::median(&walls)
             }
-        }
-        if walls.is_empty() {
-            break;
-        }
-        let wall_ms = stats::median(&walls);
+        };
         let base = *one.get_or_insert(wall_ms);
         points.push(SpeedupPoint {
             workers: p,

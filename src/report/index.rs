@@ -31,13 +31,7 @@ section { margin-top: 24px; }
 /// The page for `rows` (in name order); `page_of(name)` is the file name of that submission's
 /// own page when it exists.
 pub fn batch_index(rows: &[Row], page_of: &dyn Fn(&str) -> Option<String>) -> String {
-    let graded: Vec<&Record> = rows
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Graded(r) => Some(r.as_ref()),
-            Entry::Error(_) => None,
-        })
-        .collect();
+    let graded: Vec<&Record> = crate::batch::results::graded(rows);
     let lab = graded
         .iter()
         .find_map(|r| r.lab.clone())
