@@ -65,16 +65,59 @@ for sub in "$work"/root/*/; do naive_one "${sub%/}" >>"$work/naive.log"; done
 t1=$(now)
 naive=$(awk "BEGIN { print $t1 - $t0 }")
 
+# How busy the cores were, sampled every 0.2 s, split by whether a timing measurement held the
+# lane alone at that moment (its flock is a WRITE lock in /proc/locks): the timing lane leaves
+# cores idle on purpose, the rest of the batch should not.
+sample() { # until killed: "excl|other busy_jiffies idle_jiffies" per interval
+  local lock=$work/cache/timing-lane.lock inode="" b0 i0 b1 i1 state
+  read -r b0 i0 < <(cpu)
+  while :; do
+    sleep 0.2
+    [ -z "$inode" ] && [ -e "$lock" ] && inode=$(stat -c %i "$lock")
+    state=other
+    if [ -n "$inode" ] && grep -q "WRITE.*:$inode " /proc/locks; then state=excl; fi
+    read -r b1 i1 < <(cpu)
+    echo "$state $((b1 - b0)) $((i1 - i0))"
+    b0=$b1 i0=$i1
+  done
+}
+sample >"$work/samples" &
+sampler=$!
 read -r busy0 idle0 < <(cpu)
 t0=$(now)
 LABGRADE_CACHE_DIR=$work/cache "$bin" batch "$work/root" --out "$work/results" \
   --jobs "$(nproc)" "${spec_args[@]}" 2>/dev/null || true
 t1=$(now)
 read -r busy1 idle1 < <(cpu)
+kill "$sampler"
 batch=$(awk "BEGIN { print $t1 - $t0 }")
 busy=$(awk "BEGIN { b = $busy1 - $busy0; i = $idle1 - $idle0; print 100 * b / (b + i) }")
+read -r lane_s outside_busy < <(awk '
+  { n[$1]++; b[$1] += $2; i[$1] += $3 }
+  END { o = b["other"] + i["other"]; printf "%.0f %.0f\n", n["excl"] * 0.2, o ? 100 * b["other"] / o : 0 }
+' "$work/samples")
 
 printf 'naive script (fresh cargo build each, tests once, serial): %7.1f s\n' "$naive"
 printf 'labgrade batch --jobs %d (empty build cache):              %7.1f s\n' "$(nproc)" "$batch"
 printf 'batch is %.1fx faster; cores busy %.0f%% of the batch (whole machine, /proc/stat)\n' \
   "$(awk "BEGIN { print $naive / $batch }")" "$busy"
+printf 'timing lane held alone for ~%d s of the batch; outside it the cores were busy %d%%\n' \
+  "$lane_s" "$outside_busy"
+# Where the batch's time went, from the results themselves: builds, and each kind of test
+# (speedup and race probes run in the timing lane, one at a time; the rest share the cores).
+python3 - "$work/results" <<'PY'
+import glob, json, sys
+build, kinds = 0, {}
+for path in glob.glob(sys.argv[1] + "/*.json"):
+    try:
+        r = json.load(open(path))
+    except ValueError:
+        continue
+    if not isinstance(r, dict) or "tests" not in r:
+        continue
+    build += r.get("build_ms", 0)
+    for t in r["tests"]:
+        kinds[t["kind"]] = kinds.get(t["kind"], 0) + t.get("duration_ms", 0)
+parts = [f"build {build / 1e3:.0f} s"] + [f"{k} {v / 1e3:.0f} s" for k, v in sorted(kinds.items())]
+print("summed over submissions (tests of one submission may overlap): " + ", ".join(parts))
+PY

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 sub=${1:-fixtures/submissions/reference}
 repeats=${2:-3}
 cargo build --release --quiet
-bin=target/release/labgrade
+bin=${CARGO_TARGET_DIR:-target}/release/labgrade
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 

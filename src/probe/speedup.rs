@@ -28,8 +28,21 @@ use crate::verdict::{Evidence, Reason, SpeedupCurve, SpeedupPoint, Verdict};
 
 use super::{Finding, Target};
 
-/// Blocks after which the interval is looked at; the last one bounds the measurement.
-const LOOKS: [usize; 4] = [5, 10, 20, 40];
+/// Looks at the interval: after [`MIN_BLOCKS`] blocks (clear cases end there), at two thirds of
+/// the budget, and when no further block fits in it. Looks planned against the budget always use
+/// all of it: with looks at 5, 10, 20 and 40 blocks, a 12 s budget of 1.4 s blocks ended after
+/// the first look and threw the blocks after it away, and half the error rate was spent on looks
+/// that never came.
+const LOOKS: usize = 3;
+/// The share of the error rate each look spends (Bonferroni: the shares add up to one, so the
+/// overall rate stays [`ALPHA`]). The last look, which has the most blocks, gets the most, and
+/// whatever look ends the measurement spends what is left.
+const SPENDING: [f64; LOOKS] = [0.2, 0.3, 0.5];
+/// Fewer blocks than this say little: a t interval on 3 degrees of freedom is too wide for the
+/// first look to end even clear cases.
+const MIN_BLOCKS: usize = 5;
+/// Blocks that end the measurement whatever the budget (very fast runs, a long budget).
+const MAX_BLOCKS: usize = 80;
 /// Overall error rate of the sequential test.
 const ALPHA: f64 = 0.05;
 /// A one-worker run should take at least this long for the work to dominate fork overhead.
@@ -38,6 +51,10 @@ const TARGET_ONE_WORKER: Duration = Duration::from_millis(400);
 /// is not measured.
 const MAX_PRESSURE: f64 = 40.0;
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the CPU pressure is watched before a block.
+const PRESSURE_WINDOW: Duration = Duration::from_millis(100);
+/// Runs per point of the curve that the measurement does not already have.
+const CURVE_RUNS: usize = 3;
 
 /// What the speedup measurement found, for the JSON evidence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -80,6 +97,8 @@ enum Arm {
 }
 
 pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, SpawnError> {
+    // The budget covers the whole probe: calibration, warm-up, blocks and the curve.
+    let probe_started = Instant::now();
     let cores = available_cores();
     let policy = test.inconclusive;
     if cores < 2 {
@@ -108,7 +127,9 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         None => calibrate(reference.unwrap_or(target.executable), target)?,
     };
     let mut m = Measurement::new(target, reference, n, p);
-    // A wrong total makes timing meaningless: say so first.
+    let arms_started = Instant::now();
+    // A wrong total makes timing meaningless: say so first. These two runs are also the
+    // student's warm-up.
     for arm in [Arm::StudentOne, Arm::StudentP] {
         if let Err(why) = m.check_output(arm)? {
             return Ok(Finding {
@@ -121,35 +142,63 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
             });
         }
     }
-    m.warm_up()?;
-    let started = Instant::now();
+    m.warm_up_reference()?;
+    // One run of every arm so far: what a block costs until blocks are measured.
+    m.longest_block = arms_started.elapsed() + PRESSURE_WINDOW;
     let mut shuffler = Shuffler::new(seed());
-    let mut look = 0;
     let required = required_speedup(test.threshold, cores, p);
+    let mut looks = 0;
+    let mut spent = 0.0;
     let outcome = loop {
-        if started.elapsed() >= test.budget {
-            break Outcome::OutOfTime;
-        }
-        if pressure().is_some_and(|psi| psi > MAX_PRESSURE) {
-            m.discarded += 1;
-            std::thread::sleep(Duration::from_millis(100));
-            if m.discarded > 30 {
-                break Outcome::TooBusy;
+        // The blocks end early enough for the curve to fit in the budget too.
+        let blocks_end = test
+            .budget
+            .saturating_sub(m.curve_estimate(m.curve_reserve_runs(cores)));
+        let another =
+            probe_started.elapsed() + m.longest_block <= blocks_end && m.blocks() < MAX_BLOCKS;
+        if another {
+            let block_started = Instant::now();
+            if pressure().is_some_and(|psi| psi > MAX_PRESSURE) {
+                m.discarded += 1;
+                std::thread::sleep(Duration::from_millis(100));
+                if m.discarded > 30 {
+                    break Outcome::TooBusy;
+                }
+                continue;
             }
-            continue;
+            m.block(&mut shuffler)?;
+            m.longest_block = m.longest_block.max(block_started.elapsed());
+            // Looks planned before any data: at MIN_BLOCKS blocks, at two thirds of the time,
+            // and when no further block fits (below).
+            let due = match looks {
+                0 => m.blocks() >= MIN_BLOCKS,
+                1 => probe_started.elapsed() >= blocks_end.mul_f64(2.0 / 3.0),
+                _ => false,
+            };
+            if !due {
+                continue;
+            }
         }
-        m.block(&mut shuffler)?;
-        if m.blocks() < LOOKS[look] {
-            continue;
+        looks += 1;
+        if m.blocks() >= MIN_BLOCKS {
+            if let Some(gamed) = m.gaming(cores) {
+                break Outcome::Gamed(gamed);
+            }
+            // The last look spends what the earlier ones left.
+            let share = if !another || looks >= LOOKS {
+                1.0 - spent
+            } else {
+                SPENDING[looks - 1]
+            };
+            spent += share;
+            match m.decide(test.threshold, required, ALPHA * share) {
+                Decision::Above => break Outcome::Decided(true),
+                Decision::Below => break Outcome::Decided(false),
+                Decision::Undecided => {}
+            }
         }
-        if let Some(gamed) = m.gaming(cores) {
-            break Outcome::Gamed(gamed);
-        }
-        match m.decide(test.threshold, required) {
-            Decision::Above => break Outcome::Decided(true),
-            Decision::Below => break Outcome::Decided(false),
-            Decision::Undecided if look + 1 == LOOKS.len() => break Outcome::OutOfTime,
-            Decision::Undecided => look += 1,
+        if !another || looks >= LOOKS {
+            break Outcome::OutOfTime;
         }
     };
     let ev = m.evidence(cores, required);
@@ -180,8 +229,8 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         Outcome::Decided(false) => (
             Verdict::Fail(Reason::TooSlow),
             format!(
-                "`{} {n} {p}` is not fast enough: {figures}; required {required:.2}x. Do the \
-                 workers run at the same time, each on its own chunk?{words}",
+                "`{} {n} {p}` is not fast enough: {figures}; required {required:.2}x{words}. Do \
+                 the workers run at the same time, each on its own chunk?",
                 target.binary
             ),
         ),
@@ -263,6 +312,10 @@ struct Measurement<'a> {
     /// Per block: (student ln speedup, reference ln speedup if any).
     logs: Vec<(f64, Option<f64>)>,
     discarded: usize,
+    /// The longest block so far (pressure check included): whether another one fits.
+    longest_block: Duration,
+    /// Wall time of the output check at P, seconds: the curve's estimate before any block.
+    checked_p_wall: f64,
 }
 
 impl<'a> Measurement<'a> {
@@ -275,6 +328,8 @@ impl<'a> Measurement<'a> {
             runs: Vec::new(),
             logs: Vec::new(),
             discarded: 0,
+            longest_block: Duration::ZERO,
+            checked_p_wall: 0.0,
         }
     }
 
@@ -312,9 +367,14 @@ impl<'a> Measurement<'a> {
         Ok(Ok((run, out.stdout.lossy().trim().to_string())))
     }
 
-    fn check_output(&self, arm: Arm) -> Result<Result<(), String>, SpawnError> {
+    fn check_output(&mut self, arm: Arm) -> Result<Result<(), String>, SpawnError> {
         Ok(match self.time(arm)? {
-            Ok((_, printed)) if printed == triangular(self.n).to_string() => Ok(()),
+            Ok((run, printed)) if printed == triangular(self.n).to_string() => {
+                if arm == Arm::StudentP {
+                    self.checked_p_wall = run.wall;
+                }
+                Ok(())
+            }
             Ok((_, printed)) => Err(format!(
                 "`{} {}` printed {printed:?}, expected {}",
                 self.target.binary,
@@ -325,16 +385,36 @@ impl<'a> Measurement<'a> {
         })
     }
 
-    /// One run of each arm, not kept: page cache, CPU frequency, the binaries' first load.
-    fn warm_up(&self) -> Result<(), SpawnError> {
-        let mut arms = vec![Arm::StudentOne, Arm::StudentP];
+    /// One run of each reference arm, not kept (page cache, CPU frequency, the binary's first
+    /// load); the student's arms were warmed up by [`Self::check_output`].
+    fn warm_up_reference(&self) -> Result<(), SpawnError> {
         if self.reference.is_some() {
-            arms.extend([Arm::ReferenceOne, Arm::ReferenceP]);
-        }
-        for arm in arms {
-            self.time(arm)?.ok();
+            for arm in [Arm::ReferenceOne, Arm::ReferenceP] {
+                self.time(arm)?.ok();
+            }
         }
         Ok(())
+    }
+
+    /// The curve's runs that the measurement does not already have: P = 1, 2, 4, … up to
+    /// twice the cores, less 1 and P.
+    fn curve_reserve_runs(&self, cores: usize) -> usize {
+        curve_workers(cores)
+            .filter(|&w| w != 1 && w != self.p)
+            .count()
+            * CURVE_RUNS
+    }
+
+    /// How long `runs` of the curve take: each about as long as the student's run at P (more
+    /// workers than cores run no faster).
+    fn curve_estimate(&self, runs: usize) -> Duration {
+        let measured = self.runs.iter().any(|(a, _)| *a == Arm::StudentP);
+        let at_p = if measured {
+            self.median_of(Arm::StudentP, |r| r.wall)
+        } else {
+            self.checked_p_wall
+        };
+        Duration::from_secs_f64(at_p * runs as f64)
     }
 
     /// One block of interleaved runs, in shuffled order.
@@ -363,9 +443,15 @@ impl<'a> Measurement<'a> {
         Ok(())
     }
 
-    fn decide(&self, t: SpeedupThreshold, required: f64) -> Decision {
+    /// Where the measurement stands, spending `alpha` of the error rate on this look.
+    ///
+    /// Relative to the reference, the student fails when the paired comparison says it reached
+    /// less than the fraction of the reference's speedup, or when it is below the floor *while
+    /// the reference, in the same blocks, is above it*: a machine on which even the reference
+    /// cannot show the floor (a CPU hog beside it) cannot fail a student on it.
+    fn decide(&self, t: SpeedupThreshold, required: f64, alpha: f64) -> Decision {
         let student: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
-        let floor = stats::decide(&student, required.ln(), LOOKS.len(), ALPHA).0;
+        let floor = stats::decide(&student, required.ln(), 1, alpha).0;
         match t {
             SpeedupThreshold::Absolute { .. } => floor,
             SpeedupThreshold::RelativeToReference { fraction, .. } => {
@@ -374,10 +460,14 @@ impl<'a> Measurement<'a> {
                     .iter()
                     .filter_map(|(s, r)| Some(s - (*r)?))
                     .collect();
-                let rel = stats::decide(&diffs, fraction.ln(), LOOKS.len(), ALPHA).0;
-                match (floor, rel) {
-                    (Decision::Below, _) | (_, Decision::Below) => Decision::Below,
-                    (Decision::Above, Decision::Above) => Decision::Above,
+                let rel = stats::decide(&diffs, fraction.ln(), 1, alpha).0;
+                let reference: Vec<f64> = self.logs.iter().filter_map(|(_, r)| *r).collect();
+                let shown = stats::decide(&reference, required.ln(), 1, alpha).0;
+                match (floor, rel, shown) {
+                    (_, Decision::Below, _) | (Decision::Below, _, Decision::Above) => {
+                        Decision::Below
+                    }
+                    (Decision::Above, Decision::Above, _) => Decision::Above,
                     _ => Decision::Undecided,
                 }
             }
@@ -503,9 +593,8 @@ fn curve(
     known: &[(u32, f64)],
 ) -> Result<SpeedupCurve, SpawnError> {
     let mut points = Vec::new();
-    let mut p = 1u32;
     let mut one = None;
-    while p as usize <= (2 * cores).min(64) {
+    for p in curve_workers(cores) {
         let known_ms = known
             .iter()
             .find(|(w, ms)| *w == p && ms.is_finite())
@@ -514,7 +603,7 @@ fn curve(
             Some(ms) => ms,
             None => {
                 let mut walls = Vec::new();
-                for _ in 0..3 {
+                for _ in 0..CURVE_RUNS {
                     let args = [n.to_string(), p.to_string()];
                     let out = crate::sandbox::run(&target.job(&args, RUN_TIMEOUT))?;
                     if out.ending == Ending::Exited(0) {
@@ -533,12 +622,17 @@ fn curve(
             wall_ms,
             speedup: base / wall_ms,
         });
-        p *= 2;
     }
     Ok(SpeedupCurve {
         points,
         required: None,
     })
+}
+
+/// The curve's worker counts: 1, 2, 4, … up to twice the cores (at most 64).
+fn curve_workers(cores: usize) -> impl Iterator<Item = u32> {
+    let last = (2 * cores).min(64) as u32;
+    std::iter::successors(Some(1u32), |p| Some(p * 2)).take_while(move |p| *p <= last)
 }
 
 /// The curve in words: where it stops improving, and why.
@@ -557,19 +651,28 @@ fn curve_words(c: &SpeedupCurve) -> String {
             stats::karp_flatt(pt.speedup, pt.workers).map(|f| format!("{}: {f:.2}", pt.workers))
         })
         .collect();
+    let last = c.points.last().map_or(0, |p| p.workers);
+    let plural = |w: u32| if w == 1 { "worker" } else { "workers" };
+    // Within noise of 1x everywhere: no plateau to explain, the work is not split.
+    let plateau = if best.speedup < 1.1 && last > 1 {
+        ": no number of workers ran clearly faster than one, so the work is not shared among \
+         them"
+            .to_string()
+    } else if best.workers < last {
+        format!(
+            ": beyond {} {} nothing improves, this machine has {} cores",
+            best.workers,
+            plural(best.workers),
+            available_cores()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        ". Curve: best {:.2}x at {} workers{}; serial fraction (Karp–Flatt) by workers {}",
+        ". Curve: best {:.2}x at {} {}{plateau}; serial fraction (Karp–Flatt) by workers {}",
         best.speedup,
         best.workers,
-        if best.workers < c.points.last().map_or(0, |p| p.workers) {
-            format!(
-                ": beyond {} workers nothing improves, this machine has {} cores",
-                best.workers,
-                available_cores()
-            )
-        } else {
-            String::new()
-        },
+        plural(best.workers),
         kf.join(", ")
     )
 }
@@ -591,11 +694,10 @@ fn pressure() -> Option<f64> {
             .find_map(|kv| kv.strip_prefix("total="))
             .and_then(|v| v.parse().ok())
     };
-    const WINDOW: Duration = Duration::from_millis(100);
     let before = total()?;
-    std::thread::sleep(WINDOW);
+    std::thread::sleep(PRESSURE_WINDOW);
     let after = total()?;
-    Some((after - before) / WINDOW.as_micros() as f64 * 100.0)
+    Some((after - before) / PRESSURE_WINDOW.as_micros() as f64 * 100.0)
 }
 
 fn seed() -> u64 {
@@ -651,5 +753,83 @@ mod tests {
         assert!(w.contains("best 1.90x at 2 workers"), "{w}");
         assert!(w.contains("beyond 2 workers nothing improves"), "{w}");
         assert!(w.contains("Karp–Flatt"), "{w}");
+    }
+
+    #[test]
+    fn a_curve_that_never_rises_says_the_work_is_not_shared() {
+        let point = |workers, wall_ms: f64| SpeedupPoint {
+            workers,
+            wall_ms,
+            speedup: 400.0 / wall_ms,
+        };
+        let c = SpeedupCurve {
+            points: vec![point(1, 400.0), point(2, 405.0), point(4, 410.0)],
+            required: None,
+        };
+        let w = curve_words(&c);
+        assert!(w.contains("best 1.00x at 1 worker:"), "{w}");
+        assert!(
+            w.contains("no number of workers ran clearly faster than one"),
+            "{w}"
+        );
+    }
+
+    /// A measurement whose blocks gave these (student, reference) speedups.
+    fn measured(blocks: &[(f64, f64)], check: impl FnOnce(&Measurement<'_>)) {
+        let nowhere = Path::new("/nonexistent");
+        let target = Target {
+            executable: nowhere,
+            unoptimised: None,
+            binary: "pool_sum",
+            workdir: nowhere,
+            reference: Some(nowhere),
+        };
+        let mut m = Measurement::new(target, Some(nowhere), 1000, 2);
+        m.logs = blocks
+            .iter()
+            .map(|&(s, r)| (s.ln(), Some(r.ln())))
+            .collect();
+        check(&m);
+    }
+
+    const LAB10: SpeedupThreshold = SpeedupThreshold::RelativeToReference {
+        fraction: 0.6,
+        floor: 1.1,
+    };
+
+    #[test]
+    fn relative_verdicts_need_the_reference_to_show_the_floor() {
+        let jitter = [1.0, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.0];
+        let blocks =
+            |s: f64, r: f64| -> Vec<(f64, f64)> { jitter.iter().map(|j| (s * j, r / j)).collect() };
+        // A sequential pool beside a reference that reaches 1.9x: too slow.
+        measured(&blocks(1.0, 1.9), |m| {
+            assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Below)
+        });
+        // The same pool where the reference reaches only 1.05x (a hog on the other core): the
+        // floor cannot be shown here, and 1.0 is within 60% of 1.05: no fail.
+        measured(&blocks(1.0, 1.05), |m| {
+            assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Undecided)
+        });
+        // As fast as the reference, both above the floor: pass.
+        measured(&blocks(1.85, 1.9), |m| {
+            assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Above)
+        });
+        // Above the floor but far below the reference's 1.9x (less than 60% of its gain).
+        measured(&blocks(1.12, 1.95), |m| {
+            assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Below)
+        });
+    }
+
+    #[test]
+    fn the_error_rate_is_spent_exactly() {
+        assert!((SPENDING.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_curve_goes_to_twice_the_cores() {
+        assert_eq!(curve_workers(2).collect::<Vec<_>>(), [1, 2, 4]);
+        assert_eq!(curve_workers(6).collect::<Vec<_>>(), [1, 2, 4, 8]);
+        assert_eq!(curve_workers(64).last(), Some(64));
     }
 }
