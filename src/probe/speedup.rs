@@ -148,13 +148,14 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     m.longest_block = arms_started.elapsed() + PRESSURE_WINDOW;
     let mut shuffler = Shuffler::new(seed());
     let required = required_speedup(test.threshold, cores, p);
+    let curve_end = test.curve_up_to.unwrap_or(default_curve_end(cores));
     let mut looks = 0;
     let mut spent = 0.0;
     let outcome = loop {
         // The blocks end early enough for the curve to fit in the budget too.
         let blocks_end = test
             .budget
-            .saturating_sub(m.curve_estimate(m.curve_reserve_runs(cores)));
+            .saturating_sub(m.curve_estimate(m.curve_reserve_runs(curve_end)));
         let another =
             probe_started.elapsed() + m.longest_block <= blocks_end && m.blocks() < MAX_BLOCKS;
         if another {
@@ -204,7 +205,10 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     };
     let ev = m.evidence(cores, required);
     let known = [(1, ev.student_one_ms), (p, ev.student_p_ms)];
-    let curve = curve(target, n, cores, &known).ok();
+    let up_to = test.curve_up_to.unwrap_or(default_curve_end(cores));
+    let curve = (up_to > 1)
+        .then(|| curve(target, n, up_to, &known).ok())
+        .flatten();
     let words = curve.as_ref().map(curve_words).unwrap_or_default();
     let evidence = Evidence {
         command: Some(format!("{} {n} {p}", target.binary)),
@@ -398,9 +402,12 @@ impl<'a> Measurement<'a> {
     }
 
     /// The curve's runs that the measurement does not already have: P = 1, 2, 4, … up to
-    /// twice the cores, less 1 and P.
-    fn curve_reserve_runs(&self, cores: usize) -> usize {
-        curve_workers(cores)
+    /// `up_to`, less 1 and P (none without a curve).
+    fn curve_reserve_runs(&self, up_to: u32) -> usize {
+        if up_to <= 1 {
+            return 0;
+        }
+        curve_workers(up_to)
             .filter(|&w| w != 1 && w != self.p)
             .count()
             * CURVE_RUNS
@@ -606,18 +613,18 @@ fn calibrate(program: &Path, target: Target<'_>) -> Result<u64, SpawnError> {
     Ok(n)
 }
 
-/// The speedup curve of the student's pool: P = 1, 2, 4, … up to twice the cores. Points the
+/// The speedup curve of the student's pool: P = 1, 2, 4, … up to `up_to`. Points the
 /// measurement already has (`known`: workers, median wall ms) are reused; the others are the
 /// median of a few runs.
 fn curve(
     target: Target<'_>,
     n: u64,
-    cores: usize,
+    up_to: u32,
     known: &[(u32, f64)],
 ) -> Result<SpeedupCurve, SpawnError> {
     let mut points = Vec::new();
     let mut one = None;
-    for p in curve_workers(cores) {
+    for p in curve_workers(up_to) {
         let known_ms = known
             .iter()
             .find(|(w, ms)| *w == p && ms.is_finite())
@@ -652,10 +659,15 @@ fn curve(
     })
 }
 
-/// The curve's worker counts: 1, 2, 4, … up to twice the cores (at most 64).
-fn curve_workers(cores: usize) -> impl Iterator<Item = u32> {
-    let last = (2 * cores).min(64) as u32;
-    std::iter::successors(Some(1u32), |p| Some(p * 2)).take_while(move |p| *p <= last)
+/// Where the curve ends unless the spec says: twice the cores (at most 64), past the point
+/// where more workers can help.
+fn default_curve_end(cores: usize) -> u32 {
+    (2 * cores).min(64) as u32
+}
+
+/// The curve's worker counts: 1, 2, 4, … up to `up_to`.
+fn curve_workers(up_to: u32) -> impl Iterator<Item = u32> {
+    std::iter::successors(Some(1u32), |p| Some(p * 2)).take_while(move |p| *p <= up_to)
 }
 
 /// The curve in words: where it stops improving, and why.
@@ -851,8 +863,11 @@ mod tests {
 
     #[test]
     fn the_curve_goes_to_twice_the_cores() {
-        assert_eq!(curve_workers(2).collect::<Vec<_>>(), [1, 2, 4]);
-        assert_eq!(curve_workers(6).collect::<Vec<_>>(), [1, 2, 4, 8]);
+        assert_eq!(default_curve_end(2), 4);
+        assert_eq!(default_curve_end(48), 64);
+        assert_eq!(curve_workers(4).collect::<Vec<_>>(), [1, 2, 4]);
+        assert_eq!(curve_workers(12).collect::<Vec<_>>(), [1, 2, 4, 8]);
         assert_eq!(curve_workers(64).last(), Some(64));
+        assert_eq!(curve_workers(1).collect::<Vec<_>>(), [1]);
     }
 }

@@ -202,10 +202,13 @@ pub struct SpeedupTest {
     pub n: Option<u64>,
     pub workers: u32,
     pub threshold: SpeedupThreshold,
-    /// Time allowed for the measurement before the verdict is declared inconclusive.
+    /// Time allowed for the whole probe (warm-up, measurement, curve); a measurement still
+    /// undecided when no further block fits is inconclusive.
     pub budget: Duration,
     /// What an inconclusive measurement counts as.
     pub inconclusive: InconclusivePolicy,
+    /// The speedup curve's largest worker count (1: no curve); `None`: twice the cores.
+    pub curve_up_to: Option<u32>,
 }
 
 /// The speedup a submission must reach.

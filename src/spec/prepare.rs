@@ -57,6 +57,7 @@ pub enum Plan {
         threshold: SpeedupThreshold,
         budget: Duration,
         inconclusive: InconclusivePolicy,
+        curve_up_to: Option<u32>,
     },
     /// `kind = "race"`.
     Race {
@@ -146,12 +147,32 @@ fn plan(
                         ];
                         values::keyword(diags, "inconclusive", v, &choices)
                     });
+            let curve_up_to = match raw.curve_up_to.as_ref() {
+                None => Some(None),
+                Some(c) => {
+                    let ok = u32::try_from(*c.get_ref())
+                        .ok()
+                        .filter(|&w| (1..=MAX_WORKERS).contains(&u64::from(w)));
+                    if ok.is_none() {
+                        diags.error(
+                            &c.span(),
+                            format!(
+                                "`curve_up_to` must be a worker count from 1 (no curve) to \
+                                 {MAX_WORKERS}; got {}",
+                                c.get_ref()
+                            ),
+                        );
+                    }
+                    ok.map(Some)
+                }
+            };
             Some(Plan::Speedup {
                 n: n.map_or(Some(None), |n| n.map(Some))?,
                 workers: workers?,
                 threshold: threshold?,
                 budget: budget?,
                 inconclusive: inconclusive?,
+                curve_up_to: curve_up_to?,
             })
         }
         Kind::Race => {
@@ -257,6 +278,7 @@ impl Plan {
                 threshold,
                 budget,
                 inconclusive,
+                curve_up_to,
             } => {
                 let n = n.as_ref().map(|n| n.number(diags, case, 1..=u64::MAX));
                 // One worker cannot be faster than one worker.
@@ -267,6 +289,7 @@ impl Plan {
                     threshold: *threshold,
                     budget: *budget,
                     inconclusive: *inconclusive,
+                    curve_up_to: *curve_up_to,
                 })
             }
             Plan::Race {

@@ -170,6 +170,8 @@ pub struct RawTest {
     pub threshold: Option<Spanned<RawThreshold>>,
     /// `pass` or `fail`.
     pub inconclusive: Option<Spanned<String>>,
+    /// The speedup curve's largest worker count (1: no curve).
+    pub curve_up_to: Option<Spanned<i64>>,
     // speedup, race.
     /// Time allowed for the measurement.
     pub budget: Option<Spanned<Scalar>>,

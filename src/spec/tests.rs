@@ -166,6 +166,7 @@ fn other_kinds_build_their_models_with_defaults() {
          [[exercise.test]]\nkind = \"speedup\"\nname = \"speedup\"\nworkers = 4\nhidden = true\n\
          [[exercise.test]]\nkind = \"speedup\"\nname = \"abs\"\nworkers = 2\nn = \"1000\"\n\
          threshold = { absolute = 1.6, scale_to_cores = true }\ninconclusive = \"pass\"\n\
+         curve_up_to = 8\n\
          [[exercise.test]]\nkind = \"race\"\nname = \"racy\"\nmode = \"racy\"\nworkers = 8\n\
          increments = 100000\nmax_runs = 50\nbudget = \"2m\"\n",
     ));
@@ -190,6 +191,7 @@ fn other_kinds_build_their_models_with_defaults() {
             },
             budget: Duration::from_secs(20),
             inconclusive: InconclusivePolicy::Fail,
+            curve_up_to: None,
         })
     );
     assert!(spec.exercises[0].tests[1].hidden);
@@ -204,6 +206,7 @@ fn other_kinds_build_their_models_with_defaults() {
             },
             budget: Duration::from_secs(20),
             inconclusive: InconclusivePolicy::Pass,
+            curve_up_to: Some(8),
         })
     );
     assert_eq!(
@@ -271,8 +274,8 @@ fn unknown_field_points_at_the_key_and_lists_the_expected_ones() {
         [
             "t.toml:9:1: error: unknown field `tmeout`, expected one of `kind`, `name`, \
           `matrix`, `points`, `hidden`, `args`, `timeout`, `exit`, `stdout`, `workers`, \
-          `overlap`, `n`, `threshold`, `inconclusive`, `budget`, `mode`, `increments`, \
-          `max_runs`, `calibrate`"
+          `overlap`, `n`, `threshold`, `inconclusive`, `curve_up_to`, `budget`, `mode`, \
+          `increments`, `max_runs`, `calibrate`"
         ]
     );
 }
@@ -563,5 +566,26 @@ fn load_file_reports_unreadable_files_and_origin() {
             "{}:1:7: error: invalid type: integer `1`, expected a string",
             path.display()
         )
+    );
+}
+
+#[test]
+fn the_curve_stops_at_a_worker_count_within_bounds() {
+    assert_eq!(
+        errors(&with_tests(
+            "[[exercise.test]]\nkind = \"speedup\"\nname = \"s\"\nworkers = 2\ncurve_up_to = 0\n"
+        )),
+        [
+            "t.toml:10:15: error: `curve_up_to` must be a worker count from 1 (no curve) to 64; \
+          got 0"
+        ]
+    );
+    let wrong_kind = errors(&with_tests(
+        "[[exercise.test]]\nkind = \"output\"\nname = \"o\"\ncurve_up_to = 4\n",
+    ));
+    assert_eq!(wrong_kind.len(), 1, "{wrong_kind:?}");
+    assert!(
+        wrong_kind[0].starts_with("t.toml:9:1: error: ") && wrong_kind[0].contains("speedup"),
+        "{wrong_kind:?}"
     );
 }
