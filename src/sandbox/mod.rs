@@ -11,6 +11,9 @@
 //! `waitid(WNOWAIT)`, so the main process stays a zombie (its group id cannot be reused) while
 //! the group is killed, and is then reaped with `wait4` for its resource usage.
 
+// Off Linux only the portable layer exists; the Linux layers still compile, unused.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
+
 mod audit;
 mod capture;
 mod cgroup;
@@ -151,6 +154,8 @@ const DRAIN: Duration = Duration::from_secs(2);
 pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     let layers = Layers::get();
     match (&layers.init_program, job.isolation) {
+        // Namespaces are Linux's; elsewhere (macOS) every run takes the portable layer.
+        #[cfg(target_os = "linux")]
         (Ok(init), Isolation::Full | Isolation::Build) if layers.isolated() => {
             // The init reports on every run it completes. A run that ended without a report
             // and without the sandbox ending it means the init itself died (seen once, rarely,
@@ -221,14 +226,16 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     })
 }
 
-/// Every layer: `labgrade __sandbox-init` in new namespaces and a cgroup runs the program.
 /// An isolated run: reported by the init, or lost with it.
+#[cfg(target_os = "linux")]
 enum Isolated {
     Reported(Box<Outcome>),
     /// The init died without reporting (its wait status), and the sandbox had not ended the run.
     InitLost(Ending),
 }
 
+/// Every layer: `labgrade __sandbox-init` in new namespaces and a cgroup runs the program.
+#[cfg(target_os = "linux")]
 fn run_isolated(
     job: &Job,
     init: &std::path::Path,
@@ -353,11 +360,13 @@ fn run_isolated(
 
 /// A user namespace's maps: the grader's own uid and gid become root inside (as `unshare -r`),
 /// which lets the sandbox mount and pivot without privileges on the host.
+#[cfg(target_os = "linux")]
 struct UserMaps {
     uid_map: std::ffi::CString,
     gid_map: std::ffi::CString,
 }
 
+#[cfg(target_os = "linux")]
 impl UserMaps {
     fn for_current_user() -> Self {
         // SAFETY: plain syscalls without arguments.
@@ -377,6 +386,7 @@ impl UserMaps {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
     // SAFETY: valid NUL-terminated path and buffer; the descriptor is closed on every path.
     unsafe {
@@ -395,6 +405,7 @@ fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// `program` as a path: a bare name is looked up in the job's own `PATH`, as `Command` would.
+#[cfg(target_os = "linux")]
 fn resolve_program(program: &std::path::Path, env: &[(OsString, OsString)]) -> PathBuf {
     if program.components().count() > 1 {
         return program.to_path_buf();
@@ -410,6 +421,7 @@ fn resolve_program(program: &std::path::Path, env: &[(OsString, OsString)]) -> P
 }
 
 /// Reads the init's report once every holder of the pipe is gone.
+#[cfg(target_os = "linux")]
 fn read_report(fd: OwnedFd) -> Option<init::InitReport> {
     let mut text = Vec::new();
     std::fs::File::from(fd).read_to_end(&mut text).ok()?;

@@ -11,6 +11,7 @@ use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+#[cfg(target_os = "linux")]
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,7 @@ const DEVICES: [&str; 5] = [
 /// World-writable directories: each gets a fresh tmpfs, so nothing written there outlives the run.
 const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
 
+#[cfg(target_os = "linux")]
 /// Builds the view and makes it the root. `keep` are opened before anything is mounted, so paths
 /// under `/tmp` (staging directories) survive the tmpfs that hides the host's `/tmp`.
 pub fn enter(keep: &[Visible]) -> Result<(), String> {
@@ -147,11 +149,13 @@ pub fn enter(keep: &[Visible]) -> Result<(), String> {
     pivot(root)
 }
 
+#[cfg(target_os = "linux")]
 /// `path` under `root`.
 fn inside(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
+#[cfg(target_os = "linux")]
 /// Recreates host `path` inside `root`: a symlink as a symlink, a directory or file as a
 /// bind mount (read-only unless `writable`). Missing paths are skipped.
 fn replicate(root: &Path, path: &Path, writable: bool) -> Result<(), String> {
@@ -175,6 +179,7 @@ fn replicate(root: &Path, path: &Path, writable: bool) -> Result<(), String> {
     bind(&path.to_string_lossy(), &at, !writable)
 }
 
+#[cfg(target_os = "linux")]
 fn bind(source: &str, at: &Path, read_only: bool) -> Result<(), String> {
     let none: Option<&str> = None;
     mount(
@@ -194,6 +199,7 @@ fn bind(source: &str, at: &Path, read_only: bool) -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(target_os = "linux")]
 fn tmpfs(at: impl AsRef<Path>) -> Result<(), String> {
     let at = at.as_ref();
     mount(
@@ -206,10 +212,12 @@ fn tmpfs(at: impl AsRef<Path>) -> Result<(), String> {
     .map_err(|e| format!("mounting a tmpfs on {}: {e}", at.display()))
 }
 
+#[cfg(target_os = "linux")]
 fn mkdir(at: &Path) -> Result<(), String> {
     fs::create_dir_all(at).map_err(|e| format!("creating {}: {e}", at.display()))
 }
 
+#[cfg(target_os = "linux")]
 fn touch(at: &Path) -> Result<(), String> {
     if let Some(parent) = at.parent() {
         mkdir(parent)?;
@@ -219,6 +227,7 @@ fn touch(at: &Path) -> Result<(), String> {
         .map_err(|e| format!("creating {}: {e}", at.display()))
 }
 
+#[cfg(target_os = "linux")]
 /// Makes `root` the root directory and drops the host's.
 fn pivot(root: &Path) -> Result<(), String> {
     let old = root.join(".host");
@@ -237,4 +246,10 @@ fn pivot(root: &Path) -> Result<(), String> {
         none,
     );
     Ok(())
+}
+
+/// The minimal view needs Linux's mount namespaces; the sandbox never asks for it elsewhere.
+#[cfg(not(target_os = "linux"))]
+pub fn enter(_keep: &[Visible]) -> Result<(), String> {
+    Err("a minimal file system view needs Linux mount namespaces".into())
 }
