@@ -67,9 +67,9 @@ const DEVICES: [&str; 5] = [
 /// World-writable directories: each gets a fresh tmpfs, so nothing written there outlives the run.
 const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
 
-#[cfg(target_os = "linux")]
 /// Builds the view and makes it the root. `keep` are opened before anything is mounted, so paths
 /// under `/tmp` (staging directories) survive the tmpfs that hides the host's `/tmp`.
+#[cfg(target_os = "linux")]
 pub fn enter(keep: &[Visible]) -> Result<(), String> {
     let none: Option<&str> = None;
     if keep.iter().any(|v| v.path.parent().is_none()) {
@@ -149,15 +149,15 @@ pub fn enter(keep: &[Visible]) -> Result<(), String> {
     pivot(root)
 }
 
-#[cfg(target_os = "linux")]
 /// `path` under `root`.
+#[cfg(target_os = "linux")]
 fn inside(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
-#[cfg(target_os = "linux")]
 /// Recreates host `path` inside `root`: a symlink as a symlink, a directory or file as a
 /// bind mount (read-only unless `writable`). Missing paths are skipped.
+#[cfg(target_os = "linux")]
 fn replicate(root: &Path, path: &Path, writable: bool) -> Result<(), String> {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return Ok(());
@@ -227,8 +227,8 @@ fn touch(at: &Path) -> Result<(), String> {
         .map_err(|e| format!("creating {}: {e}", at.display()))
 }
 
-#[cfg(target_os = "linux")]
 /// Makes `root` the root directory and drops the host's.
+#[cfg(target_os = "linux")]
 fn pivot(root: &Path) -> Result<(), String> {
     let old = root.join(".host");
     mkdir(&old)?;
