@@ -302,6 +302,14 @@ fn exec_child(
     if let Err(e) = config.limits.apply_in_child() {
         return format!("setting limits: {e}");
     }
+    // Built before the drop to `nobody`, which may not be allowed to open every kept path;
+    // enforced after it and before seccomp (which would not block it, but the order keeps
+    // every privileged step before the first restriction).
+    let landlock = super::ruleset::Rules::for_job(&config.keep_visible, true, None);
+    let landlock = match super::ruleset::Armed::build(&landlock) {
+        Ok(armed) => armed,
+        Err(e) => return e,
+    };
     if let Some((uid, gid)) = config.user {
         // SAFETY: as above.
         unsafe {
@@ -317,6 +325,9 @@ fn exec_child(
         if let Err(e) = super::limits::set_nproc(config.limits.processes) {
             return format!("limiting processes: {e}");
         }
+    }
+    if let Err(e) = landlock.enforce() {
+        return format!("enforcing the Landlock ruleset: {e}");
     }
     #[cfg(all(
         target_os = "linux",
