@@ -54,12 +54,15 @@ fn main() {
     let portable = time(|| {
         sandbox::run(&job(Isolation::Portable)).unwrap();
     });
+    // Landlock (on by default) is measured as the difference from runs without it, measured
+    // after the others in the same process: the switch cannot be turned back on.
     println!("sandbox cost per run of /bin/true (median of {RUNS}, ms)");
     println!("  bare std::process::Command   {bare:7.2}");
     println!(
         "  portable layer               {portable:7.2}  (+{:.2})",
         portable - bare
     );
+    let mut full_with_landlock = None;
     if Layers::get().isolated() {
         let build = time(|| {
             sandbox::run(&job(Isolation::Build)).unwrap();
@@ -76,8 +79,30 @@ fn main() {
             "  every layer + process audit  {full:7.2}  (+{:.2})",
             full - bare
         );
+        full_with_landlock = Some(full);
     } else {
         println!("  namespaces: skipped ({:?})", Layers::get().namespaces);
+    }
+    if let Err(why) = &Layers::get().landlock {
+        println!("  landlock: skipped ({why})");
+    } else {
+        sandbox::bench_without_landlock();
+        let portable_bare = time(|| {
+            sandbox::run(&job(Isolation::Portable)).unwrap();
+        });
+        println!(
+            "  portable without landlock    {portable_bare:7.2}  (landlock: {:+.2})",
+            portable - portable_bare
+        );
+        if let Some(full) = full_with_landlock {
+            let full_bare = time(|| {
+                sandbox::run(&job(Isolation::Full)).unwrap();
+            });
+            println!(
+                "  every layer without landlock {full_bare:7.2}  (landlock: {:+.2})",
+                full - full_bare
+            );
+        }
     }
     sandbox::remove_idle_cgroups();
 }

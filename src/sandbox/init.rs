@@ -45,6 +45,8 @@ pub struct InitConfig {
     pub user: Option<(u32, u32)>,
     /// Install the seccomp filter ([`super::seccomp`]) before exec.
     pub seccomp: bool,
+    /// Confine the program with the Landlock ruleset ([`super::ruleset`]).
+    pub landlock: bool,
     /// Apply `RLIMIT_NPROC` (the program runs as a user of its own, or as root of a user
     /// namespace of its own, so the count is the sandbox's alone).
     pub limit_processes: bool,
@@ -306,7 +308,11 @@ fn exec_child(
     // enforced after it and before seccomp (which would not block it, but the order keeps
     // every privileged step before the first restriction).
     let landlock = super::ruleset::Rules::for_job(&config.keep_visible, true, None);
-    let landlock = match super::ruleset::Armed::build(&landlock) {
+    let landlock = match config.landlock {
+        true => super::ruleset::Armed::build(&landlock),
+        false => Ok(super::ruleset::Armed::none()),
+    };
+    let landlock = match landlock {
         Ok(armed) => armed,
         Err(e) => return e,
     };

@@ -25,7 +25,9 @@ pub use audit::Audit;
 pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
 pub use layers::{LayerStatus, Layers, NamespaceMode};
 pub use limits::Limits;
-pub use ruleset::Enforcement as LandlockEnforcement;
+pub use ruleset::{
+    switch_off_for_benchmarks as bench_without_landlock, Enforcement as LandlockEnforcement,
+};
 pub use view::Visible;
 
 use std::ffi::OsString;
@@ -177,6 +179,15 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     }
 }
 
+/// What the Landlock layer gives a run here (see [`ruleset::Enforcement::for_abi`]).
+fn landlock_enforcement(layers: &Layers) -> LandlockEnforcement {
+    if ruleset::wanted() {
+        LandlockEnforcement::for_abi(layers.landlock.clone())
+    } else {
+        LandlockEnforcement::NotEnforced
+    }
+}
+
 fn spawn_error(program: &std::path::Path) -> impl FnOnce(io::Error) -> SpawnError + '_ {
     move |source| SpawnError {
         program: program.display().to_string(),
@@ -234,7 +245,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         isolated: false,
         audit: None,
         cgroup: None,
-        landlock: LandlockEnforcement::for_abi(Layers::get().landlock.clone()),
+        landlock: landlock_enforcement(Layers::get()),
     })
 }
 
@@ -275,6 +286,7 @@ fn run_isolated(
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
         seccomp: job.isolation == Isolation::Full && seccomp::SUPPORTED,
+        landlock: ruleset::wanted(),
         limit_processes: job.isolation == Isolation::Full
             && (layers.user.is_ok() || layers.namespaces == Ok(NamespaceMode::UserNamespace)),
     };
@@ -365,7 +377,7 @@ fn run_isolated(
             None
         },
         cgroup: stats,
-        landlock: LandlockEnforcement::for_abi(layers.landlock.clone()),
+        landlock: landlock_enforcement(layers),
     })))
 }
 

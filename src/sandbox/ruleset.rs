@@ -20,6 +20,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -101,6 +102,21 @@ impl Rules {
     }
 }
 
+/// Set by [`switch_off_for_benchmarks`]: runs of this process skip the layer.
+static SWITCHED_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Runs of this process no longer get the Landlock layer: only for `benches/sandbox_cost.rs`,
+/// which measures the layer's cost side by side with runs that have it.
+#[doc(hidden)]
+pub fn switch_off_for_benchmarks() {
+    SWITCHED_OFF.store(true, Ordering::Relaxed);
+}
+
+/// Whether runs of this process get the layer.
+pub fn wanted() -> bool {
+    !SWITCHED_OFF.load(Ordering::Relaxed)
+}
+
 /// The kernel's Landlock ABI, or why there is none.
 #[cfg(target_os = "linux")]
 pub fn detect() -> Result<i32, String> {
@@ -161,6 +177,9 @@ impl Armed {
     /// nothing, and `/lib32` is missing on most machines).
     #[cfg(target_os = "linux")]
     pub fn build(rules: &Rules) -> Result<Armed, String> {
+        if !wanted() {
+            return Ok(Armed::none());
+        }
         use landlock::{
             path_beneath_rules, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset,
             RulesetAttr, RulesetCreatedAttr, Scope, ABI,
@@ -199,6 +218,11 @@ impl Armed {
         Ok(Armed { fd: None })
     }
 
+    /// Nothing to enforce.
+    pub fn none() -> Armed {
+        Armed { fd: None }
+    }
+
     /// Confines the calling process (and what it execs) by the ruleset. Only `prctl` and
     /// `landlock_restrict_self`: safe between `fork` and `exec`. Sets `no_new_privs`, which
     /// Landlock requires of an unprivileged caller (and which the seccomp layer sets anyway).
@@ -226,14 +250,8 @@ mod tests {
 
     #[test]
     fn enforcement_follows_the_abi() {
-        assert_eq!(
-            Enforcement::for_abi(Ok(7)),
-            Enforcement::Fully { abi: 7 }
-        );
-        assert_eq!(
-            Enforcement::for_abi(Ok(6)),
-            Enforcement::Fully { abi: 6 }
-        );
+        assert_eq!(Enforcement::for_abi(Ok(7)), Enforcement::Fully { abi: 7 });
+        assert_eq!(Enforcement::for_abi(Ok(6)), Enforcement::Fully { abi: 6 });
         assert_eq!(
             Enforcement::for_abi(Ok(3)),
             Enforcement::Partially { abi: 3 }
@@ -249,7 +267,10 @@ mod tests {
         let v3 = describe(&Ok(3)).unwrap();
         assert!(v3.contains("partially") && !v3.contains("TCP"), "{v3}");
         let v7 = describe(&Ok(7)).unwrap();
-        assert!(v7.contains("fully") && v7.contains("TCP") && v7.contains("signals"), "{v7}");
+        assert!(
+            v7.contains("fully") && v7.contains("TCP") && v7.contains("signals"),
+            "{v7}"
+        );
         assert_eq!(describe(&Err("why".into())), Err("why".to_string()));
     }
 
