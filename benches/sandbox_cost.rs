@@ -34,6 +34,25 @@ fn time(mut once: impl FnMut()) -> f64 {
     )
 }
 
+/// Medians of `once(true)` and `once(false)`, alternated run by run so that the machine's load
+/// falls on both alike.
+fn paired(mut once: impl FnMut(bool)) -> (f64, f64) {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for i in 0..RUNS * 2 + 20 {
+        let with = i % 2 == 0;
+        let t = Instant::now();
+        once(with);
+        if i >= 20 {
+            if with {
+                on.push(t.elapsed())
+            } else {
+                off.push(t.elapsed())
+            }
+        }
+    }
+    (median_ms(on), median_ms(off))
+}
+
 fn job(isolation: Isolation) -> Job {
     Job {
         program: "/bin/true".into(),
@@ -54,15 +73,12 @@ fn main() {
     let portable = time(|| {
         sandbox::run(&job(Isolation::Portable)).unwrap();
     });
-    // Landlock (on by default) is measured as the difference from runs without it, measured
-    // after the others in the same process: the switch cannot be turned back on.
     println!("sandbox cost per run of /bin/true (median of {RUNS}, ms)");
     println!("  bare std::process::Command   {bare:7.2}");
     println!(
         "  portable layer               {portable:7.2}  (+{:.2})",
         portable - bare
     );
-    let mut full_with_landlock = None;
     if Layers::get().isolated() {
         let build = time(|| {
             sandbox::run(&job(Isolation::Build)).unwrap();
@@ -79,30 +95,27 @@ fn main() {
             "  every layer + process audit  {full:7.2}  (+{:.2})",
             full - bare
         );
-        full_with_landlock = Some(full);
     } else {
         println!("  namespaces: skipped ({:?})", Layers::get().namespaces);
     }
     if let Err(why) = &Layers::get().landlock {
         println!("  landlock: skipped ({why})");
     } else {
-        sandbox::bench_without_landlock();
-        let portable_bare = time(|| {
-            sandbox::run(&job(Isolation::Portable)).unwrap();
-        });
-        println!(
-            "  portable without landlock    {portable_bare:7.2}  (landlock: {:+.2})",
-            portable - portable_bare
-        );
-        if let Some(full) = full_with_landlock {
-            let full_bare = time(|| {
-                sandbox::run(&job(Isolation::Full)).unwrap();
+        let mut kinds = vec![("portable", Isolation::Portable)];
+        if Layers::get().isolated() {
+            kinds.push(("every layer", Isolation::Full));
+        }
+        for (name, isolation) in kinds {
+            let (with, without) = paired(|on| {
+                sandbox::landlock_for_benchmarks(on);
+                sandbox::run(&job(isolation)).unwrap();
             });
             println!(
-                "  every layer without landlock {full_bare:7.2}  (landlock: {:+.2})",
-                full - full_bare
+                "  {name}: with landlock {with:.2}, without {without:.2}  (landlock: {:+.2}, runs alternated)",
+                with - without
             );
         }
+        sandbox::landlock_for_benchmarks(true);
     }
     sandbox::remove_idle_cgroups();
 }

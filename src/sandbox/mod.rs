@@ -26,7 +26,7 @@ pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
 pub use layers::{LayerStatus, Layers, NamespaceMode};
 pub use limits::Limits;
 pub use ruleset::{
-    switch_off_for_benchmarks as bench_without_landlock, Enforcement as LandlockEnforcement,
+    set_for_benchmarks as landlock_for_benchmarks, Enforcement as LandlockEnforcement,
 };
 pub use view::Visible;
 

@@ -102,14 +102,14 @@ impl Rules {
     }
 }
 
-/// Set by [`switch_off_for_benchmarks`]: runs of this process skip the layer.
+/// Set by [`set_for_benchmarks`]: runs of this process skip the layer.
 static SWITCHED_OFF: AtomicBool = AtomicBool::new(false);
 
-/// Runs of this process no longer get the Landlock layer: only for `benches/sandbox_cost.rs`,
-/// which measures the layer's cost side by side with runs that have it.
+/// Whether runs of this process get the Landlock layer (they do unless told): only for
+/// `benches/sandbox_cost.rs`, which measures the layer's cost against runs without it.
 #[doc(hidden)]
-pub fn switch_off_for_benchmarks() {
-    SWITCHED_OFF.store(true, Ordering::Relaxed);
+pub fn set_for_benchmarks(on: bool) {
+    SWITCHED_OFF.store(!on, Ordering::Relaxed);
 }
 
 /// Whether runs of this process get the layer.
