@@ -307,14 +307,14 @@ fn exec_child(
     // Built before the drop to `nobody`, which may not be allowed to open every kept path;
     // enforced after it and before seccomp (which would not block it, but the order keeps
     // every privileged step before the first restriction).
-    let landlock = super::ruleset::Rules::for_job(&config.keep_visible, true, None);
-    let landlock = match config.landlock {
-        true => super::ruleset::Armed::build(&landlock),
-        false => Ok(super::ruleset::Armed::none()),
-    };
-    let landlock = match landlock {
-        Ok(armed) => armed,
-        Err(e) => return e,
+    let rules = super::ruleset::Rules::for_job(&config.keep_visible, true, None);
+    let landlock = if config.landlock {
+        match super::ruleset::Armed::build(&rules) {
+            Ok(armed) => armed,
+            Err(e) => return e,
+        }
+    } else {
+        super::ruleset::Armed::none()
     };
     if let Some((uid, gid)) = config.user {
         // SAFETY: as above.
