@@ -34,6 +34,25 @@ fn time(mut once: impl FnMut()) -> f64 {
     )
 }
 
+/// Medians of `once(true)` and `once(false)`, alternated run by run so that the machine's load
+/// falls on both alike.
+fn paired(mut once: impl FnMut(bool)) -> (f64, f64) {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for i in 0..RUNS * 2 + 20 {
+        let with = i % 2 == 0;
+        let t = Instant::now();
+        once(with);
+        if i >= 20 {
+            if with {
+                on.push(t.elapsed())
+            } else {
+                off.push(t.elapsed())
+            }
+        }
+    }
+    (median_ms(on), median_ms(off))
+}
+
 fn job(isolation: Isolation) -> Job {
     Job {
         program: "/bin/true".into(),
@@ -78,6 +97,25 @@ fn main() {
         );
     } else {
         println!("  namespaces: skipped ({:?})", Layers::get().namespaces);
+    }
+    if let Err(why) = &Layers::get().landlock {
+        println!("  landlock: skipped ({why})");
+    } else {
+        let mut kinds = vec![("portable", Isolation::Portable)];
+        if Layers::get().isolated() {
+            kinds.push(("every layer", Isolation::Full));
+        }
+        for (name, isolation) in kinds {
+            let (with, without) = paired(|on| {
+                sandbox::landlock_for_benchmarks(on);
+                sandbox::run(&job(isolation)).unwrap();
+            });
+            println!(
+                "  {name}: with landlock {with:.2}, without {without:.2}  (landlock: {:+.2}, runs alternated)",
+                with - without
+            );
+        }
+        sandbox::landlock_for_benchmarks(true);
     }
     sandbox::remove_idle_cgroups();
 }

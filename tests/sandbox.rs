@@ -40,6 +40,7 @@ fn doctor_lists_every_layer() {
         "mount namespace",
         "cgroup",
         "unprivileged user",
+        "landlock",
     ] {
         assert!(text.contains(layer), "{layer} missing from:\n{text}");
     }
@@ -59,6 +60,11 @@ fn on_ci_every_layer_is_active() {
     assert!(
         !text.contains("missing"),
         "CI must run every layer's tests:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("active") && l.contains("landlock") && l.contains("fully")),
+        "CI's kernel has Landlock ABI 6 or later: {text}"
     );
 }
 

@@ -114,6 +114,7 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
         "isolated": out.isolated,
         "audit": out.audit,
         "cgroup": cgroup,
+        "landlock": out.landlock,
         "escaped_output_holder": out.escaped_output_holder,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

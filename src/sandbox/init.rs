@@ -45,6 +45,8 @@ pub struct InitConfig {
     pub user: Option<(u32, u32)>,
     /// Install the seccomp filter ([`super::seccomp`]) before exec.
     pub seccomp: bool,
+    /// Confine the program with the Landlock ruleset ([`super::ruleset`]).
+    pub landlock: bool,
     /// Apply `RLIMIT_NPROC` (the program runs as a user of its own, or as root of a user
     /// namespace of its own, so the count is the sandbox's alone).
     pub limit_processes: bool,
@@ -310,6 +312,18 @@ fn exec_child(
     if let Err(e) = config.limits.apply_in_child() {
         return format!("setting limits: {e}");
     }
+    // Built before the drop to `nobody`, which may not be allowed to open every kept path;
+    // enforced after it and before seccomp (which would not block it, but the order keeps
+    // every privileged step before the first restriction).
+    let rules = super::ruleset::Rules::for_job(&config.keep_visible, true, None);
+    let landlock = if config.landlock {
+        match super::ruleset::Armed::build(&rules) {
+            Ok(armed) => armed,
+            Err(e) => return e,
+        }
+    } else {
+        super::ruleset::Armed::none()
+    };
     if let Some((uid, gid)) = config.user {
         // SAFETY: as above.
         unsafe {
@@ -325,6 +339,9 @@ fn exec_child(
         if let Err(e) = super::limits::set_nproc(config.limits.processes) {
             return format!("limiting processes: {e}");
         }
+    }
+    if let Err(e) = landlock.enforce() {
+        return format!("enforcing the Landlock ruleset: {e}");
     }
     #[cfg(all(
         target_os = "linux",

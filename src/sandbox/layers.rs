@@ -43,6 +43,8 @@ pub struct Layers {
     pub namespaces: Result<NamespaceMode, String>,
     pub cgroup: Result<cgroup::Version, String>,
     pub user: Result<(u32, u32), String>,
+    /// The kernel's Landlock ABI ([`super::ruleset`]).
+    pub landlock: Result<i32, String>,
 }
 
 impl Layers {
@@ -65,6 +67,7 @@ impl Layers {
             namespaces,
             cgroup: cgroup::detect(),
             user,
+            landlock: super::ruleset::detect(),
         }
     }
 
@@ -144,6 +147,7 @@ impl Layers {
                     })
                     .map_err(Clone::clone),
             ),
+            status("landlock", super::ruleset::describe(&self.landlock)),
         ]
     }
 }

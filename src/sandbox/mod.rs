@@ -20,6 +20,7 @@ mod cgroup;
 pub mod init;
 mod layers;
 mod limits;
+mod ruleset;
 mod seccomp;
 mod view;
 
@@ -27,6 +28,9 @@ pub use audit::Audit;
 pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
 pub use layers::{LayerStatus, Layers, NamespaceMode};
 pub use limits::Limits;
+pub use ruleset::{
+    set_for_benchmarks as landlock_for_benchmarks, Enforcement as LandlockEnforcement,
+};
 pub use view::Visible;
 
 use std::ffi::OsString;
@@ -112,6 +116,8 @@ pub struct Outcome {
     pub audit: Option<Audit>,
     /// What the run's cgroup measured, when there was one.
     pub cgroup: Option<CgroupStats>,
+    /// What the Landlock layer enforced on the program.
+    pub landlock: LandlockEnforcement,
 }
 
 /// The sandbox could not start the program (not a verdict on the program).
@@ -184,6 +190,15 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     }
 }
 
+/// What the Landlock layer gives a run here (see [`ruleset::Enforcement::for_abi`]).
+fn landlock_enforcement(layers: &Layers) -> LandlockEnforcement {
+    if ruleset::wanted() {
+        LandlockEnforcement::for_abi(layers.landlock.clone())
+    } else {
+        LandlockEnforcement::NotEnforced
+    }
+}
+
 fn spawn_error(program: &std::path::Path) -> impl FnOnce(io::Error) -> SpawnError + '_ {
     move |source| SpawnError {
         program: program.display().to_string(),
@@ -202,15 +217,33 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // A private TMPDIR: Landlock keeps the program out of the host's shared /tmp (other
+    // submissions are staged there), yet compilers and `mkstemp` need somewhere to write.
+    let scratch = tempfile::Builder::new()
+        .prefix("labgrade-scratch-")
+        .tempdir()
+        .map_err(spawn_error(&job.program))?;
+    if !job.env.iter().any(|(k, _)| k == "TMPDIR") {
+        cmd.env("TMPDIR", scratch.path());
+    }
+    let rules = ruleset::Rules::for_job(&job.keep_visible, false, Some(scratch.path()));
+    let armed = ruleset::Armed::build(&rules).map_err(|e| SpawnError {
+        program: job.program.display().to_string(),
+        cause: io::Error::other(e),
+    })?;
     let limits = job.limits.clone();
-    // SAFETY: the closure only calls getrlimit/setrlimit, which are async-signal-safe, and
-    // allocates nothing.
+    // SAFETY: the closure only calls getrlimit/setrlimit, prctl and landlock_restrict_self,
+    // which are async-signal-safe, and allocates nothing (the ruleset was built before).
     unsafe {
-        cmd.pre_exec(move || limits.apply_in_child());
+        cmd.pre_exec(move || {
+            limits.apply_in_child()?;
+            armed.enforce()
+        });
     }
     let started = Instant::now();
     let child = cmd.spawn().map_err(spawn_error(&job.program))?;
     let s = supervise(child, started, &job.limits);
+    drop(scratch);
     let ending = s.ending.unwrap_or(s.usage.status.ending());
     Ok(Outcome {
         ending,
@@ -223,6 +256,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         isolated: false,
         audit: None,
         cgroup: None,
+        landlock: landlock_enforcement(Layers::get()),
     })
 }
 
@@ -265,6 +299,7 @@ fn run_isolated(
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
         seccomp: job.isolation == Isolation::Full && seccomp::SUPPORTED,
+        landlock: ruleset::wanted(),
         limit_processes: job.isolation == Isolation::Full
             && (layers.user.is_ok() || layers.namespaces == Ok(NamespaceMode::UserNamespace)),
     };
@@ -355,6 +390,7 @@ fn run_isolated(
             None
         },
         cgroup: stats,
+        landlock: landlock_enforcement(layers),
     })))
 }
 

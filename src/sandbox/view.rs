@@ -41,12 +41,12 @@ impl Visible {
 }
 
 /// System directories, read-only (a symlink on merged-/usr systems is recreated as one).
-const SYSTEM: [&str; 7] = [
+pub(super) const SYSTEM: [&str; 7] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 ];
 /// What of `/etc` compilers and programs need (the dynamic loader's cache, users for `id`,
 /// `alternatives` for `cc`); never `shadow` or keys.
-const ETC: [&str; 9] = [
+pub(super) const ETC: [&str; 9] = [
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
@@ -57,7 +57,7 @@ const ETC: [&str; 9] = [
     "/etc/alternatives",
     "/etc/hosts",
 ];
-const DEVICES: [&str; 5] = [
+pub(super) const DEVICES: [&str; 5] = [
     "/dev/null",
     "/dev/zero",
     "/dev/full",
@@ -65,7 +65,7 @@ const DEVICES: [&str; 5] = [
     "/dev/urandom",
 ];
 /// World-writable directories: each gets a fresh tmpfs, so nothing written there outlives the run.
-const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
+pub(super) const SCRATCH: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
 
 /// Builds the view and makes it the root. `keep` are opened before anything is mounted, so paths
 /// under `/tmp` (staging directories) survive the tmpfs that hides the host's `/tmp`.
