@@ -217,3 +217,72 @@ fn without_root_the_namespaces_come_from_a_user_namespace() {
     let alive = r["audit"]["max_alive"].as_u64().unwrap();
     assert!(alive < 300, "{alive} processes at once");
 }
+
+/// Host processes running `program` (by file name: the sandbox passes the resolved path as
+/// `argv[0]`) with exactly `args`, from the host's `/proc`.
+fn processes_running(program: &str, args: &[&str]) -> Vec<u32> {
+    let matches = |cmdline: Vec<u8>| {
+        let mut words = cmdline.split(|b| *b == 0).filter(|w| !w.is_empty());
+        let argv0 = words.next().unwrap_or_default();
+        let name = argv0.rsplit(|b| *b == b'/').next().unwrap_or_default();
+        name == program.as_bytes() && words.eq(args.iter().map(|a| a.as_bytes()))
+    };
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(matches))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `check` every 50 ms for up to `secs` seconds.
+fn within(secs: u64, check: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    check()
+}
+
+/// A TA's batch killed with `kill -9` halfway must not leave student programs running: the
+/// kernel's parent-death signal ends the run (and, isolated, its whole PID namespace) with it.
+#[test]
+fn a_grader_killed_with_sigkill_takes_its_runs_with_it() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("skipped: the parent-death signal is Linux's");
+        return;
+    }
+    for (isolation, seconds) in [("full", "41.25"), ("portable", "42.75")] {
+        let mut grader = std::process::Command::new(env!("CARGO_BIN_EXE_labgrade"))
+            .args([
+                "sandbox-run",
+                "--isolation",
+                isolation,
+                "--wall",
+                "60",
+                "--",
+            ])
+            .args(["sleep", seconds])
+            .current_dir("/")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let running = || processes_running("sleep", &[seconds]);
+        let started = within(20, || !running().is_empty());
+        // SAFETY: SIGKILL to the grader this test started, by its pid.
+        unsafe { libc::kill(grader.id() as libc::pid_t, libc::SIGKILL) };
+        grader.wait().unwrap();
+        assert!(started, "{isolation}: `sleep {seconds}` never started");
+        assert!(
+            within(10, || running().is_empty()),
+            "{isolation}: `sleep {seconds}` outlived its grader: {:?}",
+            running()
+        );
+    }
+}

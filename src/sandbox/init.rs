@@ -84,7 +84,17 @@ pub fn main() -> ! {
     // SAFETY: single-threaded process.
     match unsafe { libc::fork() } {
         -1 => fail_setup(&format!("fork: {}", std::io::Error::last_os_error())),
-        0 => inner(&config),
+        0 => {
+            // The inner init cannot see its parent from inside the new PID namespace (its
+            // parent pid reads 0), so only the request is made; the outer one lives until the
+            // inner one has reported, so the window is the few instructions after `fork`.
+            // SAFETY: plain syscall without pointers.
+            #[cfg(target_os = "linux")]
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL)
+            };
+            inner(&config)
+        }
         child => {
             // SAFETY: closing our copy of the audit pipe; the inner init has its own.
             unsafe { libc::close(AUDIT_FD) };
@@ -92,6 +102,34 @@ pub fn main() -> ! {
             std::process::exit(status);
         }
     }
+}
+
+/// Makes the kernel SIGKILL the calling process when its parent dies, so that a grader killed
+/// with `kill -9` mid-batch takes its runs with it: the outer init and the program of a
+/// portable run die with the grader, the inner init (PID 1, whose death ends its whole
+/// namespace) with the outer one. `parent` is the pid the caller expects as its parent: a
+/// parent already gone before the request would never send the signal. Async-signal-safe: it
+/// runs between `fork` and `exec`.
+#[cfg(target_os = "linux")]
+pub fn die_with(parent: u32) -> std::io::Result<()> {
+    // SAFETY: plain syscalls without pointers.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() as u32 != parent {
+            return Err(std::io::Error::other(
+                "the grader ended while the run started",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere there is no parent-death signal: a killed grader leaves its runs to their limits.
+#[cfg(not(target_os = "linux"))]
+pub fn die_with(_parent: u32) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Waits for `pid` and turns its status into an exit code.

@@ -232,10 +232,13 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         cause: io::Error::other(e),
     })?;
     let limits = job.limits.clone();
-    // SAFETY: the closure only calls getrlimit/setrlimit, prctl and landlock_restrict_self,
-    // which are async-signal-safe, and allocates nothing (the ruleset was built before).
+    let grader = std::process::id();
+    // SAFETY: the closure only calls getrlimit/setrlimit, prctl, getppid and
+    // landlock_restrict_self, which are async-signal-safe, and allocates nothing (the ruleset
+    // was built before).
     unsafe {
         cmd.pre_exec(move || {
+            init::die_with(grader)?;
             limits.apply_in_child()?;
             armed.enforce()
         });
@@ -318,6 +321,7 @@ fn run_isolated(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let write_fd = audit_write.as_raw_fd();
+    let grader = std::process::id();
     let userns = match layers.namespaces {
         Ok(NamespaceMode::UserNamespace) => Some(UserMaps::for_current_user()),
         _ => None,
@@ -326,6 +330,7 @@ fn run_isolated(
     // map contents were prepared before the fork; nothing is allocated.
     unsafe {
         cmd.pre_exec(move || {
+            init::die_with(grader)?;
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
