@@ -1,10 +1,11 @@
 //! A control group per run: a ceiling on processes and memory for the whole tree, and its CPU
 //! time, whatever the processes do (double fork, setsid) to escape their parent.
 //!
-//! cgroup v2 where the grader may create groups under `/sys/fs/cgroup`, else v1 with the
-//! `pids`, `memory` and `cpuacct` hierarchies (as on this project's CI machine). The grader
-//! creates the group; the sandbox's init process moves itself into it before it starts anything,
-//! so nothing the submission starts is ever outside it.
+//! cgroup v2 where the grader may create groups (as root under `/sys/fs/cgroup/labgrade`, else
+//! inside its own cgroup when that is delegated to its user), else v1 with the `pids`, `memory`
+//! and `cpuacct` hierarchies (as on this project's CI machine; v2 is tested in a VM by
+//! `tests/vm/cgroup_v2.sh`). The grader creates the group; the sandbox's init process moves
+//! itself into it before it starts anything, so nothing the submission starts is ever outside it.
 
 use std::fs;
 use std::io;
