@@ -45,6 +45,9 @@ pub(super) struct SandboxRunArgs {
     /// Bytes kept of each output stream.
     #[arg(long, default_value_t = 1 << 20)]
     output_bytes: usize,
+    /// Memory limit of the whole run in MiB (the cgroup's; default: the runs' usual limit).
+    #[arg(long)]
+    memory_mb: Option<u64>,
     /// Working directory (default: the current one).
     #[arg(long)]
     cwd: Option<PathBuf>,
@@ -64,6 +67,9 @@ enum IsolationArg {
 pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
     let mut limits = Limits::for_run(Duration::from_secs_f64(args.wall));
     limits.output_bytes = args.output_bytes;
+    if let Some(mb) = args.memory_mb {
+        limits.memory_bytes = Some(mb << 20);
+    }
     let cwd = match args.cwd {
         Some(c) => c,
         None => std::env::current_dir()?,

@@ -1,10 +1,11 @@
 //! A control group per run: a ceiling on processes and memory for the whole tree, and its CPU
 //! time, whatever the processes do (double fork, setsid) to escape their parent.
 //!
-//! cgroup v2 where the grader may create groups under `/sys/fs/cgroup`, else v1 with the
-//! `pids`, `memory` and `cpuacct` hierarchies (as on this project's CI machine). The grader
-//! creates the group; the sandbox's init process moves itself into it before it starts anything,
-//! so nothing the submission starts is ever outside it.
+//! cgroup v2 where the grader may create groups (as root under `/sys/fs/cgroup/labgrade`, else
+//! inside its own cgroup when that is delegated to its user), else v1 with the `pids`, `memory`
+//! and `cpuacct` hierarchies (as on this project's CI machine; v2 is tested in a VM by
+//! `tests/vm/cgroup_v2.sh`). The grader creates the group; the sandbox's init process moves
+//! itself into it before it starts anything, so nothing the submission starts is ever outside it.
 
 use std::fs;
 use std::io;
@@ -50,59 +51,214 @@ pub struct Cgroup {
     dirs: Vec<PathBuf>,
 }
 
-/// Which version is usable here, or why none is.
-pub fn detect() -> Result<Version, String> {
+/// Where this grader's groups live: the version and the `labgrade` parent directory (one per
+/// hierarchy on v1), found once by [`detect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub version: Version,
+    /// v1: `<ROOT>/<controller>/labgrade` each; v2: `<base>/labgrade`, where the base is the
+    /// root when the grader may write there, else the cgroup delegated to the grader.
+    parents: Vec<PathBuf>,
+}
+
+impl Hierarchy {
+    /// One line for `labgrade doctor`.
+    pub fn describe(&self) -> String {
+        match self.version {
+            Version::V1 => {
+                "v1: pids and memory limits and CPU accounting for the whole tree".to_string()
+            }
+            Version::V2 => format!(
+                "v2 (groups under {}): pids and memory limits and CPU accounting for the whole \
+                 tree, cgroup.kill",
+                self.parents[0].display()
+            ),
+        }
+    }
+}
+
+/// Which hierarchy is usable here, or why none is. On v2 this may move the grader itself into
+/// a leaf `<own cgroup>/grader` (see [`v2_parent`]).
+pub fn detect() -> Result<Hierarchy, String> {
     if !Path::new(ROOT).exists() {
         return Err(format!(
             "{ROOT} does not exist (not Linux, or cgroups not mounted)"
         ));
     }
-    let v2 = Path::new(ROOT).join("cgroup.controllers").exists();
-    let probe = format!("probe-{}", std::process::id());
-    let version = if v2 { Version::V2 } else { Version::V1 };
-    if !v2
-        && !V1_CONTROLLERS
+    let hierarchy = if Path::new(ROOT).join("cgroup.controllers").exists() {
+        Hierarchy {
+            version: Version::V2,
+            parents: vec![v2_parent()?],
+        }
+    } else {
+        if !V1_CONTROLLERS
             .iter()
             .all(|c| Path::new(ROOT).join(c).is_dir())
-    {
-        return Err(format!(
-            "cgroup v1 without all of the {} hierarchies",
-            V1_CONTROLLERS.join(", ")
-        ));
-    }
-    match Cgroup::create(version, &probe, None) {
+        {
+            return Err(format!(
+                "cgroup v1 without all of the {} hierarchies",
+                V1_CONTROLLERS.join(", ")
+            ));
+        }
+        Hierarchy {
+            version: Version::V1,
+            parents: V1_CONTROLLERS
+                .iter()
+                .map(|c| Path::new(ROOT).join(c).join("labgrade"))
+                .collect(),
+        }
+    };
+    let probe = format!("probe-{}", std::process::id());
+    match Cgroup::create(&hierarchy, &probe, None) {
         Ok(_) => {
-            remove_stale(version);
-            Ok(version)
+            remove_stale(&hierarchy);
+            Ok(hierarchy)
         }
         Err(e) => Err(format!(
-            "cannot create a cgroup under {ROOT} ({e}); run as root or delegate a subtree"
+            "cannot create a cgroup under {} ({e}); run as root or delegate a subtree",
+            hierarchy.parents[0].display()
         )),
     }
+}
+
+/// v2 controllers a run group needs. CPU time needs none: every v2 group has `cpu.stat` with
+/// `usage_usec`, and leaving the `cpu` controller off spares the scheduler its overhead.
+const V2_CONTROLLERS: [&str; 2] = ["pids", "memory"];
+/// The leaf the grader moves itself into when it nests its groups in its own cgroup.
+const GRADER_LEAF: &str = "grader";
+
+/// The v2 directory run groups go under, made ready: controllers enabled on the way down.
+///
+/// As root (the root's `cgroup.subtree_control` writable) that is `/sys/fs/cgroup/labgrade`.
+/// Otherwise it must be inside the grader's own cgroup, the only place a delegation lets it
+/// write; v2 forbids processes in a group whose controllers are enabled for its children ("no
+/// internal processes"), so the grader first moves itself into the leaf `<own>/grader`.
+fn v2_parent() -> Result<PathBuf, String> {
+    let root = Path::new(ROOT);
+    let root_writable = nix::unistd::access(
+        &root.join("cgroup.subtree_control"),
+        nix::unistd::AccessFlags::W_OK,
+    )
+    .is_ok();
+    let own = match fs::read_to_string("/proc/self/cgroup") {
+        Ok(text) => own_v2_path(&text),
+        Err(e) => return Err(format!("reading /proc/self/cgroup: {e}")),
+    };
+    let (base, move_into_leaf) = match choose_v2_base(own.as_deref(), root_writable) {
+        Some(choice) => choice,
+        None => {
+            return Err(format!(
+                "cgroup v2, but this process's cgroup is unknown (no `0::` line in \
+                 /proc/self/cgroup) and {ROOT} is not writable: run as root or delegate a subtree"
+            ))
+        }
+    };
+    let base = root.join(base.trim_start_matches('/'));
+    let available = fs::read_to_string(base.join("cgroup.controllers")).unwrap_or_default();
+    let missing = missing_controllers(&available);
+    if !missing.is_empty() {
+        return Err(format!(
+            "cgroup v2 without the {} controller{} delegated to {}: enable {} in its parent's \
+             cgroup.subtree_control",
+            missing.join(" and "),
+            if missing.len() > 1 { "s" } else { "" },
+            base.display(),
+            missing
+                .iter()
+                .map(|c| format!("+{c}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    if move_into_leaf {
+        let leaf = base.join(GRADER_LEAF);
+        let moved = fs::create_dir_all(&leaf)
+            .and_then(|()| fs::write(leaf.join("cgroup.procs"), std::process::id().to_string()));
+        if let Err(e) = moved {
+            return Err(format!(
+                "cgroup v2: cannot move the grader into {} ({e}); delegate its cgroup to the \
+                 grader's user (chown the directory and its cgroup.procs, cgroup.subtree_control \
+                 and cgroup.threads)",
+                leaf.display()
+            ));
+        }
+    }
+    let parent = base.join("labgrade");
+    fs::create_dir_all(&parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    for dir in [base.as_path(), parent.as_path()] {
+        enable_controllers(dir)?;
+    }
+    Ok(parent)
+}
+
+/// Enables [`V2_CONTROLLERS`] for `dir`'s children; already enabled is fine.
+fn enable_controllers(dir: &Path) -> Result<(), String> {
+    let control = dir.join("cgroup.subtree_control");
+    for c in V2_CONTROLLERS {
+        let enabled = fs::read_to_string(&control).unwrap_or_default();
+        if enabled.split_whitespace().any(|e| e == c) {
+            continue;
+        }
+        if let Err(e) = fs::write(&control, format!("+{c}")) {
+            let why = if e.raw_os_error() == Some(libc::EBUSY) {
+                " (other processes are in this cgroup: v2 allows controllers only on groups \
+                 without processes; start the grader alone in its delegated cgroup)"
+            } else {
+                ""
+            };
+            return Err(format!("enabling +{c} in {}: {e}{why}", control.display()));
+        }
+    }
+    Ok(())
+}
+
+/// The process's v2 cgroup path (`/user1/grader`) from `/proc/self/cgroup`'s `0::` line.
+fn own_v2_path(proc_self_cgroup: &str) -> Option<String> {
+    proc_self_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim().to_string())
+        .filter(|p| p.starts_with('/'))
+}
+
+/// Where run groups go (a cgroup path, `/` for the root) and whether the grader must first move
+/// into `<base>/grader`. The root when writable (the root may hold processes and groups both);
+/// else the grader's own cgroup, or its parent when a previous detection already moved the
+/// grader into the `grader` leaf there.
+fn choose_v2_base(own: Option<&str>, root_writable: bool) -> Option<(String, bool)> {
+    if root_writable {
+        return Some(("/".to_string(), false));
+    }
+    let own = own?;
+    if own == "/" {
+        return None;
+    }
+    match own.rsplit_once('/') {
+        Some((parent, GRADER_LEAF)) => {
+            let parent = if parent.is_empty() { "/" } else { parent };
+            Some((parent.to_string(), false))
+        }
+        _ => Some((own.to_string(), true)),
+    }
+}
+
+/// The needed controllers absent from a `cgroup.controllers` line.
+fn missing_controllers(available: &str) -> Vec<&'static str> {
+    V2_CONTROLLERS
+        .into_iter()
+        .filter(|c| !available.split_whitespace().any(|a| a == *c))
+        .collect()
 }
 
 impl Cgroup {
     /// Creates the group `labgrade/<name>` with `limits`.
     pub fn create(
-        version: Version,
+        hierarchy: &Hierarchy,
         name: &str,
         limits: Option<CgroupLimits>,
     ) -> io::Result<Cgroup> {
-        let dirs: Vec<PathBuf> = match version {
-            Version::V1 => V1_CONTROLLERS
-                .iter()
-                .map(|c| Path::new(ROOT).join(c).join("labgrade").join(name))
-                .collect(),
-            Version::V2 => {
-                let parent = Path::new(ROOT).join("labgrade");
-                fs::create_dir_all(&parent)?;
-                // Controllers must be enabled on the way down; already enabled is fine.
-                for dir in [Path::new(ROOT), parent.as_path()] {
-                    let _ = fs::write(dir.join("cgroup.subtree_control"), "+pids +memory +cpu");
-                }
-                vec![parent.join(name)]
-            }
-        };
+        let version = hierarchy.version;
+        let dirs: Vec<PathBuf> = hierarchy.parents.iter().map(|p| p.join(name)).collect();
         let group = Cgroup { version, dirs };
         for dir in &group.dirs {
             fs::create_dir_all(dir)?;
@@ -233,10 +389,10 @@ static IDLE: std::sync::Mutex<Vec<Cgroup>> = std::sync::Mutex::new(Vec::new());
 
 impl Lease {
     /// A group of `version` with `limits`, fresh or reused.
-    pub fn take(version: Version, limits: CgroupLimits) -> io::Result<Lease> {
+    pub fn take(hierarchy: &Hierarchy, limits: CgroupLimits) -> io::Result<Lease> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let reused = IDLE.lock().map(|mut idle| idle.pop()).unwrap_or(None);
-        let group = match reused.filter(|g| g.version == version) {
+        let group = match reused.filter(|g| g.version == hierarchy.version) {
             Some(g) => {
                 g.set_limits(limits)?;
                 g
@@ -244,7 +400,7 @@ impl Lease {
             None => {
                 let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Cgroup::create(
-                    version,
+                    hierarchy,
                     &format!("run-{}-{n}", std::process::id()),
                     Some(limits),
                 )?
@@ -305,23 +461,25 @@ impl Cgroup {
 }
 
 /// Removes groups left by labgrade processes that no longer exist (killed with `kill -9`).
-fn remove_stale(version: Version) {
-    let parents: Vec<PathBuf> = match version {
-        Version::V1 => V1_CONTROLLERS
-            .iter()
-            .map(|c| Path::new(ROOT).join(c).join("labgrade"))
-            .collect(),
-        Version::V2 => vec![Path::new(ROOT).join("labgrade")],
-    };
-    for parent in parents {
-        let Ok(entries) = fs::read_dir(&parent) else {
+fn remove_stale(hierarchy: &Hierarchy) {
+    for parent in &hierarchy.parents {
+        let Ok(entries) = fs::read_dir(parent) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let owner = name.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
             if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                let _ = fs::remove_dir(entry.path());
+                if hierarchy.version == Version::V1 {
+                    let _ = fs::remove_dir(entry.path());
+                    continue;
+                }
+                // A dead grader's group on v2 may still hold its run: dropping it kills what is
+                // left (cgroup.kill) and waits for the group to empty before removing it.
+                drop(Cgroup {
+                    version: Version::V2,
+                    dirs: vec![entry.path()],
+                });
             }
         }
     }
@@ -331,5 +489,59 @@ fn remove_stale(version: Version) {
 pub fn remove_idle() {
     if let Ok(mut idle) = IDLE.lock() {
         idle.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_path_is_the_unified_line() {
+        let hybrid = "12:pids:/user.slice\n4:memory:/user.slice\n0::/user.slice/session-1.scope\n";
+        assert_eq!(
+            own_v2_path(hybrid).as_deref(),
+            Some("/user.slice/session-1.scope")
+        );
+        assert_eq!(own_v2_path("0::/\n").as_deref(), Some("/"));
+        assert_eq!(own_v2_path("3:cpu:/a\n"), None);
+        assert_eq!(own_v2_path(""), None);
+    }
+
+    #[test]
+    fn root_is_used_when_writable() {
+        assert_eq!(
+            choose_v2_base(Some("/user1"), true),
+            Some(("/".to_string(), false))
+        );
+    }
+
+    #[test]
+    fn otherwise_own_cgroup_with_a_leaf_for_the_grader() {
+        assert_eq!(
+            choose_v2_base(Some("/user1"), false),
+            Some(("/user1".to_string(), true))
+        );
+        // Already in the leaf (detected before): its parent, no second move.
+        assert_eq!(
+            choose_v2_base(Some("/user1/grader"), false),
+            Some(("/user1".to_string(), false))
+        );
+        assert_eq!(
+            choose_v2_base(Some("/grader"), false),
+            Some(("/".to_string(), false))
+        );
+        // In the root without the right to write there, or nowhere known: no place.
+        assert_eq!(choose_v2_base(Some("/"), false), None);
+        assert_eq!(choose_v2_base(None, false), None);
+    }
+
+    #[test]
+    fn missing_controllers_are_named() {
+        assert!(missing_controllers("cpuset cpu io memory hugetlb pids rdma misc\n").is_empty());
+        assert_eq!(missing_controllers("cpu pids\n"), vec!["memory"]);
+        assert_eq!(missing_controllers(""), vec!["pids", "memory"]);
+        // A prefix is not the controller.
+        assert_eq!(missing_controllers("pidsx memory"), vec!["pids"]);
     }
 }

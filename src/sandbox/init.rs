@@ -374,7 +374,13 @@ fn exec_child(
         }
     }
     if config.limit_processes {
-        if let Err(e) = super::limits::set_nproc(config.limits.processes) {
+        // Without a user of its own (an unprivileged grader's user namespace) the program shares
+        // its uid with the two init processes, which the count includes: allow for them, so the
+        // submission gets the same number of processes as under a dedicated user and the
+        // cgroup's pids.max (which counts the inits too) is the limit a fork bomb meets.
+        let inits = if config.user.is_none() { 2 } else { 0 };
+        let processes = config.limits.processes.map(|n| n + inits);
+        if let Err(e) = super::limits::set_nproc(processes) {
             return format!("limiting processes: {e}");
         }
     }

@@ -41,7 +41,7 @@ pub struct Layers {
     /// How namespaces are made: directly (root), or inside a new user namespace (any user, where
     /// the kernel allows unprivileged user namespaces).
     pub namespaces: Result<NamespaceMode, String>,
-    pub cgroup: Result<cgroup::Version, String>,
+    pub cgroup: Result<cgroup::Hierarchy, String>,
     pub user: Result<(u32, u32), String>,
     /// The kernel's Landlock ABI ([`super::ruleset`]).
     pub landlock: Result<i32, String>,
@@ -131,11 +131,7 @@ impl Layers {
                 "cgroup",
                 self.cgroup
                     .as_ref()
-                    .map(|v| {
-                        format!(
-                            "{v:?}: pids and memory limits and CPU accounting for the whole tree"
-                        )
-                    })
+                    .map(cgroup::Hierarchy::describe)
                     .map_err(Clone::clone),
             ),
             status(

@@ -278,12 +278,12 @@ fn run_isolated(
     init: &std::path::Path,
     layers: &Layers,
 ) -> Result<Isolated, SpawnError> {
-    let group = layers.cgroup.as_ref().ok().and_then(|version| {
+    let group = layers.cgroup.as_ref().ok().and_then(|hierarchy| {
         let limits = cgroup::CgroupLimits {
             pids_max: job.limits.processes.unwrap_or(1024) as u32,
             memory_bytes: job.limits.memory_bytes.unwrap_or(4 << 30),
         };
-        cgroup::Lease::take(*version, limits).ok()
+        cgroup::Lease::take(hierarchy, limits).ok()
     });
     let config = init::InitConfig {
         program: resolve_program(&job.program, &job.env),
