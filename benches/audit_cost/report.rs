@@ -1,0 +1,156 @@
+//! The bench's tables (markdown, ready for the README): per workload, each candidate's median
+//! wall time, its overhead against bare and what it counted against the truth; then the
+//! overheads side by side.
+
+use std::time::Duration;
+
+use super::workload::Workload;
+use super::{Candidate, Observation};
+
+/// Every run of one workload, per candidate (in the order given to [`Samples::new`]).
+pub struct Samples {
+    candidates: Vec<Candidate>,
+    walls: Vec<Vec<Duration>>,
+    observations: Vec<Vec<Observation>>,
+}
+
+impl Samples {
+    pub fn new(candidates: &[Candidate]) -> Self {
+        Samples {
+            candidates: candidates.to_vec(),
+            walls: vec![Vec::new(); candidates.len()],
+            observations: vec![Vec::new(); candidates.len()],
+        }
+    }
+
+    pub fn push(&mut self, candidate: usize, wall: Duration, observation: Observation) {
+        self.walls[candidate].push(wall);
+        self.observations[candidate].push(observation);
+    }
+
+    fn median_ms(&self, candidate: usize) -> f64 {
+        median(self.walls[candidate].iter().map(|d| d.as_secs_f64() * 1e3))
+    }
+
+    fn bare_ms(&self) -> Option<f64> {
+        let i = self.candidates.iter().position(|&c| c == Candidate::Bare)?;
+        Some(self.median_ms(i))
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn overhead(ms: f64, bare: Option<f64>) -> String {
+    match bare {
+        Some(b) if ms != b => format!("{:+.2} ms ({:.2}x)", ms - b, ms / b),
+        _ => String::new(),
+    }
+}
+
+/// A count against its true value: `8 (100/100 exact)`, with the range when it varied.
+fn count(values: &[Option<u32>], truth: Option<u32>) -> String {
+    let v: Vec<u32> = values.iter().flatten().copied().collect();
+    if v.is_empty() {
+        return "-".into();
+    }
+    let mut sorted = v.clone();
+    sorted.sort_unstable();
+    let (lo, mid, hi) = (
+        sorted[0],
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1],
+    );
+    let range = if lo == hi {
+        String::new()
+    } else {
+        format!(" [{lo}-{hi}]")
+    };
+    match truth {
+        Some(t) => {
+            let exact = v.iter().filter(|&&x| x == t).count();
+            format!("{mid}{range} ({exact}/{} exact)", v.len())
+        }
+        None => format!("{mid}{range}"),
+    }
+}
+
+fn leak(values: &[Option<u32>]) -> String {
+    let v: Vec<u32> = values.iter().flatten().copied().collect();
+    if v.is_empty() {
+        return "-".into();
+    }
+    format!("{}/{}", v.iter().filter(|&&n| n > 0).count(), v.len())
+}
+
+fn cpu_ms(values: &[Observation]) -> String {
+    let ms: Vec<f64> = values
+        .iter()
+        .filter_map(|o| o.cpu)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .collect();
+    if ms.is_empty() {
+        return "-".into();
+    }
+    format!("{:.1}", median(ms.into_iter()))
+}
+
+pub fn print_workload(w: &Workload, s: &Samples) {
+    let t = w.truth;
+    println!(
+        "\n### {}\ntruth: {} worker processes, {} threads, at most {} alive at once, leak: {}\n",
+        w.label,
+        t.workers,
+        t.threads,
+        t.max_alive,
+        if t.leak { "yes" } else { "no" }
+    );
+    println!("| candidate | ms per run | vs bare | workers | threads | max alive | leak seen | tree CPU ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let bare = s.bare_ms();
+    for (i, c) in s.candidates.iter().enumerate() {
+        let obs = &s.observations[i];
+        let field = |f: fn(&Observation) -> Option<u32>| obs.iter().map(f).collect::<Vec<_>>();
+        let ms = s.median_ms(i);
+        println!(
+            "| {} | {ms:.2} | {} | {} | {} | {} | {} | {} |",
+            c.label(),
+            overhead(ms, bare),
+            count(&field(|o| o.workers), Some(t.workers)),
+            count(&field(|o| o.threads), Some(t.threads)),
+            count(&field(|o| o.max_alive), None),
+            leak(&field(|o| o.leaked)),
+            cpu_ms(obs),
+        );
+    }
+}
+
+/// One line per candidate: its extra milliseconds per run on each workload.
+pub fn print_overheads(results: &[(Workload, Samples)]) {
+    let Some((_, first)) = results.first() else {
+        return;
+    };
+    println!("\n### Median ms per run (extra over bare)\n");
+    let heads: Vec<&str> = results.iter().map(|(w, _)| w.mode).collect();
+    println!("| candidate | {} |", heads.join(" | "));
+    println!("|---|{}", "---|".repeat(heads.len()));
+    for (i, c) in first.candidates.iter().enumerate() {
+        let cells: Vec<String> = results
+            .iter()
+            .map(|(_, s)| {
+                let ms = s.median_ms(i);
+                match s.bare_ms() {
+                    Some(b) if *c != Candidate::Bare => format!("{ms:.2} ({:+.2})", ms - b),
+                    _ => format!("{ms:.2}"),
+                }
+            })
+            .collect();
+        println!("| {} | {} |", c.label(), cells.join(" | "));
+    }
+}
