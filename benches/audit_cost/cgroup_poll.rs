@@ -65,7 +65,7 @@ impl BenchCgroup {
             .stderr(Stdio::null());
         // SAFETY: open, write and close of prepared paths: async-signal-safe, no allocation.
         unsafe {
-            cmd.pre_exec(move || joins.iter().try_for_each(|file| join(file)));
+            cmd.pre_exec(move || joins.iter().try_for_each(join));
         }
         let child = cmd.spawn()?;
         let main = child.id();
@@ -94,6 +94,7 @@ impl BenchCgroup {
             max_alive: Some(seen.max_alive),
             leaked: Some(leftovers.len() as u32),
             cpu: Some(Duration::from_nanos(cpu_ns)),
+            ..Observation::default()
         })
     }
 
@@ -143,13 +144,31 @@ impl Seen {
         let procs = read_ids(&group.join("cgroup.procs"))?;
         let tasks = read_ids(&group.join("tasks"))?;
         self.max_alive = self.max_alive.max(procs.len() as u32);
-        // A task whose id is not a process id is a thread (a process's main thread has the
-        // process's id).
-        self.threads
-            .extend(tasks.into_iter().filter(|t| !procs.contains(t)));
+        // A process's main thread has the process's id, so a task missing from `procs` is a
+        // thread, or a process forked between the two reads: its thread group tells which.
+        for t in tasks {
+            if !procs.contains(&t) && !self.threads.contains(&t) {
+                match thread_group(t) {
+                    Some(tgid) if tgid != t => self.threads.insert(t),
+                    Some(_) => self.processes.insert(t),
+                    None => false, // gone already: nothing to tell
+                };
+            }
+        }
         self.processes.extend(procs);
         Ok(())
     }
+}
+
+/// The thread group (process) of task `tid`, while it exists.
+fn thread_group(tid: u32) -> Option<u32> {
+    fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn read_ids(file: &Path) -> io::Result<Vec<u32>> {

@@ -42,7 +42,10 @@ fn wait_all(n: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("");
-    let iters: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2_000_000);
+    let iters: u64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000);
     // SAFETY: plain syscalls; the process is single-threaded whenever it forks.
     unsafe {
         alarm(3);

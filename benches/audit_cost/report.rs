@@ -89,10 +89,10 @@ fn leak(values: &[Option<u32>]) -> String {
     format!("{}/{}", v.iter().filter(|&&n| n > 0).count(), v.len())
 }
 
-fn cpu_ms(values: &[Observation]) -> String {
+fn cpu_ms(values: &[Observation], which: fn(&Observation) -> Option<Duration>) -> String {
     let ms: Vec<f64> = values
         .iter()
-        .filter_map(|o| o.cpu)
+        .filter_map(which)
         .map(|d| d.as_secs_f64() * 1e3)
         .collect();
     if ms.is_empty() {
@@ -111,22 +111,23 @@ pub fn print_workload(w: &Workload, s: &Samples) {
         t.max_alive,
         if t.leak { "yes" } else { "no" }
     );
-    println!("| candidate | ms per run | vs bare | workers | threads | max alive | leak seen | tree CPU ms |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| candidate | ms per run | vs bare | workers | threads | max alive | leak seen | tree CPU ms | grader CPU ms |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let bare = s.bare_ms();
     for (i, c) in s.candidates.iter().enumerate() {
         let obs = &s.observations[i];
         let field = |f: fn(&Observation) -> Option<u32>| obs.iter().map(f).collect::<Vec<_>>();
         let ms = s.median_ms(i);
         println!(
-            "| {} | {ms:.2} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {ms:.2} | {} | {} | {} | {} | {} | {} | {} |",
             c.label(),
             overhead(ms, bare),
             count(&field(|o| o.workers), Some(t.workers)),
             count(&field(|o| o.threads), Some(t.threads)),
             count(&field(|o| o.max_alive), None),
             leak(&field(|o| o.leaked)),
-            cpu_ms(obs),
+            cpu_ms(obs, |o| o.cpu),
+            cpu_ms(obs, |o| Some(o.grader_cpu)),
         );
     }
 }

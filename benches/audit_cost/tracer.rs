@@ -187,6 +187,7 @@ impl Tracer {
             max_alive: Some(self.max_alive),
             leaked: self.leaked,
             cpu: Some(Duration::from_nanos(self.cpu_ns)),
+            ..Observation::default()
         }
     }
 }

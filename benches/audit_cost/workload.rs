@@ -22,8 +22,8 @@ pub struct Truth {
     pub workers: u32,
     /// Threads created besides each process's main thread.
     pub threads: u32,
-    /// Most processes alive at once, the main one included (the writers' depends on
-    /// scheduling: at most 17).
+    /// Most processes alive at once, the main one included: an upper bound where it depends
+    /// on scheduling (a worker may end before the last one is forked).
     pub max_alive: &'static str,
     /// A process outlived the main one.
     pub leak: bool,
@@ -36,7 +36,7 @@ pub const WORKLOADS: [Workload; 4] = [
         truth: Truth {
             workers: 8,
             threads: 0,
-            max_alive: "9",
+            max_alive: "<=9",
             leak: false,
         },
     },
