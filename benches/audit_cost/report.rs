@@ -1,6 +1,6 @@
 //! The bench's tables (markdown, ready for the README): per workload, each candidate's median
-//! wall time, its overhead against bare and what it counted against the truth; then the
-//! overheads side by side.
+//! wall time, its overhead against bare (median of the per-round differences) and what it
+//! counted against the truth; then the overheads side by side.
 
 use std::time::Duration;
 
@@ -32,9 +32,23 @@ impl Samples {
         median(self.walls[candidate].iter().map(|d| d.as_secs_f64() * 1e3))
     }
 
-    fn bare_ms(&self) -> Option<f64> {
-        let i = self.candidates.iter().position(|&c| c == Candidate::Bare)?;
-        Some(self.median_ms(i))
+    /// The median of the per-round differences with bare (the runs are interleaved, so a
+    /// round's two runs met the same load): steadier than a difference of medians.
+    fn extra_ms(&self, candidate: usize) -> Option<f64> {
+        self.paired_ms(self.candidates[candidate], Candidate::Bare)
+    }
+
+    /// Median over rounds of `a`'s wall minus `b`'s, when both ran (and are not the same).
+    fn paired_ms(&self, a: Candidate, b: Candidate) -> Option<f64> {
+        let index = |c| self.candidates.iter().position(|&x| x == c);
+        let (a, b) = (index(a)?, index(b)?);
+        if a == b {
+            return None;
+        }
+        let pairs = self.walls[a].iter().zip(&self.walls[b]);
+        Some(median(
+            pairs.map(|(x, y)| (x.as_secs_f64() - y.as_secs_f64()) * 1e3),
+        ))
     }
 }
 
@@ -47,11 +61,8 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn overhead(ms: f64, bare: Option<f64>) -> String {
-    match bare {
-        Some(b) if ms != b => format!("{:+.2} ms ({:.2}x)", ms - b, ms / b),
-        _ => String::new(),
-    }
+fn overhead(extra: Option<f64>) -> String {
+    extra.map(|e| format!("{e:+.2} ms")).unwrap_or_default()
 }
 
 /// A count against its true value: `8 (100/100 exact)`, with the range when it varied.
@@ -79,6 +90,19 @@ fn count(values: &[Option<u32>], truth: Option<u32>) -> String {
         }
         None => format!("{mid}{range}"),
     }
+}
+
+/// Most alive at once: median and range, and in how many runs the audit saw two processes
+/// at once (what the processes probe asks of a pool) when the workload has them.
+fn alive(values: &[Option<u32>], truth: &str) -> String {
+    let text = count(values, None);
+    let at_most: u32 = truth.trim_start_matches("<=").parse().unwrap_or(0);
+    let v: Vec<u32> = values.iter().flatten().copied().collect();
+    if at_most < 2 || v.is_empty() {
+        return text;
+    }
+    let two = v.iter().filter(|&&n| n >= 2).count();
+    format!("{text}, >=2 in {two}/{}", v.len())
 }
 
 fn leak(values: &[Option<u32>]) -> String {
@@ -111,9 +135,8 @@ pub fn print_workload(w: &Workload, s: &Samples) {
         t.max_alive,
         if t.leak { "yes" } else { "no" }
     );
-    println!("| candidate | ms per run | vs bare | workers | threads | max alive | leak seen | tree CPU ms | grader CPU ms |");
+    println!("| candidate | ms per run | extra vs bare | workers | threads | max alive | leak seen | tree CPU ms | grader CPU ms |");
     println!("|---|---|---|---|---|---|---|---|---|");
-    let bare = s.bare_ms();
     for (i, c) in s.candidates.iter().enumerate() {
         let obs = &s.observations[i];
         let field = |f: fn(&Observation) -> Option<u32>| obs.iter().map(f).collect::<Vec<_>>();
@@ -121,10 +144,10 @@ pub fn print_workload(w: &Workload, s: &Samples) {
         println!(
             "| {} | {ms:.2} | {} | {} | {} | {} | {} | {} | {} |",
             c.label(),
-            overhead(ms, bare),
+            overhead(s.extra_ms(i)),
             count(&field(|o| o.workers), Some(t.workers)),
             count(&field(|o| o.threads), Some(t.threads)),
-            count(&field(|o| o.max_alive), None),
+            alive(&field(|o| o.max_alive), t.max_alive),
             leak(&field(|o| o.leaked)),
             cpu_ms(obs, |o| o.cpu),
             cpu_ms(obs, |o| Some(o.grader_cpu)),
@@ -146,12 +169,24 @@ pub fn print_overheads(results: &[(Workload, Samples)]) {
             .iter()
             .map(|(_, s)| {
                 let ms = s.median_ms(i);
-                match s.bare_ms() {
-                    Some(b) if *c != Candidate::Bare => format!("{ms:.2} ({:+.2})", ms - b),
-                    _ => format!("{ms:.2}"),
+                match s.extra_ms(i) {
+                    Some(extra) => format!("{ms:.2} ({extra:+.2})"),
+                    None => format!("{ms:.2}"),
                 }
             })
             .collect();
         println!("| {} | {} |", c.label(), cells.join(" | "));
     }
+    let share: Vec<String> = results
+        .iter()
+        .map(|(_, s)| {
+            s.paired_ms(Candidate::PidNamespace, Candidate::SandboxNoAudit)
+                .map(|d| format!("{d:+.2}"))
+                .unwrap_or_else(|| "-".into())
+        })
+        .collect();
+    println!(
+        "| the audit's share: `Full` - `Build` (also `nobody` + seccomp) | {} |",
+        share.join(" | ")
+    );
 }
