@@ -286,3 +286,25 @@ fn a_grader_killed_with_sigkill_takes_its_runs_with_it() {
         );
     }
 }
+
+/// Without a PID namespace, a `setsid` daemon escapes the group kill; the grader adopts it
+/// (`PR_SET_CHILD_SUBREAPER`) and ends it with its run.
+#[test]
+fn a_portable_runs_setsid_daemon_is_ended_with_the_run() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("skipped: a subreaper is Linux's");
+        return;
+    }
+    let r = sandbox_run(&[
+        "--isolation",
+        "portable",
+        "--",
+        "/bin/sh",
+        "-c",
+        "setsid sleep 44.25 & sleep 0.2; exit 0",
+    ]);
+    assert_eq!(r["ending"]["exited"], 0, "{r:#}");
+    assert_eq!(r["escaped_output_holder"], false, "{r:#}");
+    let left = processes_running("sleep", &["44.25"]);
+    assert!(left.is_empty(), "the daemon outlived its run: {left:?}");
+}

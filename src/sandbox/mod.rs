@@ -20,6 +20,7 @@ mod cgroup;
 pub mod init;
 mod layers;
 mod limits;
+mod orphans;
 mod ruleset;
 mod seccomp;
 mod view;
@@ -244,8 +245,10 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         });
     }
     let started = Instant::now();
-    let child = cmd.spawn().map_err(spawn_error(&job.program))?;
-    let s = supervise(child, started, &job.limits);
+    // Without a PID namespace, orphans of the run come back to the grader to be ended with it.
+    let adopting = orphans::adopt();
+    let child = orphans::spawn(&mut cmd).map_err(spawn_error(&job.program))?;
+    let s = supervise(child, started, &job.limits, adopting);
     drop(scratch);
     let ending = s.ending.unwrap_or(s.usage.status.ending());
     Ok(Outcome {
@@ -354,10 +357,10 @@ fn run_isolated(
         });
     }
     let started = Instant::now();
-    let spawned = cmd.spawn();
+    let spawned = orphans::spawn(&mut cmd);
     drop(audit_write);
     let child = spawned.map_err(spawn_error(init))?;
-    let s = supervise(child, started, &job.limits);
+    let s = supervise(child, started, &job.limits, false);
     let report = read_report(audit_read);
     let stats = group.as_ref().map(|g| g.stats());
     drop(group);
@@ -481,7 +484,9 @@ struct Supervised {
 }
 
 /// Captures output, enforces the wall clock and the output cap, kills the group, reaps.
-fn supervise(mut child: Child, started: Instant, limits: &Limits) -> Supervised {
+/// With `end_orphans`, the processes the run left to the grader (see [`orphans`]) are ended
+/// too, before the output is drained (a `setsid` daemon would hold the pipes open).
+fn supervise(mut child: Child, started: Instant, limits: &Limits, end_orphans: bool) -> Supervised {
     let pid = child.id() as libc::pid_t;
     let (tx, rx) = mpsc::channel();
     let cap = limits.output_bytes;
@@ -540,7 +545,11 @@ fn supervise(mut child: Child, started: Instant, limits: &Limits) -> Supervised 
     };
     // The main process is a zombie: its group id is still ours. End every process left in it.
     kill_group(pid, libc::SIGKILL);
+    if end_orphans {
+        orphans::end(pid);
+    }
     let usage = reap(pid);
+    orphans::forget(pid);
     // Drop the std handle only now: it never waits, and the pid is already reaped.
     drop(child);
 
