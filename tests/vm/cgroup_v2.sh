@@ -55,6 +55,8 @@ chmod 755 "$work" # apt-get download runs as _apt, which must reach it
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
   echo "== fetching the Debian kernel image"
+  # Package lists may be missing when every tool was already there (no update ran above).
+  apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -q >/dev/null 2>&1 || true
   pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n 1)
   # As for the tools: a mirror out of reach is no verdict on the code.
