@@ -3,7 +3,8 @@
 //!
 //! Four workloads (`audit_cost/program.rs`, compiled once with `rustc -O`): a Lab-10 pool of 8
 //! workers, 16 short-lived writers, 4 threads and no process, a leaked double-fork daemon. Five
-//! candidates, interleaved run by run so a busy neighbour weighs on all alike:
+//! candidates, interleaved run by run so a busy neighbour weighs on all alike, in a new random
+//! order each round so that no candidate always follows the same other:
 //! 1. bare `std::process::Command`, no audit: the baseline;
 //! 2. ptrace (`audit_cost/tracer.rs`): follows every fork and clone;
 //! 3. the PID namespace + `/proc` scans: `labgrade::sandbox::run` with `Isolation::Full`, the
@@ -35,6 +36,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use labgrade::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Visible};
+use labgrade::stats::Shuffler;
 
 use cgroup_poll::BenchCgroup;
 use workload::WORKLOADS;
@@ -210,8 +212,16 @@ fn main() -> Result<(), String> {
     let mut results = Vec::new();
     for w in chosen {
         let mut samples = report::Samples::new(&candidates);
+        // Each round runs the candidates in a new random order. A fixed order charged one
+        // candidate for its predecessor: on this VM a run that starts after a slow or idle
+        // moment (ptrace's stops) finds a halted vCPU and takes ~10 ms longer, which was once
+        // read as the audit's cost. A rotation would not help: it keeps the neighbours.
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        let mut shuffler = Shuffler::new(0x5eed);
         for round in 0..WARMUP + runs {
-            for (i, &c) in candidates.iter().enumerate() {
+            shuffler.shuffle(&mut order);
+            for &i in &order {
+                let c = candidates[i];
                 let (wall, obs) = run_once(c, &program, w.mode, group.as_ref())?;
                 if round >= WARMUP {
                     samples.push(i, wall, obs);
