@@ -14,21 +14,9 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
-/// Runs `script` with `/bin/sh` (or `shell`) in a portable sandbox, from `/` (so no working
-/// directory is granted), and returns the outcome.
+/// Runs `script` with `/bin/sh` (or `shell`) in a portable sandbox and returns the outcome.
 fn portable(shell: &str, script: &str) -> Value {
-    let out = labgrade()
-        .current_dir("/")
-        .args(["sandbox-run", "--isolation", "portable", "--", shell, "-c"])
-        .arg(script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    sandbox_run(&["--isolation", "portable", "--", shell, "-c", script])
 }
 
 /// Whether the Landlock layer confined `r`; prints why not (and fails on CI, whose kernel has

@@ -5,21 +5,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn sandbox_run(args: &[&str]) -> Value {
-    let out = labgrade()
-        .current_dir("/")
-        .arg("sandbox-run")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn isolated() -> bool {
     let r = sandbox_run(&["--", "/bin/true"]);
     if r["isolated"] != true {

@@ -132,3 +132,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `labgrade sandbox-run ARGS` from `/` (so no working directory is granted); its JSON outcome.
+pub fn sandbox_run(args: &[&str]) -> Value {
+    let out = labgrade()
+        .current_dir("/")
+        .arg("sandbox-run")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
