@@ -1,0 +1,288 @@
+//! The measurement behind the speedup verdict: timed runs of each arm in shuffled blocks, the
+//! paired log-ratios they give, the decision at a look, and the ways of looking faster that
+//! are not parallelism.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::sandbox::{Ending, SpawnError};
+use crate::spec::{triangular, SpeedupThreshold};
+use crate::stats::{self, Decision, Interval, Shuffler};
+
+use super::curve::{curve_workers, CURVE_RUNS};
+use super::{SpeedupEvidence, Target, RUN_TIMEOUT};
+
+/// One timed run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Who runs with how many workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Arm {
+    StudentOne,
+    StudentP,
+    ReferenceOne,
+    ReferenceP,
+}
+
+pub(super) struct Measurement<'a> {
+    target: Target<'a>,
+    reference: Option<&'a Path>,
+    n: u64,
+    p: u32,
+    runs: Vec<(Arm, Run)>,
+    /// Per block: (student ln speedup, reference ln speedup if any).
+    pub(super) logs: Vec<(f64, Option<f64>)>,
+    pub(super) discarded: usize,
+    /// The longest block so far (pressure check included): whether another one fits.
+    pub(super) longest_block: Duration,
+    /// Wall time of the output check at P, seconds: the curve's estimate before any block.
+    checked_p_wall: f64,
+}
+
+impl<'a> Measurement<'a> {
+    pub(super) fn new(target: Target<'a>, reference: Option<&'a Path>, n: u64, p: u32) -> Self {
+        Measurement {
+            target,
+            reference,
+            n,
+            p,
+            runs: Vec::new(),
+            logs: Vec::new(),
+            discarded: 0,
+            longest_block: Duration::ZERO,
+            checked_p_wall: 0.0,
+        }
+    }
+
+    pub(super) fn blocks(&self) -> usize {
+        self.logs.len()
+    }
+
+    fn args(&self, arm: Arm) -> Vec<String> {
+        let p = match arm {
+            Arm::StudentOne | Arm::ReferenceOne => 1,
+            Arm::StudentP | Arm::ReferenceP => self.p,
+        };
+        vec![self.n.to_string(), p.to_string()]
+    }
+
+    fn time(&self, arm: Arm) -> Result<Result<(Run, String), String>, SpawnError> {
+        let mut job = self.target.job(&self.args(arm), RUN_TIMEOUT);
+        if let (Arm::ReferenceOne | Arm::ReferenceP, Some(r)) = (arm, self.reference) {
+            job.program = r.to_path_buf();
+            job.keep_visible
+                .push(crate::sandbox::Visible::read_only(r.parent().unwrap_or(r)));
+        }
+        let out = crate::sandbox::run(&job)?;
+        if out.ending != Ending::Exited(0) {
+            return Ok(Err(format!(
+                "`{}` ended with {:?}",
+                self.args(arm).join(" "),
+                out.ending
+            )));
+        }
+        let run = Run {
+            wall: out.wall.as_secs_f64(),
+            cpu: out.cpu.as_secs_f64(),
+        };
+        Ok(Ok((run, out.stdout.lossy().trim().to_string())))
+    }
+
+    pub(super) fn check_output(&mut self, arm: Arm) -> Result<Result<(), String>, SpawnError> {
+        Ok(match self.time(arm)? {
+            Ok((run, printed)) if printed == triangular(self.n).to_string() => {
+                if arm == Arm::StudentP {
+                    self.checked_p_wall = run.wall;
+                }
+                Ok(())
+            }
+            Ok((_, printed)) => Err(format!(
+                "`{} {}` printed {printed:?}, expected {}",
+                self.target.binary,
+                self.args(arm).join(" "),
+                triangular(self.n)
+            )),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// One run of each reference arm, not kept (page cache, CPU frequency, the binary's first
+    /// load); the student's arms were warmed up by [`Self::check_output`].
+    pub(super) fn warm_up_reference(&self) -> Result<(), SpawnError> {
+        if self.reference.is_some() {
+            for arm in [Arm::ReferenceOne, Arm::ReferenceP] {
+                self.time(arm)?.ok();
+            }
+        }
+        Ok(())
+    }
+
+    /// The curve's runs that the measurement does not already have: P = 1, 2, 4, … up to
+    /// `up_to`, less 1 and P (none without a curve).
+    pub(super) fn curve_reserve_runs(&self, up_to: u32) -> usize {
+        if up_to <= 1 {
+            return 0;
+        }
+        curve_workers(up_to)
+            .filter(|&w| w != 1 && w != self.p)
+            .count()
+            * CURVE_RUNS
+    }
+
+    /// How long `runs` of the curve take: each about as long as the student's run at P (more
+    /// workers than cores run no faster).
+    pub(super) fn curve_estimate(&self, runs: usize) -> Duration {
+        let measured = self.runs.iter().any(|(a, _)| *a == Arm::StudentP);
+        let at_p = if measured {
+            self.median_of(Arm::StudentP, |r| r.wall)
+        } else {
+            self.checked_p_wall
+        };
+        Duration::from_secs_f64(at_p * runs as f64)
+    }
+
+    /// One block of interleaved runs, in shuffled order.
+    pub(super) fn block(&mut self, shuffler: &mut Shuffler) -> Result<(), SpawnError> {
+        let mut arms = vec![Arm::StudentOne, Arm::StudentP];
+        if self.reference.is_some() {
+            arms.extend([Arm::ReferenceOne, Arm::ReferenceP]);
+        }
+        shuffler.shuffle(&mut arms);
+        let mut got = Vec::new();
+        for arm in arms {
+            match self.time(arm)? {
+                Ok((run, _)) => got.push((arm, run)),
+                // A run that failed mid-measurement: drop the block.
+                Err(_) => return Ok(()),
+            }
+        }
+        let wall = |a: Arm| got.iter().find(|(x, _)| *x == a).map(|(_, r)| r.wall);
+        let s = (wall(Arm::StudentOne).unwrap() / wall(Arm::StudentP).unwrap()).ln();
+        let r = match (wall(Arm::ReferenceOne), wall(Arm::ReferenceP)) {
+            (Some(one), Some(p)) => Some((one / p).ln()),
+            _ => None,
+        };
+        self.logs.push((s, r));
+        self.runs.extend(got);
+        Ok(())
+    }
+
+    /// Where the measurement stands, spending `alpha` of the error rate on this look.
+    ///
+    /// Relative to the reference, the student fails when the paired comparison says it reached
+    /// less than the fraction of the reference's speedup, or when it is below the floor *while
+    /// the reference, in the same blocks, is above it*: a machine on which even the reference
+    /// cannot show the floor (a CPU hog beside it) cannot fail a student on it.
+    pub(super) fn decide(&self, t: SpeedupThreshold, required: f64, alpha: f64) -> Decision {
+        let student: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
+        let floor = stats::decide(&student, required.ln(), 1, alpha).0;
+        match t {
+            SpeedupThreshold::Absolute { .. } => floor,
+            SpeedupThreshold::RelativeToReference { fraction, .. } => {
+                let diffs: Vec<f64> = self
+                    .logs
+                    .iter()
+                    .filter_map(|(s, r)| Some(s - (*r)?))
+                    .collect();
+                let rel = stats::decide(&diffs, fraction.ln(), 1, alpha).0;
+                let reference: Vec<f64> = self.logs.iter().filter_map(|(_, r)| *r).collect();
+                let shown = stats::decide(&reference, required.ln(), 1, alpha).0;
+                match (floor, rel, shown) {
+                    (_, Decision::Below, _) | (Decision::Below, _, Decision::Above) => {
+                        Decision::Below
+                    }
+                    (Decision::Above, Decision::Above, _) => Decision::Above,
+                    _ => Decision::Undecided,
+                }
+            }
+        }
+    }
+
+    fn median_of(&self, arm: Arm, f: impl Fn(&Run) -> f64) -> f64 {
+        let xs: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|(a, _)| *a == arm)
+            .map(|(_, r)| f(r))
+            .collect();
+        stats::median(&xs)
+    }
+
+    /// A way of looking faster that is not parallelism.
+    pub(super) fn gaming(&self, cores: usize) -> Option<String> {
+        let bin = self.target.binary;
+        let (n, p) = (self.n, self.p);
+        let share = self.median_of(Arm::StudentOne, |r| r.cpu / r.wall);
+        if share < 0.6 {
+            return Some(format!(
+                "`{bin} {n} 1` spends only {:.0}% of its time on the CPU: a one-worker run \
+                 that waits or sleeps makes the parallel run look faster; it must do the work",
+                share * 100.0
+            ));
+        }
+        let cpu_ratio =
+            self.median_of(Arm::StudentP, |r| r.cpu) / self.median_of(Arm::StudentOne, |r| r.cpu);
+        if cpu_ratio > 1.6 {
+            return Some(format!(
+                "`{bin} {n} {p}` uses {cpu_ratio:.1}x the CPU time of `{bin} {n} 1`: the \
+                 workers redo each other's work instead of splitting it"
+            ));
+        }
+        if let Some(_r) = self.reference {
+            let mine = self.median_of(Arm::StudentOne, |r| r.wall);
+            let theirs = self.median_of(Arm::ReferenceOne, |r| r.wall);
+            if mine < 0.1 * theirs {
+                return Some(format!(
+                    "`{bin} {n} 1` takes {:.1} ms where summing the numbers one by one takes \
+                     {:.0} ms: it computes the total without doing the work (a closed form?), \
+                     so there is nothing to speed up",
+                    mine * 1e3,
+                    theirs * 1e3
+                ));
+            }
+        }
+        let speedup = self.speedup();
+        if speedup > cores as f64 * 1.3 {
+            return Some(format!(
+                "a speedup of {speedup:.2}x on {cores} cores is more than the machine can give: \
+                 the one-worker run must be doing extra work"
+            ));
+        }
+        None
+    }
+
+    fn speedup(&self) -> f64 {
+        let s: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
+        stats::mean(&s).exp()
+    }
+
+    pub(super) fn evidence(&self, cores: usize, required: f64) -> SpeedupEvidence {
+        let s: Vec<f64> = self.logs.iter().map(|(s, _)| *s).collect();
+        let iv = stats::mean_interval(&s, 0.95).unwrap_or(Interval {
+            mean: f64::NAN,
+            low: f64::NAN,
+            high: f64::NAN,
+        });
+        let r: Vec<f64> = self.logs.iter().filter_map(|(_, r)| *r).collect();
+        SpeedupEvidence {
+            n: self.n,
+            workers: self.p,
+            cores,
+            blocks: self.logs.len(),
+            discarded_blocks: self.discarded,
+            student_one_ms: self.median_of(Arm::StudentOne, |r| r.wall) * 1e3,
+            student_p_ms: self.median_of(Arm::StudentP, |r| r.wall) * 1e3,
+            student_speedup: iv.mean.exp(),
+            student_interval: (iv.low.exp(), iv.high.exp()),
+            reference_speedup: (!r.is_empty()).then(|| stats::mean(&r).exp()),
+            required,
+            one_worker_cpu_share: self.median_of(Arm::StudentOne, |r| r.cpu / r.wall),
+            cpu_ratio: self.median_of(Arm::StudentP, |r| r.cpu)
+                / self.median_of(Arm::StudentOne, |r| r.cpu),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The `speedup` probe: is the pool at P workers faster than at one, by the spec's factor,
+//! judged with statistics that survive a noisy, shared machine.
+//!
+//! - **Relative to the reference** by default: the course's reference solution is timed in the
+//!   same session, interleaved with the student's, and the student must reach a fraction of its
+//!   speedup (and a floor). A fixed factor would fail the reference itself on a busy machine.
+//! - **Paired, interleaved blocks**: after a warm-up, each block runs {student 1, student P,
+//!   reference 1, reference P} in shuffled order and yields paired log-ratios. A t interval on
+//!   their mean is checked at a few planned looks (Bonferroni-adjusted): pass when it clears the
+//!   threshold, fail when it lies below, more blocks when it straddles, *inconclusive* at the
+//!   time budget, never a coin toss.
+//! - **Hard to game**: an idle one-worker run (CPU time of the tree against wall time), workers
+//!   redoing each other's work (CPU at P against at 1), a speedup beyond the cores, and a total
+//!   computed without doing the work are each named.
+//!
+//! It runs holding the machine-wide timing lane alone (see `grade`), and discards blocks measured
+//! while the kernel reports CPU pressure from elsewhere.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::sandbox::SpawnError;
+use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
+use crate::stats::{Decision, Shuffler};
+use crate::verdict::{Evidence, Reason, Verdict};
+
+use super::{Finding, Target};
+use calibrate::{calibrate, calibrated_for_reference};
+use curve::{curve, curve_words, default_curve_end};
+use measure::{Arm, Measurement};
+
+/// Looks at the interval: after [`MIN_BLOCKS`] blocks (clear cases end there), at two thirds of
+/// the budget, and when no further block fits in it. Looks planned against the budget always use
+/// all of it: with looks at 5, 10, 20 and 40 blocks, a 12 s budget of 1.4 s blocks ended after
+/// the first look and threw the blocks after it away, and half the error rate was spent on looks
+/// that never came.
+const LOOKS: usize = 3;
+/// The share of the error rate each look spends (Bonferroni: the shares add up to one, so the
+/// overall rate stays [`ALPHA`]). The last look, which has the most blocks, gets the most, and
+/// whatever look ends the measurement spends what is left.
+const SPENDING: [f64; LOOKS] = [0.2, 0.3, 0.5];
+/// Fewer blocks than this say little: a t interval on 3 degrees of freedom is too wide for the
+/// first look to end even clear cases.
+const MIN_BLOCKS: usize = 5;
+/// Blocks that end the measurement whatever the budget (very fast runs, a long budget).
+const MAX_BLOCKS: usize = 80;
+/// Overall error rate of the sequential test.
+const ALPHA: f64 = 0.05;
+/// CPU pressure from elsewhere (percent of a quiet window, see [`pressure`]) above which a block
+/// is not measured.
+const MAX_PRESSURE: f64 = 40.0;
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the CPU pressure is watched before a block.
+const PRESSURE_WINDOW: Duration = Duration::from_millis(100);
+
+/// What the speedup measurement found, for the JSON evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SpeedupEvidence {
+    pub n: u64,
+    pub workers: u32,
+    pub cores: usize,
+    pub blocks: usize,
+    pub discarded_blocks: usize,
+    /// Median wall times, milliseconds.
+    pub student_one_ms: f64,
+    pub student_p_ms: f64,
+    /// Geometric-mean speedup with its interval.
+    pub student_speedup: f64,
+    pub student_interval: (f64, f64),
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_speedup: Option<f64>,
+    /// The speedup the student had to reach.
+    pub required: f64,
+    /// CPU time of the one-worker run's process tree over its wall time.
+    pub one_worker_cpu_share: f64,
+    /// CPU time at P over CPU time at 1 (1.0: the same work, split).
+    pub cpu_ratio: f64,
+}
+
+mod calibrate;
+mod curve;
+mod measure;
+#[cfg(test)]
+mod tests;
+
+pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, SpawnError> {
+    // The budget covers the whole probe: calibration, warm-up, blocks and the curve.
+    let probe_started = Instant::now();
+    let cores = available_cores();
+    let policy = test.inconclusive;
+    if cores < 2 {
+        return Ok(undecided(
+            policy,
+            format!("not assessable here: this machine offers {cores} core(s), a speedup needs 2"),
+            Evidence::default(),
+        ));
+    }
+    let reference = match test.threshold {
+        SpeedupThreshold::RelativeToReference { .. } => match target.reference {
+            Some(r) => Some(r),
+            None => {
+                return Ok(undecided(
+                    policy,
+                    "not assessable: the reference solution could not be built".to_string(),
+                    Evidence::default(),
+                ))
+            }
+        },
+        SpeedupThreshold::Absolute { .. } => None,
+    };
+    let p = test.workers;
+    let n = match (test.n, reference) {
+        (Some(n), _) => n,
+        (None, Some(reference)) => calibrated_for_reference(reference, target)?,
+        (None, None) => calibrate(target.executable, target)?,
+    };
+    let mut m = Measurement::new(target, reference, n, p);
+    let arms_started = Instant::now();
+    // A wrong total makes timing meaningless: say so first. These two runs are also the
+    // student's warm-up.
+    for arm in [Arm::StudentOne, Arm::StudentP] {
+        if let Err(why) = m.check_output(arm)? {
+            return Ok(Finding {
+                verdict: Verdict::Fail(Reason::WrongOutput {
+                    expected: triangular(n).to_string(),
+                    got: why.clone(),
+                }),
+                message: format!("cannot time a pool that gives a wrong result: {why}"),
+                evidence: Evidence::default(),
+            });
+        }
+    }
+    m.warm_up_reference()?;
+    // One run of every arm so far: what a block costs until blocks are measured.
+    m.longest_block = arms_started.elapsed() + PRESSURE_WINDOW;
+    let mut shuffler = Shuffler::new(seed());
+    let required = required_speedup(test.threshold, cores, p);
+    let curve_end = test.curve_up_to.unwrap_or(default_curve_end(cores));
+    let mut looks = 0;
+    let mut spent = 0.0;
+    let outcome = loop {
+        // The blocks end early enough for the curve to fit in the budget too.
+        let blocks_end = test
+            .budget
+            .saturating_sub(m.curve_estimate(m.curve_reserve_runs(curve_end)));
+        let another =
+            probe_started.elapsed() + m.longest_block <= blocks_end && m.blocks() < MAX_BLOCKS;
+        if another {
+            let block_started = Instant::now();
+            if pressure().is_some_and(|psi| psi > MAX_PRESSURE) {
+                m.discarded += 1;
+                std::thread::sleep(Duration::from_millis(100));
+                if m.discarded > 30 {
+                    break Outcome::TooBusy;
+                }
+                continue;
+            }
+            m.block(&mut shuffler)?;
+            m.longest_block = m.longest_block.max(block_started.elapsed());
+            // Looks planned before any data: at MIN_BLOCKS blocks, at two thirds of the time,
+            // and when no further block fits (below).
+            let due = match looks {
+                0 => m.blocks() >= MIN_BLOCKS,
+                1 => probe_started.elapsed() >= blocks_end.mul_f64(2.0 / 3.0),
+                _ => false,
+            };
+            if !due {
+                continue;
+            }
+        }
+        looks += 1;
+        if m.blocks() >= MIN_BLOCKS {
+            if let Some(gamed) = m.gaming(cores) {
+                break Outcome::Gamed(gamed);
+            }
+            // The last look spends what the earlier ones left.
+            let share = if !another || looks >= LOOKS {
+                1.0 - spent
+            } else {
+                SPENDING[looks - 1]
+            };
+            spent += share;
+            match m.decide(test.threshold, required, ALPHA * share) {
+                Decision::Above => break Outcome::Decided(true),
+                Decision::Below => break Outcome::Decided(false),
+                Decision::Undecided => {}
+            }
+        }
+        if !another || looks >= LOOKS {
+            break Outcome::OutOfTime;
+        }
+    };
+    let ev = m.evidence(cores, required);
+    let known = [(1, ev.student_one_ms), (p, ev.student_p_ms)];
+    let up_to = test.curve_up_to.unwrap_or(default_curve_end(cores));
+    let curve = (up_to > 1)
+        .then(|| curve(target, n, up_to, &known).ok())
+        .flatten();
+    let words = curve.as_ref().map(curve_words).unwrap_or_default();
+    let evidence = Evidence {
+        command: Some(format!("{} {n} {p}", target.binary)),
+        speedup_curve: curve,
+        speedup: Some(ev.clone()),
+        ..Evidence::default()
+    };
+    let figures = format!(
+        "{:.2}x (95% interval {:.2}–{:.2}) over {} blocks{}",
+        ev.student_speedup,
+        ev.student_interval.0,
+        ev.student_interval.1,
+        ev.blocks,
+        ev.reference_speedup
+            .map(|r| format!("; the reference reached {r:.2}x"))
+            .unwrap_or_default()
+    );
+    let (verdict, message) = match outcome {
+        Outcome::Decided(true) => (
+            Verdict::Pass,
+            format!("`{} {n} {p}` is faster than with one worker: {figures}; required {required:.2}x{words}", target.binary),
+        ),
+        Outcome::Decided(false) => (
+            Verdict::Fail(Reason::TooSlow),
+            format!(
+                "`{} {n} {p}` is not fast enough: {figures}; required {required:.2}x{words}. Do \
+                 the workers run at the same time, each on its own chunk?",
+                target.binary
+            ),
+        ),
+        Outcome::Gamed(why) => (Verdict::Fail(Reason::TooSlow), format!("{why} ({figures})")),
+        Outcome::OutOfTime => {
+            return Ok(undecided(
+                policy,
+                format!(
+                    "inconclusive within {:.0} s: {figures}; required {required:.2}x: the \
+                     machine is too noisy to decide{words}",
+                    test.budget.as_secs_f64()
+                ),
+                evidence,
+            ))
+        }
+        Outcome::TooBusy => {
+            return Ok(undecided(
+                policy,
+                "inconclusive: the machine was under CPU pressure from other work the whole \
+                 time"
+                    .to_string(),
+                evidence,
+            ))
+        }
+    };
+    Ok(Finding {
+        verdict,
+        message,
+        evidence,
+    })
+}
+
+enum Outcome {
+    Decided(bool),
+    Gamed(String),
+    OutOfTime,
+    TooBusy,
+}
+
+/// A verdict that could not be decided: the spec's policy, and why.
+fn undecided(policy: InconclusivePolicy, why: String, mut evidence: Evidence) -> Finding {
+    evidence.inconclusive = Some(why.clone());
+    let verdict = match policy {
+        InconclusivePolicy::Pass => Verdict::Pass,
+        InconclusivePolicy::Fail => Verdict::Fail(Reason::Inconclusive),
+    };
+    Finding {
+        verdict,
+        message: why,
+        evidence,
+    }
+}
+
+/// The speedup to reach before the reference is measured (absolute) or the floor (relative).
+fn required_speedup(t: SpeedupThreshold, cores: usize, p: u32) -> f64 {
+    match t {
+        SpeedupThreshold::Absolute {
+            factor,
+            scale_to_cores,
+        } => {
+            if scale_to_cores {
+                // A factor written for P cores, scaled to what this machine offers.
+                let usable = (cores as f64).min(p as f64);
+                1.0 + (factor - 1.0) * (usable - 1.0) / (p as f64 - 1.0).max(1.0)
+            } else {
+                factor
+            }
+        }
+        SpeedupThreshold::RelativeToReference { floor, .. } => floor,
+    }
+}
+
+/// Cores this process may use (affinity and cgroup quota included, via std).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// CPU pressure from elsewhere, in percent of a short window during which this probe runs
+/// nothing: the share of time some task on the machine waited for a CPU (Linux PSI, "some
+/// total"). `None` where the kernel does not report it. The kernel's own averages would include
+/// the probe's own runs; a quiet window does not.
+fn pressure() -> Option<f64> {
+    let total = || -> Option<f64> {
+        let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+        let line = text.lines().find(|l| l.starts_with("some"))?;
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix("total="))
+            .and_then(|v| v.parse().ok())
+    };
+    let before = total()?;
+    std::thread::sleep(PRESSURE_WINDOW);
+    let after = total()?;
+    Some((after - before) / PRESSURE_WINDOW.as_micros() as f64 * 100.0)
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}

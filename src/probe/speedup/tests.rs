@@ -1,0 +1,133 @@
+//! Unit tests of the speedup probe's rules on synthetic data (no process is run).
+
+use std::path::Path;
+
+use super::curve::{curve_words, curve_workers, default_curve_end};
+use super::measure::Measurement;
+use super::*;
+use crate::verdict::{SpeedupCurve, SpeedupPoint};
+
+#[test]
+fn absolute_thresholds_scale_to_the_cores() {
+    let t = SpeedupThreshold::Absolute {
+        factor: 3.0,
+        scale_to_cores: true,
+    };
+    // 3x was written for 4 workers; on 2 cores 1 + 2 * 1/3.
+    assert!((required_speedup(t, 2, 4) - (1.0 + 2.0 / 3.0)).abs() < 1e-9);
+    assert_eq!(required_speedup(t, 8, 4), 3.0);
+    let fixed = SpeedupThreshold::Absolute {
+        factor: 1.5,
+        scale_to_cores: false,
+    };
+    assert_eq!(required_speedup(fixed, 2, 4), 1.5);
+}
+
+#[test]
+fn the_curve_is_said_in_words() {
+    let c = SpeedupCurve {
+        points: vec![
+            SpeedupPoint {
+                workers: 1,
+                wall_ms: 400.0,
+                speedup: 1.0,
+            },
+            SpeedupPoint {
+                workers: 2,
+                wall_ms: 210.0,
+                speedup: 1.9,
+            },
+            SpeedupPoint {
+                workers: 4,
+                wall_ms: 215.0,
+                speedup: 1.86,
+            },
+        ],
+        required: None,
+    };
+    let w = curve_words(&c);
+    assert!(w.contains("best 1.90x at 2 workers"), "{w}");
+    assert!(w.contains("beyond 2 workers nothing improves"), "{w}");
+    assert!(w.contains("Karp–Flatt"), "{w}");
+}
+
+#[test]
+fn a_curve_that_never_rises_says_the_work_is_not_shared() {
+    let point = |workers, wall_ms: f64| SpeedupPoint {
+        workers,
+        wall_ms,
+        speedup: 400.0 / wall_ms,
+    };
+    let c = SpeedupCurve {
+        points: vec![point(1, 400.0), point(2, 405.0), point(4, 410.0)],
+        required: None,
+    };
+    let w = curve_words(&c);
+    assert!(w.contains("best 1.00x at 1 worker:"), "{w}");
+    assert!(
+        w.contains("no number of workers ran clearly faster than one"),
+        "{w}"
+    );
+}
+
+/// A measurement whose blocks gave these (student, reference) speedups.
+fn measured(blocks: &[(f64, f64)], check: impl FnOnce(&Measurement<'_>)) {
+    let nowhere = Path::new("/nonexistent");
+    let target = Target {
+        executable: nowhere,
+        unoptimised: None,
+        binary: "pool_sum",
+        workdir: nowhere,
+        reference: Some(nowhere),
+    };
+    let mut m = Measurement::new(target, Some(nowhere), 1000, 2);
+    m.logs = blocks
+        .iter()
+        .map(|&(s, r)| (s.ln(), Some(r.ln())))
+        .collect();
+    check(&m);
+}
+
+const LAB10: SpeedupThreshold = SpeedupThreshold::RelativeToReference {
+    fraction: 0.6,
+    floor: 1.1,
+};
+
+#[test]
+fn relative_verdicts_need_the_reference_to_show_the_floor() {
+    let jitter = [1.0, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.0];
+    let blocks =
+        |s: f64, r: f64| -> Vec<(f64, f64)> { jitter.iter().map(|j| (s * j, r / j)).collect() };
+    // A sequential pool beside a reference that reaches 1.9x: too slow.
+    measured(&blocks(1.0, 1.9), |m| {
+        assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Below)
+    });
+    // The same pool where the reference reaches only 1.05x (a hog on the other core): the
+    // floor cannot be shown here, and 1.0 is within 60% of 1.05: no fail.
+    measured(&blocks(1.0, 1.05), |m| {
+        assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Undecided)
+    });
+    // As fast as the reference, both above the floor: pass.
+    measured(&blocks(1.85, 1.9), |m| {
+        assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Above)
+    });
+    // Above the floor but far below the reference's 1.9x (less than 60% of its gain).
+    measured(&blocks(1.12, 1.95), |m| {
+        assert_eq!(m.decide(LAB10, 1.1, ALPHA), Decision::Below)
+    });
+}
+
+#[test]
+fn the_error_rate_is_spent_exactly() {
+    assert!((SPENDING.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn the_curve_goes_to_twice_the_cores() {
+    assert_eq!(default_curve_end(2), 4);
+    assert_eq!(default_curve_end(48), 64);
+    assert_eq!(curve_workers(4).collect::<Vec<_>>(), [1, 2, 4]);
+    assert_eq!(curve_workers(12).collect::<Vec<_>>(), [1, 2, 4, 8]);
+    assert_eq!(curve_workers(64).last(), Some(64));
+    assert_eq!(curve_workers(1).collect::<Vec<_>>(), [1]);
+}
