@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::sync::mpsc::Sender;
 
-use super::Event;
+use super::supervise::Event;
 
 /// Which output stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -1,0 +1,216 @@
+//! The isolated path (Linux): `labgrade __sandbox-init` started in new namespaces (and a user
+//! namespace where the grader is not root) and a cgroup; it runs the program and reports the
+//! process audit, which becomes the run's [`Outcome`].
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use super::supervise::supervise;
+use super::{
+    cgroup, init, landlock_enforcement, orphans, ruleset, seccomp, spawn_error, Ending, Isolation,
+    Job, Layers, NamespaceMode, Outcome, SpawnError, NAMESPACES,
+};
+
+/// An isolated run: reported by the init, or lost with it.
+pub(super) enum Isolated {
+    Reported(Box<Outcome>),
+    /// The init died without reporting (its wait status), and the sandbox had not ended the run.
+    InitLost(Ending),
+}
+
+/// Every layer: `labgrade __sandbox-init` in new namespaces and a cgroup runs the program.
+pub(super) fn run_isolated(
+    job: &Job,
+    init: &std::path::Path,
+    layers: &Layers,
+) -> Result<Isolated, SpawnError> {
+    let group = layers.cgroup.as_ref().ok().and_then(|hierarchy| {
+        let limits = cgroup::CgroupLimits {
+            pids_max: job.limits.processes.unwrap_or(1024) as u32,
+            memory_bytes: job.limits.memory_bytes.unwrap_or(4 << 30),
+        };
+        cgroup::Lease::take(hierarchy, limits).ok()
+    });
+    let config = init::InitConfig {
+        program: resolve_program(&job.program, &job.env),
+        args: job.args.clone(),
+        env: job.env.clone(),
+        cwd: job.cwd.clone(),
+        limits: job.limits.clone(),
+        cgroup_join: group
+            .as_ref()
+            .map(|g| g.group().join_files())
+            .unwrap_or_default(),
+        user: match job.isolation {
+            Isolation::Full => layers.user.as_ref().ok().copied(),
+            _ => None,
+        },
+        keep_visible: job.keep_visible.clone(),
+        audit: job.isolation == Isolation::Full,
+        seccomp: job.isolation == Isolation::Full && seccomp::SUPPORTED,
+        landlock: ruleset::wanted(),
+        limit_processes: job.isolation == Isolation::Full
+            && (layers.user.is_ok() || layers.namespaces == Ok(NamespaceMode::UserNamespace)),
+    };
+    let config = serde_json::to_string(&config).expect("plain data");
+    let (audit_read, audit_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {
+            program: init.display().to_string(),
+            cause: e.into(),
+        })?;
+    let mut cmd = Command::new(init);
+    cmd.arg(init::INIT_ARG)
+        .current_dir("/")
+        .env_clear()
+        .env(init::CONFIG_ENV, config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let write_fd = audit_write.as_raw_fd();
+    let grader = std::process::id();
+    let userns = match layers.namespaces {
+        Ok(NamespaceMode::UserNamespace) => Some(UserMaps::for_current_user()),
+        _ => None,
+    };
+    // SAFETY: setsid, unshare, open, write, close and dup2 are async-signal-safe syscalls; the
+    // map contents were prepared before the fork; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(move || {
+            init::die_with(grader)?;
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            match &userns {
+                Some(maps) => {
+                    if libc::unshare(libc::CLONE_NEWUSER | NAMESPACES) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    maps.write()?;
+                }
+                None => {
+                    if libc::unshare(NAMESPACES) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+            }
+            if libc::dup2(write_fd, init::AUDIT_FD) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let spawned = orphans::spawn(&mut cmd);
+    drop(audit_write);
+    let child = spawned.map_err(spawn_error(init))?;
+    let s = supervise(child, started, &job.limits, false);
+    let report = read_report(audit_read);
+    let stats = group.as_ref().map(|g| g.stats());
+    drop(group);
+    if let Some(init::InitReport::SetupFailed(why)) = &report {
+        return Err(SpawnError {
+            program: job.program.display().to_string(),
+            cause: io::Error::other(format!("sandbox set-up failed: {why}")),
+        });
+    }
+    let audit = match report {
+        Some(init::InitReport::Done(a)) => Some(a),
+        _ if s.ending.is_none() => return Ok(Isolated::InitLost(s.usage.status.ending())),
+        _ => None,
+    };
+    let main_ending = audit
+        .as_ref()
+        .and_then(|a| match (a.main_exit_code, a.main_signal) {
+            (Some(code), _) => Some(Ending::Exited(code)),
+            (_, Some(sig)) => Some(Ending::Signaled(sig)),
+            _ => None,
+        });
+    let ending = s.ending.or(main_ending).unwrap_or(s.usage.status.ending());
+    Ok(Isolated::Reported(Box::new(Outcome {
+        ending,
+        stdout: s.stdout,
+        stderr: s.stderr,
+        wall: s.wall,
+        cpu: stats.as_ref().and_then(|c| c.cpu).unwrap_or(s.usage.cpu),
+        max_rss_bytes: s.usage.max_rss_bytes,
+        escaped_output_holder: s.escaped_output_holder,
+        isolated: true,
+        audit: if job.isolation == Isolation::Full {
+            audit
+        } else {
+            None
+        },
+        cgroup: stats,
+        landlock: landlock_enforcement(layers),
+    })))
+}
+
+/// A user namespace's maps: the grader's own uid and gid become root inside (as `unshare -r`),
+/// which lets the sandbox mount and pivot without privileges on the host.
+struct UserMaps {
+    uid_map: std::ffi::CString,
+    gid_map: std::ffi::CString,
+}
+
+impl UserMaps {
+    fn for_current_user() -> Self {
+        // SAFETY: plain syscalls without arguments.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        UserMaps {
+            uid_map: std::ffi::CString::new(format!("0 {uid} 1")).expect("no NUL"),
+            gid_map: std::ffi::CString::new(format!("0 {gid} 1")).expect("no NUL"),
+        }
+    }
+
+    /// Writes the maps of the calling process (just after `unshare(CLONE_NEWUSER)`). Only
+    /// async-signal-safe calls on prepared buffers: it runs between fork and exec.
+    fn write(&self) -> io::Result<()> {
+        write_proc(c"/proc/self/setgroups", b"deny")?;
+        write_proc(c"/proc/self/uid_map", self.uid_map.as_bytes())?;
+        write_proc(c"/proc/self/gid_map", self.gid_map.as_bytes())
+    }
+}
+
+fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: valid NUL-terminated path and buffer; the descriptor is closed on every path.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let err = io::Error::last_os_error();
+        libc::close(fd);
+        if n != bytes.len() as isize {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// `program` as a path: a bare name is looked up in the job's own `PATH`, as `Command` would.
+fn resolve_program(program: &std::path::Path, env: &[(OsString, OsString)]) -> PathBuf {
+    if program.components().count() > 1 {
+        return program.to_path_buf();
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
+    std::env::split_paths(&path.unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| program.to_path_buf())
+}
+
+/// Reads the init's report once every holder of the pipe is gone.
+fn read_report(fd: OwnedFd) -> Option<init::InitReport> {
+    let mut text = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut text).ok()?;
+    serde_json::from_slice(&text).ok()
+}
