@@ -146,9 +146,9 @@ fn cpu_limit_stops_a_busy_loop() {
         limits,
     );
     assert_eq!(out.ending, Ending::Signaled(libc::SIGXCPU));
-    // Not 1 s exactly: the kernel checks RLIMIT_CPU against tick-sampled time, and `rusage`
-    // reports the scheduler's precise runtime, which on a loaded VM was 0.73–0.86 s when the
-    // limit fired (5 runs in 40 beside other tests). Half the limit still tells a limit that
+    // Not 1 s exactly: the time the kernel checks RLIMIT_CPU against (sampled at ticks) and the
+    // runtime `rusage` reports disagree on a loaded VM: 0.73–0.86 s in `rusage` when the limit
+    // fired, in 5 runs of 40 beside other tests. Half the limit still tells a limit that
     // fired for the CPU time used from one that fired at once.
     assert!(out.cpu >= Duration::from_millis(500), "cpu {:?}", out.cpu);
 }
