@@ -160,7 +160,7 @@ fn sandboxed(program: &Path, mode: &str, isolation: Isolation) -> Result<Observa
     let audit = out.audit.as_ref();
     Ok(Observation {
         workers: audit.map(|a| a.workers_created()),
-        threads: audit.map(|a| a.threads_seen),
+        threads: audit.map(|a| a.threads_created()),
         max_alive: audit.map(|a| a.max_alive),
         leaked: audit.map(|a| a.leaked),
         cpu: Some(out.cpu),

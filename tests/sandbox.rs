@@ -26,6 +26,7 @@ fn doctor_lists_every_layer() {
         "cgroup",
         "unprivileged user",
         "landlock",
+        "process accounting",
     ] {
         assert!(text.contains(layer), "{layer} missing from:\n{text}");
     }
@@ -292,4 +293,36 @@ fn a_portable_runs_setsid_daemon_is_ended_with_the_run() {
     assert_eq!(r["escaped_output_holder"], false, "{r:#}");
     let left = processes_running("sleep", &["44.25"]);
     assert!(left.is_empty(), "the daemon outlived its run: {left:?}");
+}
+
+/// Threads and worker processes too short for any `/proc` scan: the kernel's process accounting
+/// tells them apart exactly (root only; the doctor says so elsewhere, and CI runs as root).
+#[test]
+fn process_accounting_counts_short_threads_and_processes_exactly() {
+    if !isolated() {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: process accounting needs root");
+        return;
+    }
+    let python = "/usr/bin/python3";
+    if !std::path::Path::new(python).exists() {
+        eprintln!("skipped: {python} is missing (it makes the threads)");
+        return;
+    }
+    // 4 threads that end at once, then 2 forked workers that exit at once: 3 processes.
+    let script = "import os, threading\n\
+                  ts = [threading.Thread(target=lambda: None) for _ in range(4)]\n\
+                  [t.start() for t in ts]\n\
+                  [t.join() for t in ts]\n\
+                  pids = [os.fork() or os._exit(0) for _ in range(2)]\n\
+                  [os.waitpid(p, 0) for p in pids]\n";
+    for _ in 0..3 {
+        let r = sandbox_run(&["--", python, "-c", script]);
+        let audit = &r["audit"];
+        assert_eq!(r["ending"]["exited"], 0, "{r:#}");
+        assert_eq!(audit["processes_created"], 3, "{audit:#}");
+        assert_eq!(audit["tasks_created"], 7, "{audit:#}");
+    }
 }

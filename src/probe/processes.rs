@@ -69,15 +69,13 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
 /// The verdict on an audit, most telling problem first.
 fn judge(test: &ProcessesTest, command: &str, a: &Audit) -> (Verdict, String) {
     let workers = a.workers_created();
-    if workers == 0 && a.threads_seen > 0 {
+    let threads = a.threads_created();
+    if workers == 0 && threads > 0 {
         return (
-            Verdict::Fail(Reason::ThreadsNotProcesses {
-                threads: a.threads_seen,
-            }),
+            Verdict::Fail(Reason::ThreadsNotProcesses { threads }),
             format!(
-                "`{command}` used {} thread(s) and no worker processes: the lab asks for \
-                 processes (fork, or the program spawning itself), which share no memory",
-                a.threads_seen
+                "`{command}` used {threads} thread(s) and no worker processes: the lab asks for \
+                 processes (fork, or the program spawning itself), which share no memory"
             ),
         );
     }

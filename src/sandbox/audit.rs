@@ -25,6 +25,10 @@ pub struct Audit {
     pub threads_seen: u32,
     /// Exact number of tasks (processes and threads) created, the main process included.
     pub tasks_created: u32,
+    /// Exact number of processes created, the main one included, from the kernel's process
+    /// accounting ([`super::acct`]); `None` where it could not be turned on (not root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes_created: Option<u32>,
     /// Most processes alive (not zombies) at the same time, the main one included.
     pub max_alive: u32,
     /// Most processes other than the main one alive at the same time.
@@ -41,15 +45,39 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Worker processes created besides the main one. Uses the exact task count when the run
-    /// made no threads (then every task is a process), else what the scans saw.
+    /// Processes created, the main one included, when the count is exact: from the kernel's
+    /// accounting, unless it recorded fewer than the scans saw (records lost: accounting is
+    /// suspended on a nearly full file system).
+    fn exact_processes(&self) -> Option<u32> {
+        self.processes_created.filter(|&n| {
+            n >= self.processes_seen && (self.tasks_created == 0 || n <= self.tasks_created)
+        })
+    }
+
+    /// Worker processes created besides the main one: exact with process accounting, else the
+    /// exact task count when the scans saw no thread (then every unseen task is taken for a
+    /// process), else what the scans saw.
     pub fn workers_created(&self) -> u32 {
+        if let Some(n) = self.exact_processes() {
+            return n.saturating_sub(1);
+        }
         if self.threads_seen == 0 && self.tasks_created > 0 {
             self.tasks_created
                 .saturating_sub(1)
                 .max(self.processes_seen.saturating_sub(1))
         } else {
             self.processes_seen.saturating_sub(1)
+        }
+    }
+
+    /// Threads created besides each process's main thread: every task that was not a process
+    /// where processes are counted exactly, else what the scans saw.
+    pub fn threads_created(&self) -> u32 {
+        match self.exact_processes() {
+            Some(n) if self.tasks_created > 0 => {
+                self.tasks_created.saturating_sub(n).max(self.threads_seen)
+            }
+            _ => self.threads_seen,
         }
     }
 }
@@ -176,6 +204,37 @@ mod tests {
             ..Audit::default()
         };
         assert_eq!(threaded.workers_created(), 0);
+    }
+
+    #[test]
+    fn process_accounting_tells_unseen_threads_from_processes() {
+        // 4 threads no scan saw: the task count alone would read them as 4 processes.
+        let threads = Audit {
+            processes_seen: 1,
+            tasks_created: 5,
+            processes_created: Some(1),
+            ..Audit::default()
+        };
+        assert_eq!(threads.workers_created(), 0);
+        assert_eq!(threads.threads_created(), 4);
+        // 2 short workers and 2 threads, none seen.
+        let mixed = Audit {
+            processes_seen: 1,
+            tasks_created: 5,
+            processes_created: Some(3),
+            ..Audit::default()
+        };
+        assert_eq!(mixed.workers_created(), 2);
+        assert_eq!(mixed.threads_created(), 2);
+        // Fewer records than processes seen: records were lost, the scans decide.
+        let lost = Audit {
+            processes_seen: 3,
+            tasks_created: 3,
+            processes_created: Some(1),
+            ..Audit::default()
+        };
+        assert_eq!(lost.workers_created(), 2);
+        assert_eq!(lost.threads_created(), 0);
     }
 
     #[test]

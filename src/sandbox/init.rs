@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::acct::Accounting;
 use super::audit::{Audit, Scanner};
 use super::limits::Limits;
 
@@ -204,6 +205,8 @@ fn inner(config: &InitConfig) -> ! {
     // SAFETY: plain syscall.
     unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
     let signals = blocked_signals();
+    // Exact process counts where the kernel allows it (root); the scans count otherwise.
+    let accounting = config.audit.then(Accounting::start).and_then(Result::ok);
     let main = match spawn_program(config) {
         Ok(pid) => pid,
         Err(e) => fail_setup(&e),
@@ -232,6 +235,8 @@ fn inner(config: &InitConfig) -> ! {
     let mut killed = 0;
     while reap(main, true, &mut killed).is_some() || has_children() {}
     let mut audit = scanner.finish(1);
+    // Every process of the namespace but this one has ended and been reaped: all recorded.
+    audit.processes_created = accounting.as_ref().map(Accounting::processes_ended);
     let status = main_status.unwrap_or(0);
     if libc::WIFEXITED(status) {
         audit.main_exit_code = Some(libc::WEXITSTATUS(status));

@@ -45,6 +45,9 @@ pub struct Layers {
     pub user: Result<(u32, u32), String>,
     /// The kernel's Landlock ABI ([`super::ruleset`]).
     pub landlock: Result<i32, String>,
+    /// Whether the init can turn on process accounting for its PID namespace
+    /// ([`super::acct`]): exact process counts in the audit.
+    pub accounting: Result<(), String>,
 }
 
 impl Layers {
@@ -68,6 +71,7 @@ impl Layers {
             cgroup: cgroup::detect(),
             user,
             landlock: super::ruleset::detect(),
+            accounting: probe_accounting(),
         }
     }
 
@@ -144,6 +148,14 @@ impl Layers {
                     .map_err(Clone::clone),
             ),
             status("landlock", super::ruleset::describe(&self.landlock)),
+            status(
+                "process accounting",
+                ns(
+                    "exact count of the processes a run created, threads told apart, from the \
+                    kernel's accounting for its PID namespace",
+                )
+                .and_then(|d| self.accounting.clone().map(|()| d)),
+            ),
         ]
     }
 }
@@ -204,4 +216,20 @@ fn try_unshare(flags: libc::c_int) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn probe_namespaces() -> Result<NamespaceMode, String> {
     Err("namespaces exist only on Linux".to_string())
+}
+
+/// Process accounting needs `CAP_SYS_PACCT` in the host's user namespace and a kernel built
+/// with it.
+fn probe_accounting() -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(
+            "needs root (CAP_SYS_PACCT): the audit tells threads from processes only by \
+                    seeing them, so a thread too short for its scans counts as a process"
+                .into(),
+        );
+    }
+    if !std::path::Path::new("/proc/sys/kernel/acct").exists() {
+        return Err("this kernel has no BSD process accounting (CONFIG_BSD_PROCESS_ACCT)".into());
+    }
+    Ok(())
 }

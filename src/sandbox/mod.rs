@@ -18,6 +18,7 @@
 // Off Linux only the portable layer exists; the Linux layers still compile, unused.
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
+mod acct;
 mod audit;
 mod capture;
 mod cgroup;
