@@ -130,7 +130,7 @@ pub struct Evidence {
     pub values_seen: Option<std::collections::BTreeMap<String, u32>>,
     /// The process audit of the run (processes, threads, overlap, leftovers).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub processes: Option<crate::sandbox::Audit>,
+    pub processes: Option<AuditEvidence>,
     /// Set when the verdict could not be decided on this machine: why, and the verdict is the
     /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
     #[serde(skip)]
@@ -150,6 +150,29 @@ pub struct Evidence {
     /// of the decisive run's condition (else the first condition's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<RaceEvidence>,
+}
+
+/// The process audit as results show it: what the sandbox recorded, and the counts the verdict
+/// was made on (exact where the kernel's process accounting was on, see
+/// [`crate::sandbox::Audit::workers_created`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvidence {
+    #[serde(flatten)]
+    pub audit: crate::sandbox::Audit,
+    /// Worker processes created besides the main one.
+    pub workers_created: u32,
+    /// Threads created besides each process's main thread.
+    pub threads_created: u32,
+}
+
+impl From<crate::sandbox::Audit> for AuditEvidence {
+    fn from(audit: crate::sandbox::Audit) -> Self {
+        AuditEvidence {
+            workers_created: audit.workers_created(),
+            threads_created: audit.threads_created(),
+            audit,
+        }
+    }
 }
 
 /// What the race probe saw, beyond the histogram of its decisive condition.

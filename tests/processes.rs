@@ -70,4 +70,7 @@ fn the_result_records_the_audit_as_evidence() {
     assert_eq!(audit["leaked"], 0, "{audit:#}");
     assert_eq!(audit["max_workers_alive"], 4, "{audit:#}");
     assert_eq!(audit["threads_seen"], 0, "{audit:#}");
+    // The counts the verdict used, beside what was recorded.
+    assert_eq!(audit["workers_created"], 4, "{audit:#}");
+    assert_eq!(audit["threads_created"], 0, "{audit:#}");
 }

@@ -19,7 +19,7 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
         command: Some(command.clone()),
         wall_ms: Some(out.wall.as_millis() as u64),
         cpu_ms: Some(out.cpu.as_millis() as u64),
-        processes: out.audit.clone(),
+        processes: out.audit.clone().map(Into::into),
         ..Evidence::default()
     };
     let ran_ok = match &out.ending {
