@@ -219,14 +219,29 @@ fn probe_namespaces() -> Result<NamespaceMode, String> {
 }
 
 /// Process accounting needs `CAP_SYS_PACCT` in the host's user namespace and a kernel built
-/// with it.
+/// with it. Probed without turning it on (that would account the whole machine).
 fn probe_accounting() -> Result<(), String> {
+    const CAP_SYS_PACCT: u32 = 20;
+    let why_not = "the audit tells threads from processes only by seeing them, so a thread too \
+                   short for its scans counts as a process";
     if !nix::unistd::geteuid().is_root() {
-        return Err(
-            "needs root (CAP_SYS_PACCT): the audit tells threads from processes only by \
-                    seeing them, so a thread too short for its scans counts as a process"
-                .into(),
-        );
+        return Err(format!("needs root (CAP_SYS_PACCT): {why_not}"));
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    // A container's root has its capabilities in its own user namespace only.
+    let host_user_namespace = std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(false);
+    if effective & (1 << CAP_SYS_PACCT) == 0 || !host_user_namespace {
+        return Err(format!(
+            "this root lacks CAP_SYS_PACCT in the host's user namespace (a container?): \
+             {why_not}"
+        ));
     }
     if !std::path::Path::new("/proc/sys/kernel/acct").exists() {
         return Err("this kernel has no BSD process accounting (CONFIG_BSD_PROCESS_ACCT)".into());
