@@ -10,7 +10,8 @@
 # array), which writes RESULTS_DIR/gradebook.csv and summary.md. Re-submitting after a failure
 # re-grades nothing that is already graded (results are keyed by submission, spec and version).
 # SUBMISSIONS_ROOT and RESULTS_DIR must be on a file system every node sees; `labgrade` must be
-# on the PATH of every node (`cargo install --path .`), or set LABGRADE to its path.
+# on the PATH of every node (`cargo install --path .`), or set LABGRADE to its path. Without
+# LABGRADE_SPEC (a spec file every node sees) the lab's built-in spec is used.
 #
 #SBATCH --job-name=labgrade
 #SBATCH --array=0-3
@@ -46,6 +47,8 @@ fi
 mkdir -p "$out/shards/$shard"
 # Exit 2: some submission could not be graded; its error is recorded and the merge reports it.
 status=0
+spec=()
+[ -n "${LABGRADE_SPEC:-}" ] && spec=(--spec "$LABGRADE_SPEC")
 "$labgrade" batch "$root" --out "$out/shards/$shard" --shard "$shard/$shards" \
-  --jobs "${SLURM_CPUS_PER_TASK:-1}" || status=$?
+  --jobs "${SLURM_CPUS_PER_TASK:-1}" "${spec[@]}" || status=$?
 if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then exit "$status"; fi
