@@ -206,33 +206,29 @@ mod tests {
         assert_eq!(threaded.workers_created(), 0);
     }
 
+    /// A run whose scans saw `seen` processes and no thread, with `tasks` created in all and
+    /// `recorded` processes in the kernel's accounting.
+    fn accounted(seen: u32, tasks: u32, recorded: u32) -> Audit {
+        Audit {
+            processes_seen: seen,
+            tasks_created: tasks,
+            processes_created: Some(recorded),
+            ..Audit::default()
+        }
+    }
+
     #[test]
     fn process_accounting_tells_unseen_threads_from_processes() {
         // 4 threads no scan saw: the task count alone would read them as 4 processes.
-        let threads = Audit {
-            processes_seen: 1,
-            tasks_created: 5,
-            processes_created: Some(1),
-            ..Audit::default()
-        };
+        let threads = accounted(1, 5, 1);
         assert_eq!(threads.workers_created(), 0);
         assert_eq!(threads.threads_created(), 4);
         // 2 short workers and 2 threads, none seen.
-        let mixed = Audit {
-            processes_seen: 1,
-            tasks_created: 5,
-            processes_created: Some(3),
-            ..Audit::default()
-        };
+        let mixed = accounted(1, 5, 3);
         assert_eq!(mixed.workers_created(), 2);
         assert_eq!(mixed.threads_created(), 2);
         // Fewer records than processes seen: records were lost, the scans decide.
-        let lost = Audit {
-            processes_seen: 3,
-            tasks_created: 3,
-            processes_created: Some(1),
-            ..Audit::default()
-        };
+        let lost = accounted(3, 3, 1);
         assert_eq!(lost.workers_created(), 2);
         assert_eq!(lost.threads_created(), 0);
     }

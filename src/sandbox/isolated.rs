@@ -52,6 +52,7 @@ pub(super) fn run_isolated(
         },
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
+        accounting: job.isolation == Isolation::Full && layers.accounting.is_ok(),
         seccomp: job.isolation == Isolation::Full && seccomp::SUPPORTED,
         landlock: ruleset::wanted(),
         limit_processes: job.isolation == Isolation::Full
