@@ -207,7 +207,7 @@ fn main() -> Result<(), String> {
     let only = std::env::var("AUDIT_COST_ONLY").ok();
     let chosen = WORKLOADS.iter().filter(|w| {
         only.as_deref()
-            .map_or(true, |o| o.split(',').any(|m| m == w.mode))
+            .is_none_or(|o| o.split(',').any(|m| m == w.mode))
     });
     let mut results = Vec::new();
     for w in chosen {

@@ -57,10 +57,10 @@ pub fn render(rows: &[Row]) -> String {
                 }
             }
             Entry::Error(_) => {
-                line.extend(std::iter::repeat(String::new()).take(exercises.len() + 4));
+                line.extend(std::iter::repeat_n(String::new(), exercises.len() + 4));
                 line.push("error".into());
                 if late {
-                    line.extend(std::iter::repeat(String::new()).take(3));
+                    line.extend(std::iter::repeat_n(String::new(), 3));
                 }
             }
         }

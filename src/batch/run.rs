@@ -77,7 +77,7 @@ pub fn list(root: &Path, shard: Option<Shard>) -> Result<Vec<Submission>, BatchE
         let entry = entry.map_err(io_err)?;
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if shard.map_or(true, |s| s.contains(&name)) {
+            if shard.is_none_or(|s| s.contains(&name)) {
                 found.push(Submission {
                     name,
                     dir: entry.path(),

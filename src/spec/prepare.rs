@@ -123,7 +123,7 @@ fn plan(
                     args,
                     timeout: timeout?,
                     workers: workers?,
-                    overlap: raw.overlap.as_ref().map_or(true, |o| *o.get_ref()),
+                    overlap: raw.overlap.as_ref().is_none_or(|o| *o.get_ref()),
                 })
             }
         }

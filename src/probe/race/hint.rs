@@ -273,7 +273,7 @@ fn find_calls(text: &str, name: &str) -> Vec<usize> {
     text.match_indices(&pattern)
         .filter_map(|(at, _)| {
             let before = text[..at].chars().next_back();
-            let whole = before.map_or(true, |c| !(c.is_alphanumeric() || c == '_'));
+            let whole = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
             whole.then_some(at + pattern.len())
         })
         .collect()

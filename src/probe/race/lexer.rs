@@ -158,7 +158,7 @@ pub(crate) fn blank_comments_and_literals(source: &str) -> String {
                     chars[i] == '"' && (0..hashes).all(|h| chars.get(i + 1 + h) == Some(&'#'));
                 if closes {
                     out.push('"');
-                    out.extend(std::iter::repeat('#').take(hashes));
+                    out.extend(std::iter::repeat_n('#', hashes));
                     i += 1 + hashes;
                     break;
                 }
@@ -190,7 +190,7 @@ pub(crate) fn blank_comments_and_literals(source: &str) -> String {
             let len = char_literal_len(&chars, i);
             if len > 0 {
                 out.push('\'');
-                out.extend(std::iter::repeat(' ').take(len - 2));
+                out.extend(std::iter::repeat_n(' ', len - 2));
                 out.push('\'');
                 i += len;
             } else {
