@@ -266,10 +266,12 @@ pub fn costs(missing: &LayerStatus) -> Option<&'static str> {
         }
         "network namespace" => "student code can use the network, loopback included",
         "mount namespace" => {
-            "student code shares /tmp and /dev/shm with the machine (Landlock, where active, \
-             keeps it out of them)"
+            "student code shares /dev/shm with the machine (and /tmp, where Landlock is \
+             missing): what it leaves there stays after the grading"
         }
-        "ipc and uts namespaces" => "student code shares System V IPC with the machine",
+        "ipc and uts namespaces" => {
+            "student code shares System V IPC with the machine: a segment it leaves stays"
+        }
         "cgroup" => {
             "no limit on the whole process tree's memory and processes (rlimits apply per \
              process) and no CPU time of orphans"
