@@ -21,7 +21,7 @@ pub(super) fn warn_cores(spec: &Spec) {
 /// Prints what grading here lacks, layer by layer, before a batch starts.
 pub(super) fn warn_missing_guarantees() {
     let layers = Layers::get();
-    let lacking: Vec<&str> = layers
+    let lacking: Vec<String> = layers
         .report()
         .iter()
         .filter(|l| !l.active)

@@ -257,14 +257,17 @@ impl Refusal {
 
 /// What a missing layer costs a grading, for the warning `batch` prints before it starts
 /// (the TA must not discover it afterwards). Layers not listed cost nothing a TA must know.
-pub fn costs(missing: &LayerStatus) -> Option<&'static str> {
-    Some(match missing.name {
+pub fn costs(missing: &LayerStatus) -> Option<String> {
+    let cost = match missing.name {
         "pid namespace" => {
             "no process audit: `processes` tests are not checked and count as passed; a \
              process a submission leaves behind is ended through its process group and the \
              grader's subreaper only"
         }
-        "network namespace" => "student code can use the network, loopback included",
+        "network namespace" => {
+            "student code can use the network, loopback included (Landlock, where active, \
+             stops TCP, not UDP)"
+        }
         "mount namespace" => {
             "student code shares /dev/shm with the machine (and /tmp, where Landlock is \
              missing): what it leaves there stays after the grading"
@@ -276,14 +279,16 @@ pub fn costs(missing: &LayerStatus) -> Option<&'static str> {
             "no limit on the whole process tree's memory and processes (rlimits apply per \
              process) and no CPU time of orphans"
         }
-        "unprivileged user" => {
-            "student code runs as your own user: it can read what you can read, except where \
-             Landlock stops it"
-        }
+        // Its row says which user, on the path runs take here.
+        "unprivileged user" => return Some(missing.detail.clone()),
         "landlock" => "student code can read and write every file its user can",
-        "seccomp" => "student code may ptrace, use keyrings, BPF and perf events",
+        "seccomp" => {
+            "no seccomp filter on student code: keyrings, BPF, perf events, ptrace and \
+             namespaces are refused only where its user or the machine refuses them"
+        }
         _ => return None,
-    })
+    };
+    Some(cost.to_string())
 }
 
 /// The warning when the machine has fewer cores than a speedup test's workers, or `None`.
