@@ -109,7 +109,6 @@ fn reachable_base() -> PathBuf {
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let open_to_all = target
         .ancestors()
-        .skip(1)
         .all(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
     if open_to_all {
         target
@@ -138,7 +137,12 @@ fn the_simulator_takes_away_what_each_shape_lacks() {
     }
     let script = r#"
         echo "uid $(id -u)"
-        grep '^CapEff' /proc/self/status
+        grep -E '^(CapEff|NoNewPrivs)' /proc/self/status
+        for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/pids/cgroup.procs; do
+            if [ -e "$f" ]; then
+                if (echo $$ > "$f") 2>/dev/null; then echo "cgroup file writable"; else echo "cgroup file refused"; fi
+            fi
+        done
         if unshare --user --mount true 2>/dev/null; then echo "unshare ok"; else echo "unshare refused"; fi
         grep ' /sys/fs/cgroup' /proc/self/mountinfo | awk '{ print "cgroup mount " $5 " " $6 }'
     "#;
@@ -163,6 +167,10 @@ fn the_simulator_takes_away_what_each_shape_lacks() {
             "{sim:?}: {said}"
         );
         assert!(said.contains("unshare refused"), "{sim:?}: {said}");
+        // Installed while privileged, as Docker does: no `no_new_privs`.
+        assert!(said.contains("NoNewPrivs:\t0\n"), "{sim:?}: {said}");
+        assert!(said.contains("cgroup file refused"), "{sim:?}: {said}");
+        assert!(!said.contains("cgroup file writable"), "{sim:?}: {said}");
         let cgroups: Vec<&str> = said
             .lines()
             .filter(|l| l.starts_with("cgroup mount"))
