@@ -29,8 +29,15 @@ fn every_attack_is_contained() {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let marker = format!("labgrade-escape-{}", std::process::id());
-    let attacks = attacks(&secret, port, &marker);
+    let mut attacks = attacks(&secret, port, &marker);
     let spec = scratch.path().join("hostile.toml");
+    // The grader's spec, outside the view (tests/shapes.rs tampers with more where there is
+    // no view).
+    attacks.push((
+        "tamper_spec",
+        vec!["tamper".into(), spec.display().to_string()],
+        "pass",
+    ));
     std::fs::write(&spec, spec_for(&attacks)).unwrap();
 
     let mut cmd = labgrade();
@@ -122,6 +129,12 @@ fn every_attack_is_contained() {
     assert_eq!(said("kill_parent"), "still here");
     assert_eq!(said("ptrace_parent"), "refused");
     assert_eq!(said("new_namespace"), "refused");
+    assert!(
+        said("tamper_spec").starts_with("append refused"),
+        "{}",
+        said("tamper_spec")
+    );
+    assert_eq!(std::fs::read_to_string(&spec).unwrap(), spec_for(&attacks));
     // kill(-1) reached the submission's own processes, and (the grader survived) nothing else.
     assert_eq!(said("kill_all"), "survived kill(-1); child killed: true");
 

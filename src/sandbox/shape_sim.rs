@@ -70,6 +70,8 @@ pub enum SimError {
         #[source]
         source: io::Error,
     },
+    #[error("the unprivileged shape needs a uid other than 0 (uid 0 keeps its capabilities)")]
+    RootUid,
     #[error("seccomp filters exist here only on Linux x86_64 and aarch64")]
     Unsupported,
 }
@@ -103,6 +105,9 @@ pub fn enter(shape: SimShape, uid: u32, command: &[OsString]) -> SimError {
 fn prepare(shape: SimShape, uid: u32) -> Result<(), SimError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(SimError::NotRoot);
+    }
+    if shape == SimShape::Unprivileged && uid == 0 {
+        return Err(SimError::RootUid);
     }
     // SAFETY: plain syscalls without pointers, or with valid C strings.
     unsafe {
