@@ -178,19 +178,19 @@ impl Layers {
         } else {
             ""
         };
-        match (&self.user, self.isolated(), &self.namespaces) {
-            (Ok((u, g)), true, _) => Ok(format!(
+        match (&self.user, self.isolated()) {
+            (Ok((u, g)), true) => Ok(format!(
                 "student programs run as uid {u}, gid {g} (RLIMIT_NPROC applies)"
             )),
-            (_, true, _) => Err(format!(
+            (_, true) => Err(format!(
                 "student programs run as your own user (root only inside their user namespace): \
                  they can read what you can read{landlock}"
             )),
-            (_, false, _) if nix::unistd::geteuid().is_root() => Err(format!(
+            (_, false) if nix::unistd::geteuid().is_root() => Err(format!(
                 "without namespaces student programs run as root (uid 0) with this process's \
                  capabilities: they can read and write what the grader can{landlock}"
             )),
-            (_, false, _) => Err(format!(
+            (_, false) => Err(format!(
                 "student programs run as your own user: they can read what you can read{landlock}"
             )),
         }
