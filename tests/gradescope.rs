@@ -71,9 +71,14 @@ fn a_repository_submission_gets_results_json_with_visibility() {
     assert_eq!(secret["status"], "failed");
     assert_eq!(secret["visibility"], "after_published");
     assert_eq!(results["stdout_visibility"], "hidden");
-    // The staff-only log has the human report.
+    // The staff-only log has the human report, after what the machine gives the sandbox.
     assert!(
         log.contains("Grading submission against lab10-hidden"),
+        "{log}"
+    );
+    let doctor = log.find("machine shape: ");
+    assert!(
+        doctor.is_some_and(|at| at < log.find("Grading submission").unwrap()),
         "{log}"
     );
 }

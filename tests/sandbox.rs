@@ -23,14 +23,17 @@ fn doctor_lists_every_layer() {
         "pid namespace",
         "network namespace",
         "mount namespace",
+        "ipc and uts namespaces",
         "cgroup",
         "unprivileged user",
         "landlock",
+        "seccomp",
         "process accounting",
     ] {
         assert!(text.contains(layer), "{layer} missing from:\n{text}");
     }
     assert!(text.contains("active"), "{text}");
+    assert!(text.starts_with("machine shape: "), "{text}");
 }
 
 /// On this project's CI machine (Linux, root, namespaces, cgroup v1) every layer must be active,
@@ -46,6 +49,10 @@ fn on_ci_every_layer_is_active() {
     assert!(
         !text.contains("missing"),
         "CI must run every layer's tests:\n{text}"
+    );
+    assert!(
+        text.starts_with("machine shape: root with namespaces\n"),
+        "{text}"
     );
     assert!(
         text.lines()

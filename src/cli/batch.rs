@@ -42,6 +42,9 @@ pub(super) struct MergeArgs {
 
 pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let spec = args.specs.load()?;
+    // Said before grading starts: a TA must not discover it in the results.
+    super::warnings::warn_cores(&spec);
+    super::warnings::warn_missing_guarantees();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     // A results directory inside the root is not a submission.

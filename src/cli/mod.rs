@@ -5,7 +5,9 @@
 mod batch;
 mod reports;
 mod sandbox_cmd;
+mod shape;
 mod verify;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,11 +54,15 @@ enum Command {
     /// Work with spec files.
     #[command(subcommand)]
     Spec(SpecCommand),
-    /// Show which sandbox layers are active on this machine, and why the others are not.
-    Doctor,
+    /// Show the machine's shape, which sandbox layers are active on it and why the others
+    /// are not, and whether its cores suffice for the spec's speedup tests.
+    Doctor(sandbox_cmd::DoctorArgs),
     /// Run one command through the sandbox and print what happened as JSON.
     #[command(name = "sandbox-run")]
     SandboxRun(sandbox_cmd::SandboxRunArgs),
+    /// Run a command as on a weaker machine (the tests of every machine shape).
+    #[command(name = "__shape", hide = true)]
+    Shape(shape::ShapeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -199,8 +205,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Merge(args) => batch::merge(args),
         Command::Spec(SpecCommand::Verify(args)) => verify::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
-        Command::Doctor => sandbox_cmd::doctor(),
+        Command::Doctor(args) => sandbox_cmd::doctor(args),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),
+        Command::Shape(args) => shape::run(args),
     }
 }
 

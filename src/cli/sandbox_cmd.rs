@@ -10,12 +10,22 @@ use clap::{Args, ValueEnum};
 use colored::Colorize;
 use serde_json::json;
 
-use super::EXIT_PASS;
-use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Visible};
+use super::{SpecArgs, EXIT_PASS};
+use crate::sandbox::shape::Facts;
+use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Refusal, Shape, Visible};
 
-/// Prints every layer as active or missing, with the reason.
-pub(super) fn doctor() -> Result<u8> {
+#[derive(Args, Debug)]
+pub(super) struct DoctorArgs {
+    #[command(flatten)]
+    specs: SpecArgs,
+}
+
+/// Prints the machine's shape, every layer as active or missing with the reason, what would
+/// give the missing ones, and whether the cores suffice for the spec's speedup tests.
+pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
     let layers = Layers::get();
+    let shape = Shape::of(layers);
+    println!("{} {}", "machine shape:".bold(), shape.name());
     println!("{}", "labgrade sandbox layers on this machine".bold());
     for l in layers.report() {
         let mark = if l.active {
@@ -25,11 +35,38 @@ pub(super) fn doctor() -> Result<u8> {
         };
         println!("  {mark}  {:<26} {}", l.name, l.detail);
     }
+    if layers.namespaces.is_err() {
+        let refusal = Refusal::of(&Facts::read());
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "/usr/local/bin/labgrade".into());
+        println!(
+            "\n{} {}",
+            "why namespaces are missing:".bold(),
+            refusal.explain()
+        );
+        println!("{}", "to get them:".bold());
+        for fix in refusal.fixes(&exe) {
+            println!("  - {fix}");
+        }
+    }
     if !layers.isolated() {
         println!(
             "\nGrading works without the missing layers, with weaker isolation: run untrusted \
              submissions in a throw-away VM or container."
         );
+    }
+    let spec = args.specs.load()?;
+    let cores = super::default_jobs();
+    match super::warnings::cores(&spec) {
+        Some(w) => println!("\n{} {w}", "cores:".yellow().bold()),
+        None => println!(
+            "\n{} {cores} available{}",
+            "cores:".bold(),
+            spec.largest_speedup_workers()
+                .map(|p| format!(", enough for the spec's speedup tests ({p} workers at most)"))
+                .unwrap_or_default()
+        ),
     }
     Ok(EXIT_PASS)
 }

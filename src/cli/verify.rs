@@ -32,6 +32,7 @@ fn parse_expect(s: &str) -> Result<(PathBuf, Selector), String> {
 
 pub(super) fn run(args: VerifyArgs) -> Result<u8> {
     let spec = args.specs.load()?;
+    super::warnings::warn_cores(&spec);
     let grader = grader(spec, 0, default_jobs());
     let mut misses = Vec::new();
 

@@ -131,23 +131,32 @@ impl Layers {
                 "ipc and uts namespaces",
                 ns("no System V IPC shared with the machine"),
             ),
+            // Only runs through the namespace init join a group: a group the grader could
+            // create is no layer when runs do not use it.
             status(
                 "cgroup",
-                self.cgroup
-                    .as_ref()
-                    .map(cgroup::Hierarchy::describe)
-                    .map_err(Clone::clone),
+                match (&self.cgroup, self.isolated()) {
+                    (Ok(hierarchy), true) => Ok(hierarchy.describe()),
+                    (Ok(_), false) => Err(self.cgroup_unused()),
+                    (Err(e), _) => Err(e.clone()),
+                },
             ),
-            status(
-                "unprivileged user",
-                self.user
-                    .as_ref()
-                    .map(|(u, g)| {
-                        format!("student programs run as uid {u}, gid {g} (RLIMIT_NPROC applies)")
-                    })
-                    .map_err(Clone::clone),
-            ),
+            status("unprivileged user", self.user_row()),
             status("landlock", super::ruleset::describe(&self.landlock)),
+            status(
+                "seccomp",
+                if super::seccomp::SUPPORTED {
+                    ns(
+                        "student programs cannot ptrace, make namespaces or mounts, load kernel \
+                        code, use keyrings, BPF or perf events",
+                    )
+                    .map_err(|why| {
+                        format!("only runs through the namespace init install the filter: {why}")
+                    })
+                } else {
+                    Err("no filter for this architecture".to_string())
+                },
+            ),
             status(
                 "process accounting",
                 ns(
@@ -157,6 +166,43 @@ impl Layers {
                 .and_then(|d| self.accounting.clone().map(|()| d)),
             ),
         ]
+    }
+}
+
+impl Layers {
+    /// The "unprivileged user" row: the user student programs really run as, on the path runs
+    /// take here.
+    fn user_row(&self) -> Result<String, String> {
+        let landlock = if self.landlock.is_ok() {
+            ", except where Landlock stops it"
+        } else {
+            ""
+        };
+        match (&self.user, self.isolated()) {
+            (Ok((u, g)), true) => Ok(format!(
+                "student programs run as uid {u}, gid {g} (RLIMIT_NPROC applies)"
+            )),
+            (_, true) => Err(format!(
+                "student programs run as your own user (root only inside their user namespace): \
+                 they can read what you can read{landlock}"
+            )),
+            (_, false) if nix::unistd::geteuid().is_root() => Err(format!(
+                "without namespaces student programs run as root (uid 0) with this process's \
+                 capabilities: they can read and write what the grader can{landlock}"
+            )),
+            (_, false) => Err(format!(
+                "student programs run as your own user: they can read what you can read{landlock}"
+            )),
+        }
+    }
+
+    /// Why the cgroup row is missing although a group could be created.
+    fn cgroup_unused(&self) -> String {
+        let why = match (&self.namespaces, &self.init_program) {
+            (Err(e), _) | (_, Err(e)) => e.clone(),
+            _ => String::new(),
+        };
+        format!("a group can be created, but only runs in namespaces join one ({why})")
     }
 }
 
@@ -184,11 +230,7 @@ fn probe_namespaces() -> Result<NamespaceMode, String> {
     } else if try_unshare(libc::CLONE_NEWUSER | super::NAMESPACES) {
         Ok(NamespaceMode::UserNamespace)
     } else {
-        Err(
-            "the kernel refused new namespaces: not root, and unprivileged user namespaces \
-             are disabled (sysctl kernel.unprivileged_userns_clone or user.max_user_namespaces)"
-                .to_string(),
-        )
+        Err(super::shape::Refusal::of(&super::shape::Facts::read()).explain())
     }
 }
 

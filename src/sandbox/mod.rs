@@ -30,6 +30,8 @@ mod limits;
 mod orphans;
 mod ruleset;
 mod seccomp;
+pub mod shape;
+pub mod shape_sim;
 mod supervise;
 mod view;
 
@@ -40,6 +42,7 @@ pub use limits::Limits;
 pub use ruleset::{
     set_for_benchmarks as landlock_for_benchmarks, Enforcement as LandlockEnforcement,
 };
+pub use shape::{Refusal, Shape};
 pub use view::Visible;
 
 use std::ffi::OsString;

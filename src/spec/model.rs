@@ -280,6 +280,19 @@ impl Spec {
         self.exercises.iter().map(Exercise::max_score).sum()
     }
 
+    /// The most workers (`P`) any speedup test runs: a machine with fewer cores cannot judge
+    /// it. `None` without speedup tests.
+    pub fn largest_speedup_workers(&self) -> Option<u32> {
+        self.exercises
+            .iter()
+            .flat_map(|e| &e.tests)
+            .filter_map(|t| match &t.kind {
+                TestKind::Speedup(s) => Some(s.workers),
+                _ => None,
+            })
+            .max()
+    }
+
     /// Several specs graded as one (`--spec a.toml --spec b.toml`): exercises in order, the
     /// longest build timeout, the deadline of whichever spec has one. Exercise ids must stay
     /// unique, and two specs with deadlines must agree on it.

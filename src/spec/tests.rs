@@ -589,3 +589,15 @@ fn the_curve_stops_at_a_worker_count_within_bounds() {
         "{wrong_kind:?}"
     );
 }
+
+#[test]
+fn the_largest_speedup_pool_is_what_the_cores_are_checked_against() {
+    assert_eq!(builtin().largest_speedup_workers(), Some(2));
+    let no_speedup = parse(
+        "lab = \"l\"\ntitle = \"t\"\n[[exercise]]\nid = \"pool-sum\"\nbinary = \"pool_sum\"\n\
+         [[exercise.test]]\nkind = \"output\"\nname = \"a\"\nargs = [\"1\", \"1\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(no_speedup.largest_speedup_workers(), None);
+}

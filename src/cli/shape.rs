@@ -1,0 +1,41 @@
+//! `labgrade __shape <container|unprivileged> [--uid N] -- CMD...` (hidden): runs CMD as on a
+//! weaker machine, for the tests of every machine shape (`tests/shapes.rs`). The simulation
+//! itself is [`crate::sandbox::shape_sim`]; this owns only its command line.
+
+use std::ffi::OsString;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use crate::sandbox::shape_sim::{self, SimShape};
+
+#[derive(Args, Debug)]
+pub(super) struct ShapeArgs {
+    /// The machine to simulate.
+    #[arg(value_enum)]
+    shape: ShapeArg,
+    /// The uid (and gid) of the `unprivileged` shape.
+    #[arg(long, default_value_t = 1000)]
+    uid: u32,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShapeArg {
+    /// Root in a Docker/Gradescope container: Docker's capabilities and seccomp profile,
+    /// read-only cgroups.
+    Container,
+    /// An ordinary user (uid --uid) without user namespaces.
+    Unprivileged,
+}
+
+/// Enters the shape and execs the command; returns only when that failed.
+pub(super) fn run(args: ShapeArgs) -> Result<u8> {
+    let shape = match args.shape {
+        ShapeArg::Container => SimShape::Container,
+        ShapeArg::Unprivileged => SimShape::Unprivileged,
+    };
+    Err(shape_sim::enter(shape, args.uid, &args.command).into())
+}

@@ -1,0 +1,506 @@
+//! The machine-shape simulator: `labgrade __shape <container|unprivileged> [--uid N] -- CMD...`
+//! runs CMD as if labgrade had been started on a weaker machine than a root shell with
+//! namespaces, so that the tests (`tests/shapes.rs`) and a TA can see what grading does there.
+//!
+//! Started as root, it takes away what the shape lacks, then execs CMD:
+//! - both shapes: a private mount namespace in which every cgroup mount under `/sys/fs/cgroup`
+//!   is read-only (Docker mounts it so), and a seccomp filter like Docker's default profile for
+//!   a container without `CAP_SYS_ADMIN` ([`program`]: no new namespaces, no mounts);
+//! - `container`: stays uid 0 with only Docker's default capabilities ([`DOCKER_CAPS`]);
+//! - `unprivileged`: becomes uid/gid N (default 1000) with no capabilities. Its filter refuses
+//!   user namespaces too, so this is also the shape "user namespaces refused" (Ubuntu 23.10+'s
+//!   `kernel.apparmor_restrict_unprivileged_userns=1`).
+//!
+//! The filter is installed while the process is still privileged, so `no_new_privs` is not set
+//! (Docker does not set it either, and the grader must cope without it).
+//!
+//! It owns only the simulation; it must not be used by grading itself, and it changes nothing
+//! outside its own mount namespace.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+/// A machine shape the simulator can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimShape {
+    /// Root in a Docker/Gradescope container without namespace privileges.
+    Container,
+    /// An ordinary user whose kernel refuses it user namespaces.
+    Unprivileged,
+}
+
+/// The capabilities Docker leaves a container by default (moby's `oci/caps/defaults.go`);
+/// every other one is dropped.
+pub const DOCKER_CAPS: &[u32] = &[
+    0,  // CAP_CHOWN
+    1,  // CAP_DAC_OVERRIDE
+    3,  // CAP_FOWNER
+    4,  // CAP_FSETID
+    5,  // CAP_KILL
+    6,  // CAP_SETGID
+    7,  // CAP_SETUID
+    8,  // CAP_SETPCAP
+    10, // CAP_NET_BIND_SERVICE
+    13, // CAP_NET_RAW
+    18, // CAP_SYS_CHROOT
+    27, // CAP_MKNOD
+    29, // CAP_AUDIT_WRITE
+    31, // CAP_SETFCAP
+];
+
+/// The `CapEff` a process has under [`DOCKER_CAPS`] (`0xa80425fb`, as `docker run` shows).
+pub fn docker_cap_mask() -> u64 {
+    DOCKER_CAPS.iter().fold(0, |m, c| m | (1u64 << c))
+}
+
+/// Why the simulation could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(
+        "the shape simulator must start as root (it takes privileges away, it cannot add them)"
+    )]
+    NotRoot,
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the unprivileged shape needs a uid other than 0 (uid 0 keeps its capabilities)")]
+    RootUid,
+    #[error("seccomp filters exist here only on Linux x86_64 and aarch64")]
+    Unsupported,
+}
+
+fn sys(what: impl fmt::Display) -> impl FnOnce(io::Error) -> SimError {
+    let what = what.to_string();
+    move |source| SimError::Sys { what, source }
+}
+
+fn check(rc: libc::c_int, what: impl fmt::Display) -> Result<(), SimError> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(sys(what)(io::Error::last_os_error()))
+    }
+}
+
+/// Enters `shape` and execs `command`; returns only on failure.
+pub fn enter(shape: SimShape, uid: u32, command: &[OsString]) -> SimError {
+    match prepare(shape, uid) {
+        Ok(()) => {
+            let err = std::process::Command::new(&command[0])
+                .args(&command[1..])
+                .exec();
+            sys(format!("executing {}", command[0].to_string_lossy()))(err)
+        }
+        Err(e) => e,
+    }
+}
+
+fn prepare(shape: SimShape, uid: u32) -> Result<(), SimError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(SimError::NotRoot);
+    }
+    if shape == SimShape::Unprivileged && uid == 0 {
+        return Err(SimError::RootUid);
+    }
+    // SAFETY: plain syscalls without pointers, or with valid C strings.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS), "unshare(CLONE_NEWNS)")?;
+        check(
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ),
+            "making mounts private",
+        )?;
+    }
+    cgroups_read_only()?;
+    if shape == SimShape::Unprivileged {
+        toolchain_reachable(uid)?;
+    }
+    install_filter()?;
+    match shape {
+        SimShape::Container => docker_capabilities(),
+        SimShape::Unprivileged => become_user(uid),
+    }
+}
+
+/// Every cgroup mount (and the tmpfs holding v1's) read-only in this namespace, as in Docker.
+fn cgroups_read_only() -> Result<(), SimError> {
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(sys("/proc/self/mountinfo"))?;
+    for (point, flags) in cgroup_mounts(&info) {
+        let c = std::ffi::CString::new(point.clone()).expect("no NUL in mountinfo");
+        // SAFETY: valid C strings; a bind remount changes only this mount, in this namespace.
+        check(
+            unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    c.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
+                    std::ptr::null(),
+                )
+            },
+            format!("remounting {point} read-only"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The mount points under `/sys/fs/cgroup` in `mountinfo`, with the per-mount flags a bind
+/// remount must keep (the kernel refuses to clear nosuid/nodev/noexec it locked).
+fn cgroup_mounts(mountinfo: &str) -> Vec<(String, libc::c_ulong)> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (point, options) = (*fields.get(4)?, *fields.get(5)?);
+            let under = point == "/sys/fs/cgroup" || point.starts_with("/sys/fs/cgroup/");
+            under.then(|| {
+                let flags = options.split(',').fold(0, |f, o| match o {
+                    "nosuid" => f | libc::MS_NOSUID,
+                    "nodev" => f | libc::MS_NODEV,
+                    "noexec" => f | libc::MS_NOEXEC,
+                    "relatime" => f | libc::MS_RELATIME,
+                    "noatime" => f | libc::MS_NOATIME,
+                    _ => f,
+                });
+                (point.to_string(), flags)
+            })
+        })
+        .collect()
+}
+
+/// The toolchain of a root-installed rustup lives in `/root` (mode 700), which another uid
+/// cannot enter. A real unprivileged TA has a toolchain of their own; to give the simulated
+/// one the same, `/root` is covered (in this namespace only) by an empty world-readable tmpfs
+/// into which `/root/.cargo` and `/root/.rustup` come back read-only. Nothing else of root's
+/// home is reachable, as for a real other user. Cargo works with a read-only `CARGO_HOME`.
+fn toolchain_reachable(uid: u32) -> Result<(), SimError> {
+    use std::os::unix::fs::MetadataExt;
+    let home = Path::new("/root");
+    let Ok(meta) = std::fs::metadata(home) else {
+        return Ok(());
+    };
+    if meta.uid() == uid || meta.mode() & 0o001 != 0 {
+        return Ok(());
+    }
+    let keep: Vec<(&str, OwnedFd)> = [".cargo", ".rustup"]
+        .into_iter()
+        .filter_map(|name| {
+            let fd = nix::fcntl::open(
+                &home.join(name),
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()?;
+            Some((name, fd))
+        })
+        .collect();
+    // SAFETY: valid C strings.
+    check(
+        unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/root".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=0755".as_ptr().cast(),
+            )
+        },
+        "mounting a tmpfs over /root",
+    )?;
+    for (name, fd) in keep {
+        let target = home.join(name);
+        std::fs::create_dir(&target).map_err(sys(format!("creating {}", target.display())))?;
+        let source = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        bind_read_only(&source, &target.to_string_lossy())?;
+    }
+    Ok(())
+}
+
+fn bind_read_only(source: &str, target: &str) -> Result<(), SimError> {
+    let (s, t) = (
+        std::ffi::CString::new(source).expect("no NUL"),
+        std::ffi::CString::new(target).expect("no NUL"),
+    );
+    // SAFETY: valid C strings.
+    unsafe {
+        check(
+            libc::mount(
+                s.as_ptr(),
+                t.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ),
+            format!("binding {target}"),
+        )?;
+        check(
+            libc::mount(
+                std::ptr::null(),
+                t.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+                std::ptr::null(),
+            ),
+            format!("making {target} read-only"),
+        )
+    }
+}
+
+/// Docker's capabilities: the others leave the bounding set (so no exec brings them back) and
+/// the effective, permitted and inheritable sets (runc leaves inheritable empty); ambient
+/// ones are cleared. The process stays uid 0.
+fn docker_capabilities() -> Result<(), SimError> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
+    let keep = docker_cap_mask();
+    for cap in 0..=last {
+        if keep & (1 << cap) == 0 {
+            // SAFETY: plain prctl.
+            check(
+                unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) },
+                format!("dropping capability {cap} from the bounding set"),
+            )?;
+        }
+    }
+    // SAFETY: plain prctl.
+    check(
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        },
+        "clearing ambient capabilities",
+    )?;
+    set_capabilities(keep, keep, 0)
+}
+
+/// `capset(2)` with version 3 (64-bit sets in two 32-bit halves).
+fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> Result<(), SimError> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let half = |shift: u32| Data {
+        effective: (effective >> shift) as u32,
+        permitted: (permitted >> shift) as u32,
+        inheritable: (inheritable >> shift) as u32,
+    };
+    let data = [half(0), half(32)];
+    // SAFETY: a version-3 header and two data structs, as capset(2) documents.
+    check(
+        unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) as libc::c_int },
+        "capset",
+    )
+}
+
+/// uid/gid `uid`, no supplementary groups; the kernel clears every capability when no uid is
+/// 0 any more.
+fn become_user(uid: u32) -> Result<(), SimError> {
+    // SAFETY: plain syscalls.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()), "setgroups")?;
+        check(libc::setresgid(uid, uid, uid), format!("setresgid({uid})"))?;
+        check(libc::setresuid(uid, uid, uid), format!("setresuid({uid})"))?;
+        check(
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ),
+            "clearing ambient capabilities",
+        )
+    }
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod filter {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7;
+
+    /// What Docker's default profile refuses a container without `CAP_SYS_ADMIN` that matters
+    /// to the sandbox: namespaces and mounts (the new mount API included).
+    pub const EPERM: &[libc::c_long] = &[
+        libc::SYS_unshare,
+        libc::SYS_setns,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_pivot_root,
+        libc::SYS_fsopen,
+        libc::SYS_fsmount,
+        libc::SYS_move_mount,
+        libc::SYS_open_tree,
+        libc::SYS_fspick,
+        libc::SYS_fsconfig,
+        libc::SYS_mount_setattr,
+    ];
+
+    /// `clone` flags that make a namespace (Docker's mask `0x7E020000`).
+    pub const CLONE_NEW: u32 = (libc::CLONE_NEWNS
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET) as u32;
+
+    const fn stmt(code: u32, k: u32) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        }
+    }
+
+    const fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        }
+    }
+
+    /// The BPF program. `clone3` gets `ENOSYS`, as from Docker: its flags sit in memory a
+    /// filter cannot read, so libc falls back to `clone`, whose flags are checked.
+    pub fn program() -> Vec<libc::sock_filter> {
+        const LD_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+        const JSET: u32 = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
+        const RET: u32 = libc::BPF_RET | libc::BPF_K;
+        let errno = |e: i32| stmt(RET, libc::SECCOMP_RET_ERRNO | e as u32);
+        // struct seccomp_data: nr at 0, arch at 4, args[0] at 16 (its low half first: both
+        // architectures are little-endian).
+        let mut p = vec![
+            stmt(LD_ABS, 4),
+            jump(JEQ, AUDIT_ARCH, 1, 0),
+            stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
+            stmt(LD_ABS, 0),
+        ];
+        for nr in EPERM {
+            p.push(jump(JEQ, *nr as u32, 0, 1));
+            p.push(errno(libc::EPERM));
+        }
+        p.push(jump(JEQ, libc::SYS_clone3 as u32, 0, 1));
+        p.push(errno(libc::ENOSYS));
+        p.push(jump(JEQ, libc::SYS_clone as u32, 0, 3));
+        p.push(stmt(LD_ABS, 16));
+        p.push(jump(JSET, CLONE_NEW, 0, 1));
+        p.push(errno(libc::EPERM));
+        p.push(stmt(RET, libc::SECCOMP_RET_ALLOW));
+        p
+    }
+}
+
+/// Installs the Docker-like filter without `no_new_privs`: allowed because the process still
+/// has `CAP_SYS_ADMIN` here.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn install_filter() -> Result<(), SimError> {
+    let program = filter::program();
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: prctl with a valid, live filter program.
+    check(
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            )
+        },
+        "installing the seccomp filter",
+    )
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn install_filter() -> Result<(), SimError> {
+    Err(SimError::Unsupported)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_docker_capabilities_are_dockers_default_mask() {
+        assert_eq!(docker_cap_mask(), 0xa804_25fb);
+    }
+
+    #[test]
+    fn cgroup_mounts_are_found_with_the_flags_to_keep() {
+        let info = "\
+24 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+30 24 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime - cgroup cgroup rw,pids
+32 24 0:28 / /sys/fs/cgroupfoo rw - tmpfs tmpfs rw
+";
+        let found = cgroup_mounts(info);
+        let points: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(points, ["/sys/fs/cgroup", "/sys/fs/cgroup/pids"]);
+        assert_eq!(
+            found[1].1,
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME
+        );
+    }
+
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn the_filter_has_one_rule_per_refused_call() {
+        // Arch check and load (4), 2 per EPERM call, 2 for clone3, 4 for clone, final allow.
+        assert_eq!(
+            filter::program().len(),
+            4 + 2 * filter::EPERM.len() + 2 + 4 + 1
+        );
+        assert_eq!(filter::CLONE_NEW, 0x7e02_0000);
+    }
+}

@@ -1,0 +1,573 @@
+//! End-to-end: labgrade in every machine shape it is run in, simulated by `labgrade __shape`
+//! (`src/sandbox/shape_sim.rs`): root in a Docker/Gradescope container (Docker's capabilities
+//! and seccomp profile, read-only cgroups) and an unprivileged user without user namespaces.
+//!
+//! First that the simulator really takes away what each shape lacks; then, in each shape, that
+//! `doctor` names it, and that the hostile fixture (`fixtures/hostile`, the attack table of
+//! `tests/hostile.rs`) leaves the grader alive, no process behind, the grader's files (its
+//! binary, its spec, an earlier result) unchanged, and results that say which layers were
+//! missing and describe the user student code really ran as.
+//!
+//! The simulator needs root. Elsewhere these tests say `skipped:`; on CI (`CI=true`, root) they
+//! never skip.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use common::hostile::{attacks, spec_for};
+use common::*;
+use serde_json::Value;
+
+/// The uid of the simulated unprivileged grader.
+const UID: u32 = 1000;
+
+/// Only one hostile grading at a time: each fills the two cores.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sim {
+    Container,
+    Unprivileged,
+}
+
+impl Sim {
+    fn arg(self) -> &'static str {
+        match self {
+            Sim::Container => "container",
+            Sim::Unprivileged => "unprivileged",
+        }
+    }
+
+    /// The uid the grader runs as in this shape.
+    fn grader_uid(self) -> u32 {
+        match self {
+            Sim::Container => 0,
+            Sim::Unprivileged => UID,
+        }
+    }
+
+    /// What `labgrade doctor` calls this shape.
+    fn name(self) -> &'static str {
+        match self {
+            Sim::Container => {
+                "root in a container without namespace privileges (Docker/Gradescope)"
+            }
+            Sim::Unprivileged => "unprivileged user, user namespaces refused",
+        }
+    }
+}
+
+/// Whether the simulator can run here (it needs root). Off CI a non-root run says `skipped:`;
+/// on CI, which runs as root, not being root is a failure.
+fn can_simulate(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{test}: CI runs as root, and the shape simulator needs root"
+    );
+    eprintln!("skipped: {test}: the shape simulator needs root");
+    false
+}
+
+/// `bin __shape SIM --uid 1000 -- PROGRAM ARGS`, with no colors.
+fn in_shape(bin: &Path, sim: Sim, program: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("__shape")
+        .arg(sim.arg())
+        .args(["--uid", &UID.to_string(), "--"])
+        .arg(program)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn labgrade_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("labgrade")
+}
+
+/// What the test's files may live under: somewhere uid 1000 can reach. The target directory
+/// is, unless the checkout is in a home of mode 700 (then the temporary directory).
+fn reachable_base() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let open_to_all = target
+        .ancestors()
+        .all(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if open_to_all {
+        target
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid);
+        }
+    }
+}
+
+#[test]
+fn the_simulator_takes_away_what_each_shape_lacks() {
+    if !can_simulate("the shape simulator") {
+        return;
+    }
+    let script = r#"
+        echo "uid $(id -u)"
+        grep -E '^(CapEff|NoNewPrivs)' /proc/self/status
+        for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/pids/cgroup.procs; do
+            if [ -e "$f" ]; then
+                if (echo $$ > "$f") 2>/dev/null; then echo "cgroup file writable"; else echo "cgroup file refused"; fi
+            fi
+        done
+        if unshare --user --mount true 2>/dev/null; then echo "unshare ok"; else echo "unshare refused"; fi
+        grep ' /sys/fs/cgroup' /proc/self/mountinfo | awk '{ print "cgroup mount " $5 " " $6 }'
+    "#;
+    for (sim, caps) in [
+        (
+            Sim::Container,
+            labgrade::sandbox::shape_sim::docker_cap_mask(),
+        ),
+        (Sim::Unprivileged, 0),
+    ] {
+        let out = in_shape(&labgrade_bin(), sim, Path::new("/bin/sh"), &["-c", script])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{sim:?}: {}", text(&out));
+        assert!(
+            said.contains(&format!("uid {}\n", sim.grader_uid())),
+            "{sim:?}: {said}"
+        );
+        assert!(
+            said.contains(&format!("CapEff:\t{caps:016x}\n")),
+            "{sim:?}: {said}"
+        );
+        assert!(said.contains("unshare refused"), "{sim:?}: {said}");
+        // Installed while privileged, as Docker does: no `no_new_privs`.
+        assert!(said.contains("NoNewPrivs:\t0\n"), "{sim:?}: {said}");
+        assert!(said.contains("cgroup file refused"), "{sim:?}: {said}");
+        assert!(!said.contains("cgroup file writable"), "{sim:?}: {said}");
+        let cgroups: Vec<&str> = said
+            .lines()
+            .filter(|l| l.starts_with("cgroup mount"))
+            .collect();
+        assert!(!cgroups.is_empty(), "{sim:?}: no cgroup mount seen: {said}");
+        for line in cgroups {
+            let options = line.rsplit(' ').next().unwrap();
+            assert!(
+                options.split(',').any(|o| o == "ro"),
+                "{sim:?}: {line} is writable"
+            );
+        }
+    }
+    // The grader's own view is untouched: its cgroups are still writable.
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(info
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/pids"))
+        .all(|l| l.split(' ').nth(5).unwrap().starts_with("rw")));
+}
+
+#[test]
+fn the_hostile_fixture_is_contained_in_a_container() {
+    hostile_in(Sim::Container);
+}
+
+#[test]
+fn the_hostile_fixture_is_contained_as_an_unprivileged_user() {
+    hostile_in(Sim::Unprivileged);
+}
+
+/// Names of the layers that need namespaces or a cgroup: missing in both simulated shapes.
+const NEEDS_NAMESPACES: [&str; 5] = [
+    "pid namespace",
+    "network namespace",
+    "mount namespace",
+    "ipc and uts namespaces",
+    "cgroup",
+];
+
+/// What the hostile fixture can leave on the machine where there is no mount or IPC namespace
+/// (a POSIX and a System V shared-memory segment, a file in /dev/shm): removed at the end of
+/// the test whatever happens, so no other test (`tests/hostile.rs` checks the host's
+/// `/proc/sysvipc/shm`) sees them. Their being left is what the result's missing "mount
+/// namespace" and "ipc and uts namespaces" rows announce.
+struct Leftovers {
+    marker: String,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(&self.marker));
+        // SAFETY: plain System V calls on the fixture's fixed key.
+        unsafe {
+            let id = libc::shmget(0x1ab6_7ade, 0, 0);
+            if id >= 0 {
+                libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+fn hostile_in(sim: Sim) {
+    if !can_simulate(&format!("the hostile fixture in the {} shape", sim.arg())) {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(reachable_base()).unwrap();
+    let dir = scratch.path();
+    chmod(dir, 0o755);
+    // The grader's files: its binary (a copy, run from here), its spec, an earlier result.
+    let bin = dir.join("labgrade");
+    std::fs::copy(labgrade_bin(), &bin).unwrap();
+    chmod(&bin, 0o755);
+    let submission = dir.join("hostile");
+    copy_dir(&root().join("fixtures/hostile"), &submission);
+    let results = dir.join("results");
+    std::fs::create_dir(&results).unwrap();
+    let earlier = results.join("earlier.json");
+    std::fs::write(&earlier, "{\"submission\": \"earlier\"}\n").unwrap();
+    // A secret only root can read, outside the submission.
+    let secret = dir.join("hidden-tests.toml");
+    std::fs::write(&secret, "SECRET-HIDDEN-TEST-42").unwrap();
+    chmod(&secret, 0o600);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let marker = format!("labgrade-shape-escape-{}-{}", sim.arg(), std::process::id());
+    let _leftovers = Leftovers {
+        marker: marker.clone(),
+    };
+    let mut attacks = attacks(&secret, port, &marker);
+    let spec = dir.join("hostile.toml");
+    for (name, target) in [
+        ("tamper_binary", &bin),
+        ("tamper_spec", &spec),
+        ("tamper_result", &earlier),
+    ] {
+        attacks.push((
+            name,
+            vec!["tamper".into(), target.display().to_string()],
+            "pass",
+        ));
+    }
+    std::fs::write(&spec, spec_for(&attacks)).unwrap();
+
+    // The unprivileged grader owns its results, its home and its build cache (kept between
+    // runs, so the course's dependencies compile once).
+    let mut env: Vec<(&str, PathBuf)> = Vec::new();
+    match sim {
+        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
+        Sim::Unprivileged => {
+            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
+            let home = dir.join("home");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            for d in [&cache, &home, &results] {
+                chown_tree(d, UID);
+            }
+            env.push(("LABGRADE_CACHE_DIR", cache));
+            env.push(("HOME", home));
+        }
+    }
+    let before: Vec<Vec<u8>> = [&bin, &spec, &earlier]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+
+    let doctor = in_shape(&bin, sim, &bin, &["doctor"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let doctor_said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(doctor.status.success(), "{}", text(&doctor));
+    assert!(
+        doctor_said.contains(&format!("machine shape: {}", sim.name())),
+        "{doctor_said}"
+    );
+
+    let report = results.join("hostile.json");
+    let out = in_shape(
+        &bin,
+        sim,
+        &bin,
+        &[
+            "grade",
+            &submission.display().to_string(),
+            "--format",
+            "json",
+            "--spec",
+            &spec.display().to_string(),
+            "--out",
+            &report.display().to_string(),
+        ],
+    )
+    .envs(env.iter().map(|(k, v)| (k, v)))
+    .output()
+    .unwrap();
+    // The grader survived every attack and reported.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "the grader died: {}",
+        text(&out)
+    );
+    let json = std::fs::read_to_string(&report).unwrap();
+    let r: Value = serde_json::from_str(&json).unwrap();
+    assert!(!json.contains("SECRET-HIDDEN-TEST-42"), "the secret leaked");
+
+    // The result says which layers were missing, and why.
+    let layer = |name: &str| -> &Value {
+        r["sandbox"]
+            .as_array()
+            .expect("the result lists the sandbox layers")
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("no layer {name} in {:#}", r["sandbox"]))
+    };
+    for name in NEEDS_NAMESPACES {
+        assert_eq!(layer(name)["active"], false, "{name}: {}", layer(name));
+        assert!(
+            !layer(name)["detail"].as_str().unwrap().is_empty(),
+            "{name} says no reason"
+        );
+    }
+    assert_eq!(layer("landlock")["active"], true, "{}", layer("landlock"));
+    let _ = layer("seccomp");
+
+    let said = |name: &str| -> String {
+        test_named(&r, "pool-sum", name)["evidence"]["stdout"]
+            .as_str()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let verdict = |name: &str| -> String {
+        test_named(&r, "pool-sum", name)["reason"]
+            .as_str()
+            .unwrap_or("pass")
+            .to_string()
+    };
+    let mut wrong = Vec::new();
+    for (name, expected) in [
+        ("stdout_flood", "output_limit"),
+        ("stderr_flood", "output_limit"),
+        ("busy_loop", "timeout"),
+        ("sigterm_ignored", "timeout"),
+        ("sigstop_self", "timeout"),
+        ("stdin_wait", "pass"),
+    ] {
+        if verdict(name) != expected {
+            wrong.push(format!(
+                "{name}: expected {expected}, got {}",
+                verdict(name)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
+    // RLIMIT_FSIZE stops it, or Landlock keeps it out of the shared /tmp.
+    assert!(
+        verdict("big_file") == "crash" || said("big_file").starts_with("cannot create"),
+        "big_file: {}: {}",
+        verdict("big_file"),
+        said("big_file")
+    );
+    assert!(
+        said("read_secret").starts_with("denied"),
+        "{}",
+        said("read_secret")
+    );
+    assert!(
+        said("read_root_home").starts_with("denied"),
+        "{}",
+        said("read_root_home")
+    );
+    assert_eq!(said("new_namespace"), "refused");
+    assert_eq!(said("raise_rlimits"), "refused");
+    assert_eq!(said("ptrace_parent"), "refused");
+    assert!(
+        said("connect_loopback").starts_with("no network"),
+        "{}",
+        said("connect_loopback")
+    );
+
+    // The grader's files are unchanged, and its results directory holds only what it wrote.
+    for name in ["tamper_binary", "tamper_spec", "tamper_result"] {
+        let s = said(name);
+        assert!(
+            s.starts_with("append refused") && s.contains("remove refused"),
+            "{name}: {s}"
+        );
+    }
+    let after: Vec<Vec<u8>> = [&bin, &spec, &earlier]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(before == after, "a file of the grader's was changed");
+    let mut listed: Vec<String> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["earlier.json", "hostile.json"]);
+
+    // Nothing left behind.
+    for path in ["/tmp", "/var/tmp"]
+        .iter()
+        .map(|d| Path::new(d).join(&marker))
+        .chain([PathBuf::from("/tmp/labgrade-big-file")])
+    {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let leaked = leaked_student_processes();
+    assert!(leaked.is_empty(), "left behind: {leaked:?}");
+
+    // The "unprivileged user" row describes the user student code really ran as: active
+    // exactly when that was not the grader's own.
+    let whoami = said("whoami");
+    let uid: u32 = whoami
+        .split_whitespace()
+        .skip_while(|w| *w != "uid")
+        .nth(1)
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("whoami said {whoami:?}"));
+    let user = layer("unprivileged user");
+    assert_eq!(
+        user["active"],
+        uid != sim.grader_uid(),
+        "student code ran as uid {uid}; the result says {user}"
+    );
+    if sim == Sim::Container {
+        // needs h1-sandbox: student code drops to a per-run uid even without namespaces.
+        assert_ne!(
+            uid, 0,
+            "student code ran as root in the container: {whoami}"
+        );
+    }
+}
+
+#[test]
+fn batch_warns_of_what_the_shape_lacks_before_grading() {
+    if !can_simulate("batch's warnings in the container shape") {
+        return;
+    }
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let submissions = scratch.path().join("submissions");
+    std::fs::create_dir(&submissions).unwrap();
+    let bin = labgrade_bin();
+    let out = in_shape(&bin, Sim::Container, &bin, &["batch"])
+        .arg(&submissions)
+        .arg("--out")
+        .arg(scratch.path().join("results"))
+        .env("LABGRADE_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "this machine is {}; grading here lacks:",
+            Sim::Container.name()
+        )),
+        "{stderr}"
+    );
+    for cost in [
+        "`processes` tests are not checked",
+        "no limit on the whole process tree's memory and processes",
+        "student code can use the network",
+    ] {
+        assert!(stderr.contains(cost), "{cost}: {stderr}");
+    }
+}
+
+/// `cmd` on one core of those this process may use.
+fn on_one_core(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let first = (0..nix::sched::CpuSet::count())
+        .find(|&c| allowed.is_set(c).unwrap_or(false))
+        .unwrap();
+    let mut one = nix::sched::CpuSet::new();
+    one.set(first).unwrap();
+    // SAFETY: sched_setaffinity is async-signal-safe and `one` is plain data.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &one)
+                .map_err(std::io::Error::from)
+        })
+    };
+    cmd
+}
+
+#[test]
+fn fewer_cores_than_a_speedup_tests_workers_is_warned_of_before_grading() {
+    // tests/specs/speedup.toml times a pool of 2 workers; one core cannot judge it.
+    let spec = root().join("tests/specs/speedup.toml");
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let submissions = scratch.path().join("submissions");
+    std::fs::create_dir(&submissions).unwrap();
+    let warning = "1 core(s), fewer than the 2 workers of the spec's largest speedup test";
+    let run = |args: &[&std::ffi::OsStr]| -> Output {
+        let mut cmd = Command::new(labgrade_bin());
+        cmd.args(args)
+            .arg("--spec")
+            .arg(&spec)
+            .env("NO_COLOR", "1")
+            .env("LABGRADE_CACHE_DIR", cache_dir());
+        on_one_core(&mut cmd).output().unwrap()
+    };
+    let doctor = run(&["doctor".as_ref()]);
+    assert!(
+        String::from_utf8_lossy(&doctor.stdout).contains(warning),
+        "{}",
+        text(&doctor)
+    );
+    let results = scratch.path().join("results");
+    let batch = run(&[
+        "batch".as_ref(),
+        submissions.as_os_str(),
+        "--out".as_ref(),
+        results.as_os_str(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&batch.stderr).contains(warning),
+        "{}",
+        text(&batch)
+    );
+    // Said before grading: the reference need not even exist.
+    let missing = scratch.path().join("no-reference");
+    let verify = run(&[
+        "spec".as_ref(),
+        "verify".as_ref(),
+        "--reference".as_ref(),
+        missing.as_os_str(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&verify.stderr).contains(warning),
+        "{}",
+        text(&verify)
+    );
+}
