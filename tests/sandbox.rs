@@ -25,6 +25,7 @@ fn doctor_lists_every_layer() {
         "mount namespace",
         "cgroup",
         "unprivileged user",
+        "seccomp",
         "landlock",
         "process accounting",
     ] {

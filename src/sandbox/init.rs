@@ -13,6 +13,8 @@
 //! `exec`.
 
 use std::ffi::{CString, OsString};
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -321,19 +323,35 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
         })
         .collect::<Result<_, _>>()?;
     let cwd = c(config.cwd.as_os_str())?;
+    // The child says on this pipe why it could not start the program (a layer it could not
+    // apply, or exec itself); exec closes it. So a missing layer is the grader's error (the
+    // run's set-up failed), never a run that quietly went without it.
+    let (why_read, why_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     // SAFETY: single-threaded process.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
+            drop(why_read);
             let err = exec_child(config, &program, &argv, &envp, &cwd);
-            eprintln!(
-                "labgrade sandbox: cannot start {}: {err}",
-                config.program.display()
-            );
-            // SAFETY: leaving the forked child without running the parent's destructors.
-            unsafe { libc::_exit(127) }
+            let why = format!("cannot start {}: {err}", config.program.display());
+            // SAFETY: writing a live buffer to our end of the pipe, then leaving the forked
+            // child without running the parent's destructors.
+            unsafe {
+                libc::write(why_write.as_raw_fd(), why.as_ptr().cast(), why.len());
+                libc::_exit(127)
+            }
         }
-        pid => Ok(pid),
+        pid => {
+            drop(why_write);
+            let mut why = String::new();
+            let _ = std::fs::File::from(why_read).read_to_string(&mut why);
+            if why.is_empty() {
+                Ok(pid)
+            } else {
+                Err(why)
+            }
+        }
     }
 }
 
