@@ -1,6 +1,8 @@
 //! Shared helpers of the end-to-end tests: run the real `labgrade` binary on the fixtures.
 #![allow(dead_code)]
 
+pub mod attacks;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
