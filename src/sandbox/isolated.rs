@@ -64,6 +64,11 @@ pub(super) fn run_isolated(
         }
         _ => None,
     };
+    // Builds as the build user, where there is one (see `super::build_user`).
+    let ids = match job.isolation {
+        Isolation::Build => super::build_user(),
+        _ => user.as_ref().map(|u| (u.uid, u.gid)),
+    };
     let limit_processes = job.isolation == Isolation::Full
         && (user.is_some() || layers.namespaces == Ok(NamespaceMode::UserNamespace));
     let config = init::InitConfig {
@@ -76,7 +81,7 @@ pub(super) fn run_isolated(
             .as_ref()
             .map(|g| g.group().join_files())
             .unwrap_or_default(),
-        user: user.as_ref().map(|u| (u.uid, u.gid)),
+        user: ids,
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
         accounting: job.isolation == Isolation::Full && layers.accounting.is_ok(),
@@ -87,12 +92,10 @@ pub(super) fn run_isolated(
     let applied = Applied {
         cgroup: group.is_some(),
         seccomp: config.seccomp,
-        own_user: user.is_some(),
+        own_user: ids.is_some(),
         rlimit_nproc: limit_processes && job.limits.processes.is_some(),
     };
-    let uid = user
-        .as_ref()
-        .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid);
+    let uid = ids.map_or_else(|| nix::unistd::geteuid().as_raw(), |(uid, _)| uid);
     let config = serde_json::to_string(&config).expect("plain data");
     let (audit_read, audit_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {

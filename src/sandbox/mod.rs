@@ -77,10 +77,14 @@ pub struct Job {
 pub enum Isolation {
     /// Every layer the machine offers: namespaces, cgroup, unprivileged user, process audit.
     Full,
-    /// Namespaces and cgroup but the grader's own user and no process audit (builds: cargo
-    /// writes the shared target directory and starts hundreds of short processes).
+    /// Namespaces, cgroup and seccomp, as the build user ([`build_user`]) where the grader
+    /// is root, without the process audit (builds: cargo writes the shared target directory
+    /// and starts hundreds of short processes).
     Build,
-    /// Process group and rlimits only.
+    /// No namespaces or cgroup: process group, rlimits, Landlock and seccomp; a uid of its own
+    /// when the grader is root. (A build where namespaces are missing takes this path too, but
+    /// as the grader's user: outside the minimal view the toolchain is often in root's home,
+    /// which no other user may enter.)
     Portable,
 }
 
@@ -193,6 +197,21 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
             }
         }
         _ => run_portable(job),
+    }
+}
+
+/// The uid and gid builds run as when they do not run as the grader: the isolated builds of a
+/// root grader whose user namespace maps the uid pool ([`uids::Pool::build_user`]). The build
+/// cache makes its target directories this user's.
+pub fn build_user() -> Option<(u32, u32)> {
+    let layers = Layers::get();
+    match (&layers.user, &layers.namespaces) {
+        (Ok(uids::RunUsers::Pool(pool)), Ok(NamespaceMode::Direct))
+            if layers.isolated() && nix::unistd::geteuid().is_root() =>
+        {
+            Some(pool.build_user())
+        }
+        _ => None,
     }
 }
 

@@ -13,6 +13,8 @@
 //! ([`RunUsers::Shared`]). The choice is made once, from `/proc/self/uid_map`, so what a result
 //! says about the user is what every run got.
 //!
+//! Builds run as one more user, `base - 1` ([`Pool::build_user`]), when they are isolated.
+//!
 //! This module owns the pool only: the user change itself happens in the child (`init.rs`,
 //! `mod.rs`), between `fork` and `exec`.
 
@@ -67,7 +69,8 @@ impl RunUsers {
         let maps = |file: &str| fs::read_to_string(file).unwrap_or_default();
         let (uid_map, gid_map) = (maps("/proc/self/uid_map"), maps("/proc/self/gid_map"));
         let mapped = |map: &str, first: u32, count: u32| covers(map, first, count);
-        if mapped(&uid_map, base, SLOTS) && mapped(&gid_map, base, SLOTS) {
+        // The pool and, just below it, the build user (`base - 1`).
+        if mapped(&uid_map, base - 1, SLOTS + 1) && mapped(&gid_map, base - 1, SLOTS + 1) {
             match lock_dir() {
                 Ok(lock_dir) => return Ok(RunUsers::Pool(Pool { base, lock_dir })),
                 Err(e) => {
@@ -110,10 +113,11 @@ impl RunUsers {
     pub fn describe(&self) -> String {
         match self {
             RunUsers::Pool(pool) => format!(
-                "every run (and every build) gets a uid of its own, {}..{} (RLIMIT_NPROC \
-                 applies to it alone), isolated or portable",
+                "every run, isolated or portable, gets a uid of its own, {}..{} (RLIMIT_NPROC \
+                 counts its processes alone); isolated builds run as uid {}",
                 pool.base,
-                pool.base as u64 + SLOTS as u64
+                pool.base as u64 + SLOTS as u64,
+                pool.build_user().0
             ),
             RunUsers::Shared { uid, why, .. } => {
                 format!("student programs run as uid {uid}: {why}")
@@ -123,6 +127,14 @@ impl RunUsers {
 }
 
 impl Pool {
+    /// The one user every build runs as: just below the pool. Builds do not need a uid each
+    /// (the skeleton allows no build scripts or procedural macros of the student's, so no
+    /// student code runs at build time), and one fixed uid lets the build cache's target
+    /// directories be owned by it once.
+    pub fn build_user(&self) -> (u32, u32) {
+        (self.base - 1, self.base - 1)
+    }
+
     /// Takes a free slot: blocks nobody, fails only when every slot is held.
     pub fn take(&self) -> io::Result<RunUser> {
         // Start where the last run of this process stopped, so that the slots just released
