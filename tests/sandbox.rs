@@ -72,7 +72,14 @@ fn a_sandboxed_program_sees_its_own_small_world() {
         lines[0], "2",
         "the program is PID 2 under the sandbox init: {out}"
     );
-    assert_eq!(lines[1], "65534", "it runs as nobody: {out}");
+    assert_eq!(
+        lines[1],
+        r["uid"].to_string(),
+        "it runs as the uid the outcome names: {out}"
+    );
+    if nix::unistd::geteuid().is_root() {
+        assert_ne!(lines[1], "0", "a root grader's run is not root: {out}");
+    }
     assert!(
         !out.contains("\nhome\n") && !out.contains("\nwork\n"),
         "{out}"
@@ -370,4 +377,25 @@ fn a_root_graders_builds_run_as_the_build_user() {
             assert_eq!(owner, uid, "{} is not the build user's", path.display());
         }
     }
+}
+
+/// What the sandbox's init could not do before the program started (a layer it could not
+/// apply, the exec itself) is the grader's error, never a run that went without it or a crash
+/// blamed on the program.
+#[test]
+fn a_run_the_init_could_not_set_up_is_the_graders_error() {
+    if !isolated() {
+        return;
+    }
+    let out = labgrade()
+        .current_dir("/")
+        .args(["sandbox-run", "--", "/nonexistent/program"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("set-up failed") && stderr.contains("cannot start /nonexistent/program"),
+        "{stderr}"
+    );
 }

@@ -212,10 +212,13 @@ fn inner(config: &InitConfig) -> ! {
     unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
     let signals = blocked_signals();
     // Exact process counts where the kernel allows it (root); the scans count otherwise.
-    let accounting = config
-        .accounting
-        .then(Accounting::start)
-        .and_then(Result::ok);
+    // Asked only where the grader found it possible: a failure here is the set-up's, never a
+    // run whose results claim exact counts they do not have.
+    let accounting = match config.accounting.then(Accounting::start) {
+        Some(Ok(accounting)) => Some(accounting),
+        Some(Err(e)) => fail_setup(&format!("process accounting: {e}")),
+        None => None,
+    };
     let main = match spawn_program(config) {
         Ok(pid) => pid,
         Err(e) => fail_setup(&e),
@@ -380,7 +383,7 @@ fn exec_child(
     if let Err(e) = config.limits.apply_in_child() {
         return format!("setting limits: {e}");
     }
-    // Built before the drop to `nobody`, which may not be allowed to open every kept path;
+    // Built before the drop to the run's user, which may not be allowed to open every kept path;
     // enforced after it and before seccomp (which would not block it, but the order keeps
     // every privileged step before the first restriction).
     let rules = super::ruleset::Rules::for_job(&config.keep_visible, true, None);

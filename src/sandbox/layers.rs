@@ -132,10 +132,14 @@ impl Layers {
             ),
             status(
                 "cgroup",
-                self.cgroup
-                    .as_ref()
-                    .map(cgroup::Hierarchy::describe)
-                    .map_err(Clone::clone),
+                // Only the namespace init joins a run to its group: without it, runs have none.
+                match (ns(""), &self.cgroup) {
+                    (_, Err(e)) => Err(e.clone()),
+                    (Ok(_), Ok(hierarchy)) => Ok(hierarchy.describe()),
+                    (Err(e), Ok(_)) => Err(format!(
+                        "usable, but only the namespace init puts a run in a group: {e}"
+                    )),
+                },
             ),
             status(
                 "unprivileged user",
