@@ -66,6 +66,21 @@ impl RunUsers {
     /// For a root grader: the pool where this user namespace maps it, else `nobody`.
     pub fn detect() -> Result<RunUsers, String> {
         let base = base_from_env()?;
+        // A container's root may lack them: then no run could change its user, and every
+        // run would fail to start rather than run as root.
+        const CAP_SETGID: u32 = 6;
+        const CAP_SETUID: u32 = 7;
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let effective = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0);
+        if effective & (1 << CAP_SETUID) == 0 || effective & (1 << CAP_SETGID) == 0 {
+            return Err("this root lacks CAP_SETUID or CAP_SETGID (a container that dropped \
+                        them?): student code cannot be moved off root, so runs are refused"
+                .to_string());
+        }
         let maps = |file: &str| fs::read_to_string(file).unwrap_or_default();
         let (uid_map, gid_map) = (maps("/proc/self/uid_map"), maps("/proc/self/gid_map"));
         let mapped = |map: &str, first: u32, count: u32| covers(map, first, count);
