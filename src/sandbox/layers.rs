@@ -145,7 +145,7 @@ impl Layers {
                 "unprivileged user",
                 self.user
                     .as_ref()
-                    .map(RunUsers::describe)
+                    .map(|users| users.describe(self.isolated()))
                     .map_err(Clone::clone),
             ),
             status(

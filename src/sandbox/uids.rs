@@ -77,9 +77,11 @@ impl RunUsers {
             .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
             .unwrap_or(0);
         if effective & (1 << CAP_SETUID) == 0 || effective & (1 << CAP_SETGID) == 0 {
-            return Err("this root lacks CAP_SETUID or CAP_SETGID (a container that dropped \
+            return Err(
+                "this root lacks CAP_SETUID or CAP_SETGID (a container that dropped \
                         them?): student code cannot be moved off root, so runs are refused"
-                .to_string());
+                    .to_string(),
+            );
         }
         let maps = |file: &str| fs::read_to_string(file).unwrap_or_default();
         let (uid_map, gid_map) = (maps("/proc/self/uid_map"), maps("/proc/self/gid_map"));
@@ -124,18 +126,23 @@ impl RunUsers {
         }
     }
 
-    /// The `labgrade doctor` line.
-    pub fn describe(&self) -> String {
+    /// The `labgrade doctor` line; `isolated_builds`: whether builds here go through the
+    /// namespace init (and so run as the build user).
+    pub fn describe(&self, isolated_builds: bool) -> String {
         match self {
             RunUsers::Pool(pool) => format!(
                 "every run, isolated or portable, gets a uid of its own, {}..{} (RLIMIT_NPROC \
-                 counts its processes alone); isolated builds run as uid {}",
+                 counts its processes alone); {}",
                 pool.base,
                 pool.base as u64 + SLOTS as u64,
-                pool.build_user().0
+                if isolated_builds {
+                    format!("builds run as uid {}", pool.build_user().0)
+                } else {
+                    "builds run as the grader (no namespaces here)".to_string()
+                }
             ),
             RunUsers::Shared { uid, why, .. } => {
-                format!("student programs run as uid {uid}: {why}")
+                format!("student programs run as uid {uid}: {why}; builds run as the grader")
             }
         }
     }
