@@ -207,6 +207,7 @@ fn unix_listener(dir: &Path) -> (PathBuf, UnixListener) {
 
 /// The hostile fixture's `pool_sum`, built with cargo as the grader builds submissions (the
 /// course skeleton with the fixture's `src/`), copied where any user may run it.
+#[cfg(target_os = "linux")]
 fn hostile_pool_sum() -> (tempfile::TempDir, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));

@@ -329,8 +329,13 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
     // The child says on this pipe why it could not start the program (a layer it could not
     // apply, or exec itself); exec closes it. So a missing layer is the grader's error (the
     // run's set-up failed), never a run that quietly went without it.
-    let (why_read, why_write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    // (`pipe` then close-on-exec rather than `pipe2`, which macOS lacks: this process is
+    // single-threaded, so nothing can fork in between.)
+    let (why_read, why_write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    for fd in [&why_read, &why_write] {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|e| format!("pipe: {e}"))?;
+    }
     // SAFETY: single-threaded process.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),

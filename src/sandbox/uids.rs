@@ -70,20 +70,26 @@ impl RunUsers {
         // run would fail to start rather than run as root.
         const CAP_SETGID: u32 = 6;
         const CAP_SETUID: u32 = 7;
-        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let effective = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-            .unwrap_or(0);
-        if effective & (1 << CAP_SETUID) == 0 || effective & (1 << CAP_SETGID) == 0 {
+        // (Linux only: elsewhere root is root.)
+        let effective = fs::read_to_string("/proc/self/status").ok().map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+                .unwrap_or(0)
+        });
+        if effective
+            .is_some_and(|caps| caps & (1 << CAP_SETUID) == 0 || caps & (1 << CAP_SETGID) == 0)
+        {
             return Err(
                 "this root lacks CAP_SETUID or CAP_SETGID (a container that dropped \
                         them?): student code cannot be moved off root, so runs are refused"
                     .to_string(),
             );
         }
-        let maps = |file: &str| fs::read_to_string(file).unwrap_or_default();
+        // Without the file (not Linux) every id is the host's own.
+        let maps =
+            |file: &str| fs::read_to_string(file).unwrap_or_else(|_| format!("0 0 {}", u32::MAX));
         let (uid_map, gid_map) = (maps("/proc/self/uid_map"), maps("/proc/self/gid_map"));
         let mapped = |map: &str, first: u32, count: u32| covers(map, first, count);
         // The pool and, just below it, the build user (`base - 1`).
