@@ -458,3 +458,50 @@ fn a_results_directory_inside_the_root_is_not_a_submission() {
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("\nempty,0,10,"), "{csv}");
 }
+
+/// One run cannot hurt another: a submission that holds as many processes as it may, graded
+/// beside the reference with two jobs, costs the reference nothing. `RLIMIT_NPROC` counts a
+/// user's processes; each run has a uid of its own, so the hog's count is its own alone.
+#[test]
+fn a_process_hog_graded_beside_a_correct_submission_costs_it_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    for name in ["process_hog", "reference"] {
+        copy_dir(&fixture(name), &root.path().join(name));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let done = labgrade()
+        .args(["batch", "--jobs", "2", "--spec"])
+        .arg(quick_spec())
+        .arg(root.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    let result = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&read(&out.path().join(format!("{name}.json")))).unwrap()
+    };
+    let reference = result("reference");
+    let failed: Vec<&serde_json::Value> = reference["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["reason"].is_null())
+        .collect();
+    assert!(failed.is_empty(), "the reference lost tests: {failed:#?}");
+    assert_eq!(reference["score"], reference["max_score"], "{reference:#}");
+    // The hog did hold its processes (up to the run's own limit of 256).
+    let hog = result("process_hog");
+    let held = hog["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["evidence"]["stdout"].as_str())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u32>().ok())
+        .max();
+    assert!(
+        held.is_some_and(|n| n >= 200),
+        "the hog held {held:?}: {hog:#}"
+    );
+}

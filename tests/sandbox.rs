@@ -26,6 +26,7 @@ fn doctor_lists_every_layer() {
         "ipc and uts namespaces",
         "cgroup",
         "unprivileged user",
+        "seccomp",
         "landlock",
         "seccomp",
         "process accounting",
@@ -78,7 +79,14 @@ fn a_sandboxed_program_sees_its_own_small_world() {
         lines[0], "2",
         "the program is PID 2 under the sandbox init: {out}"
     );
-    assert_eq!(lines[1], "65534", "it runs as nobody: {out}");
+    assert_eq!(
+        lines[1],
+        r["uid"].to_string(),
+        "it runs as the uid the outcome names: {out}"
+    );
+    if nix::unistd::geteuid().is_root() {
+        assert_ne!(lines[1], "0", "a root grader's run is not root: {out}");
+    }
     assert!(
         !out.contains("\nhome\n") && !out.contains("\nwork\n"),
         "{out}"
@@ -332,4 +340,69 @@ fn process_accounting_counts_short_threads_and_processes_exactly() {
         assert_eq!(audit["processes_created"], 3, "{audit:#}");
         assert_eq!(audit["tasks_created"], 7, "{audit:#}");
     }
+}
+
+/// A root grader's builds run as the build user (not root) under the seccomp filter, and the
+/// build cache's target directories are that user's.
+#[test]
+fn a_root_graders_builds_run_as_the_build_user() {
+    if !isolated() {
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: not root, builds run as the grader's own user");
+        return;
+    }
+    let r = sandbox_run(&["--isolation", "build", "--", "/usr/bin/id", "-u"]);
+    let uid: u64 = r["stdout"].as_str().unwrap().trim().parse().unwrap();
+    assert_ne!(uid, 0, "a build ran as root: {r:#}");
+    assert_eq!(Some(uid), r["uid"].as_u64(), "{r:#}");
+    assert_eq!(r["applied"]["own_user"], true, "{r:#}");
+    assert_eq!(r["applied"]["seccomp"], true, "{r:#}");
+
+    let (_, graded) = grade_json("reference", Some(&quick_spec()));
+    assert_eq!(graded["score"], graded["max_score"], "{graded:#}");
+    use std::os::unix::fs::MetadataExt;
+    let targets: Vec<_> = std::fs::read_dir(cache_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .flat_map(|skeleton| std::fs::read_dir(skeleton.path()).unwrap().flatten())
+        // `grade` builds in worker 0's directory (others are leased, and fixed, by batches).
+        .filter(|e| e.file_name() == "target-0")
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        !targets.is_empty(),
+        "no target directory in {:?}",
+        cache_dir()
+    );
+    for dir in targets {
+        for path in [dir.clone(), dir.join("release/deps")] {
+            let owner = std::fs::metadata(&path).unwrap().uid() as u64;
+            assert_eq!(owner, uid, "{} is not the build user's", path.display());
+        }
+    }
+}
+
+/// What the sandbox's init could not do before the program started (a layer it could not
+/// apply, the exec itself) is the grader's error, never a run that went without it or a crash
+/// blamed on the program.
+#[test]
+fn a_run_the_init_could_not_set_up_is_the_graders_error() {
+    if !isolated() {
+        return;
+    }
+    let out = labgrade()
+        .current_dir("/")
+        .args(["sandbox-run", "--", "/nonexistent/program"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("set-up failed") && stderr.contains("cannot start /nonexistent/program"),
+        "{stderr}"
+    );
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use common::hostile::{attacks, spec_for};
+use common::attacks::{attacks, spec_for, tamper, unix_listener, Targets};
 use common::*;
 use serde_json::Value;
 
@@ -261,19 +261,17 @@ fn hostile_in(sim: Sim) {
     let _leftovers = Leftovers {
         marker: marker.clone(),
     };
-    let mut attacks = attacks(&secret, port, &marker);
+    let (unix_socket, _unix_listener) = unix_listener(dir);
+    let mut attacks = attacks(&Targets {
+        secret: secret.clone(),
+        port,
+        marker: marker.clone(),
+        unix_socket,
+    });
     let spec = dir.join("hostile.toml");
-    for (name, target) in [
-        ("tamper_binary", &bin),
-        ("tamper_spec", &spec),
-        ("tamper_result", &earlier),
-    ] {
-        attacks.push((
-            name,
-            vec!["tamper".into(), target.display().to_string()],
-            "pass",
-        ));
-    }
+    attacks.push(tamper("tamper_binary", &bin));
+    attacks.push(tamper("tamper_spec", &spec));
+    attacks.push(tamper("tamper_result", &earlier));
     std::fs::write(&spec, spec_for(&attacks)).unwrap();
 
     // The unprivileged grader owns its results, its home and its build cache (kept between

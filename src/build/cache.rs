@@ -110,6 +110,9 @@ impl BuildCache {
             self.warm_up(&lease.dir, Profile::Release)?;
             fs::write(&ready, b"").map_err(io_err(&ready))?;
         }
+        // Builds may run as a user of their own: the directory must be theirs, whoever wrote
+        // it before (the warm-up runs as the grader; a cache may predate the build user).
+        give_to_build_user(&lease.dir)?;
         Ok(lease)
     }
 
@@ -127,6 +130,7 @@ impl BuildCache {
         if !ready.exists() {
             self.warm_up(&lease.dir, profile)?;
             fs::write(&ready, b"").map_err(io_err(&ready))?;
+            give_to_build_user(&lease.dir)?;
         }
         Ok(())
     }
@@ -181,6 +185,30 @@ impl BuildCache {
         let _ = fs::remove_file(target.join(profile.name()).join("labgrade_warmup"));
         Ok(())
     }
+}
+
+/// Makes `dir` and everything in it the build user's ([`crate::sandbox::build_user`]), where
+/// builds do not run as the grader; only what someone else owns is changed, so a directory
+/// already the build user's costs one walk.
+fn give_to_build_user(dir: &Path) -> Result<(), CacheError> {
+    match crate::sandbox::build_user() {
+        Some((uid, gid)) => chown_tree(dir, uid, gid).map_err(io_err(dir)),
+        None => Ok(()),
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path)?;
+    if meta.uid() != uid || meta.gid() != gid {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.is_dir() {
+        for entry in fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// Entries of the directories a build writes into, to find what one build added.

@@ -158,6 +158,8 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
         "audit": out.audit,
         "cgroup": cgroup,
         "landlock": out.landlock,
+        "uid": out.uid,
+        "applied": out.applied,
         "escaped_output_holder": out.escaped_output_holder,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -288,9 +288,16 @@ impl Cgroup {
         let bytes = limits.memory_bytes.to_string();
         match self.version {
             Version::V1 => {
-                fs::write(self.file("memory", "memory.limit_in_bytes"), &bytes)?;
+                let memory = self.file("memory", "memory.limit_in_bytes");
+                let memsw = self.file("memory", "memory.memsw.limit_in_bytes");
+                // v1 keeps memory <= memory+swap (EINVAL otherwise): lowering, memory goes
+                // first; raising (a run's group reused for a build), memory+swap goes first.
+                if fs::write(&memory, &bytes).is_err() {
+                    let _ = fs::write(&memsw, &bytes);
+                    fs::write(&memory, &bytes)?;
+                }
                 // Swap counts too where the kernel accounts it.
-                let _ = fs::write(self.file("memory", "memory.memsw.limit_in_bytes"), &bytes);
+                let _ = fs::write(&memsw, &bytes);
             }
             Version::V2 => {
                 fs::write(self.file("memory", "memory.max"), &bytes)?;
@@ -534,6 +541,30 @@ mod tests {
         // In the root without the right to write there, or nowhere known: no place.
         assert_eq!(choose_v2_base(Some("/"), false), None);
         assert_eq!(choose_v2_base(None, false), None);
+    }
+
+    /// A group reused with a higher memory limit (a run's group, then a build's): on v1 the
+    /// memory+swap limit must be raised first, or the kernel refuses (and the build would run
+    /// without a group).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_reused_group_takes_a_higher_limit_then_a_lower_one() {
+        let hierarchy = match detect() {
+            Ok(h) => h,
+            Err(why) => {
+                assert!(std::env::var_os("CI").is_none(), "CI has cgroups: {why}");
+                eprintln!("skipped: {why}");
+                return;
+            }
+        };
+        let name = format!("limits-test-{}", std::process::id());
+        let limits = |gib: u64| CgroupLimits {
+            pids_max: 64,
+            memory_bytes: gib << 30,
+        };
+        let group = Cgroup::create(&hierarchy, &name, Some(limits(2))).unwrap();
+        group.set_limits(limits(4)).unwrap();
+        group.set_limits(limits(1)).unwrap();
     }
 
     #[test]

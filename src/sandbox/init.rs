@@ -13,6 +13,8 @@
 //! `exec`.
 
 use std::ffi::{CString, OsString};
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -210,10 +212,13 @@ fn inner(config: &InitConfig) -> ! {
     unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
     let signals = blocked_signals();
     // Exact process counts where the kernel allows it (root); the scans count otherwise.
-    let accounting = config
-        .accounting
-        .then(Accounting::start)
-        .and_then(Result::ok);
+    // Asked only where the grader found it possible: a failure here is the set-up's, never a
+    // run whose results claim exact counts they do not have.
+    let accounting = match config.accounting.then(Accounting::start) {
+        Some(Ok(accounting)) => Some(accounting),
+        Some(Err(e)) => fail_setup(&format!("process accounting: {e}")),
+        None => None,
+    };
     let main = match spawn_program(config) {
         Ok(pid) => pid,
         Err(e) => fail_setup(&e),
@@ -321,19 +326,40 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
         })
         .collect::<Result<_, _>>()?;
     let cwd = c(config.cwd.as_os_str())?;
+    // The child says on this pipe why it could not start the program (a layer it could not
+    // apply, or exec itself); exec closes it. So a missing layer is the grader's error (the
+    // run's set-up failed), never a run that quietly went without it.
+    // (`pipe` then close-on-exec rather than `pipe2`, which macOS lacks: this process is
+    // single-threaded, so nothing can fork in between.)
+    let (why_read, why_write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    for fd in [&why_read, &why_write] {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|e| format!("pipe: {e}"))?;
+    }
     // SAFETY: single-threaded process.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
+            drop(why_read);
             let err = exec_child(config, &program, &argv, &envp, &cwd);
-            eprintln!(
-                "labgrade sandbox: cannot start {}: {err}",
-                config.program.display()
-            );
-            // SAFETY: leaving the forked child without running the parent's destructors.
-            unsafe { libc::_exit(127) }
+            let why = format!("cannot start {}: {err}", config.program.display());
+            // SAFETY: writing a live buffer to our end of the pipe, then leaving the forked
+            // child without running the parent's destructors.
+            unsafe {
+                libc::write(why_write.as_raw_fd(), why.as_ptr().cast(), why.len());
+                libc::_exit(127)
+            }
         }
-        pid => Ok(pid),
+        pid => {
+            drop(why_write);
+            let mut why = String::new();
+            let _ = std::fs::File::from(why_read).read_to_string(&mut why);
+            if why.is_empty() {
+                Ok(pid)
+            } else {
+                Err(why)
+            }
+        }
     }
 }
 
@@ -362,7 +388,7 @@ fn exec_child(
     if let Err(e) = config.limits.apply_in_child() {
         return format!("setting limits: {e}");
     }
-    // Built before the drop to `nobody`, which may not be allowed to open every kept path;
+    // Built before the drop to the run's user, which may not be allowed to open every kept path;
     // enforced after it and before seccomp (which would not block it, but the order keeps
     // every privileged step before the first restriction).
     let rules = super::ruleset::Rules::for_job(&config.keep_visible, true, None);

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use super::supervise::supervise;
 use super::{
-    cgroup, init, landlock_enforcement, orphans, ruleset, seccomp, spawn_error, Ending, Isolation,
-    Job, Layers, NamespaceMode, Outcome, SpawnError, NAMESPACES,
+    cgroup, init, landlock_enforcement, orphans, ruleset, seccomp, spawn_error, Applied, Ending,
+    Isolation, Job, Layers, NamespaceMode, Outcome, SpawnError, NAMESPACES,
 };
 
 /// An isolated run: reported by the init, or lost with it.
@@ -29,13 +29,48 @@ pub(super) fn run_isolated(
     init: &std::path::Path,
     layers: &Layers,
 ) -> Result<Isolated, SpawnError> {
-    let group = layers.cgroup.as_ref().ok().and_then(|hierarchy| {
-        let limits = cgroup::CgroupLimits {
-            pids_max: job.limits.processes.unwrap_or(1024) as u32,
-            memory_bytes: job.limits.memory_bytes.unwrap_or(4 << 30),
-        };
-        cgroup::Lease::take(hierarchy, limits).ok()
-    });
+    let fail = |cause: io::Error| SpawnError {
+        program: job.program.display().to_string(),
+        cause,
+    };
+    // A layer the machine offers and a run cannot get is the grader's error, never a run
+    // quietly without it (results say which layers the machine has).
+    let group = match &layers.cgroup {
+        Ok(hierarchy) => {
+            let limits = cgroup::CgroupLimits {
+                pids_max: job.limits.processes.unwrap_or(1024) as u32,
+                memory_bytes: job.limits.memory_bytes.unwrap_or(4 << 30),
+            };
+            let lease = cgroup::Lease::take(hierarchy, limits).map_err(|e| {
+                fail(io::Error::other(format!(
+                    "could not set up the run's cgroup: {e}"
+                )))
+            })?;
+            Some(lease)
+        }
+        Err(_) => None,
+    };
+    // Student code gets a uid of its own when the grader is root (in a user namespace of its
+    // own, the grader's user already is the sandbox's root, and nobody else's).
+    let root = nix::unistd::geteuid().is_root();
+    let user = match job.isolation {
+        Isolation::Full if root => {
+            let users = layers.user.as_ref().map_err(|why| {
+                fail(io::Error::other(format!(
+                    "no unprivileged user to run student code as: {why}"
+                )))
+            })?;
+            Some(users.take().map_err(fail)?)
+        }
+        _ => None,
+    };
+    // Builds as the build user, where there is one (see `super::build_user`).
+    let ids = match job.isolation {
+        Isolation::Build => super::build_user(),
+        _ => user.as_ref().map(|u| (u.uid, u.gid)),
+    };
+    let limit_processes = job.isolation == Isolation::Full
+        && (user.is_some() || layers.namespaces == Ok(NamespaceMode::UserNamespace));
     let config = init::InitConfig {
         program: resolve_program(&job.program, &job.env),
         args: job.args.clone(),
@@ -46,18 +81,21 @@ pub(super) fn run_isolated(
             .as_ref()
             .map(|g| g.group().join_files())
             .unwrap_or_default(),
-        user: match job.isolation {
-            Isolation::Full => layers.user.as_ref().ok().copied(),
-            _ => None,
-        },
+        user: ids,
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
         accounting: job.isolation == Isolation::Full && layers.accounting.is_ok(),
-        seccomp: job.isolation == Isolation::Full && seccomp::SUPPORTED,
+        seccomp: seccomp::SUPPORTED,
         landlock: ruleset::wanted(),
-        limit_processes: job.isolation == Isolation::Full
-            && (layers.user.is_ok() || layers.namespaces == Ok(NamespaceMode::UserNamespace)),
+        limit_processes,
     };
+    let applied = Applied {
+        cgroup: group.is_some(),
+        seccomp: config.seccomp,
+        own_user: ids.is_some(),
+        rlimit_nproc: limit_processes && job.limits.processes.is_some(),
+    };
+    let uid = ids.map_or_else(|| nix::unistd::geteuid().as_raw(), |(uid, _)| uid);
     let config = serde_json::to_string(&config).expect("plain data");
     let (audit_read, audit_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {
@@ -113,6 +151,8 @@ pub(super) fn run_isolated(
     let report = read_report(audit_read);
     let stats = group.as_ref().map(|g| g.stats());
     drop(group);
+    // The init's namespace is gone with every process of the run: the uid is free again.
+    drop(user);
     if let Some(init::InitReport::SetupFailed(why)) = &report {
         return Err(SpawnError {
             program: job.program.display().to_string(),
@@ -148,6 +188,8 @@ pub(super) fn run_isolated(
         },
         cgroup: stats,
         landlock: landlock_enforcement(layers),
+        uid,
+        applied,
     })))
 }
 

@@ -11,9 +11,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::cgroup;
-
-/// The uid/gid student code runs as when the grader is root (`nobody`/`nogroup`).
-pub const SANDBOX_USER: (u32, u32) = (65534, 65534);
+use super::uids::RunUsers;
 
 /// How the sandbox gets its namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +40,8 @@ pub struct Layers {
     /// the kernel allows unprivileged user namespaces).
     pub namespaces: Result<NamespaceMode, String>,
     pub cgroup: Result<cgroup::Hierarchy, String>,
-    pub user: Result<(u32, u32), String>,
+    /// The users student code runs as when the grader is root ([`super::uids`]).
+    pub user: Result<RunUsers, String>,
     /// The kernel's Landlock ABI ([`super::ruleset`]).
     pub landlock: Result<i32, String>,
     /// Whether the init can turn on process accounting for its PID namespace
@@ -61,7 +60,7 @@ impl Layers {
         let namespaces = probe_namespaces();
         let init_program = init_program();
         let user = if nix::unistd::geteuid().is_root() {
-            Ok(SANDBOX_USER)
+            RunUsers::detect()
         } else {
             Err("the grader is not root: student code runs as the grader's own user".to_string())
         };
@@ -142,21 +141,21 @@ impl Layers {
                 },
             ),
             status("unprivileged user", self.user_row()),
-            status("landlock", super::ruleset::describe(&self.landlock)),
             status(
                 "seccomp",
                 if super::seccomp::SUPPORTED {
-                    ns(
-                        "student programs cannot ptrace, make namespaces or mounts, load kernel \
-                        code, use keyrings, BPF or perf events",
+                    Ok(
+                        "on every run and build, isolated or portable: no new namespaces \
+                        (unshare, setns, clone with CLONE_NEW*), no clone3, no mounts (old and \
+                        new API), no io_uring, no socket() (socketpair allowed), no ptrace, \
+                        no x32 calls, no kernel modules, keyrings, BPF or perf events"
+                            .into(),
                     )
-                    .map_err(|why| {
-                        format!("only runs through the namespace init install the filter: {why}")
-                    })
                 } else {
-                    Err("no filter for this architecture".to_string())
+                    Err("no seccomp filter for this platform".into())
                 },
             ),
+            status("landlock", super::ruleset::describe(&self.landlock)),
             status(
                 "process accounting",
                 ns(
@@ -179,17 +178,13 @@ impl Layers {
             ""
         };
         match (&self.user, self.isolated()) {
-            (Ok((u, g)), true) => Ok(format!(
-                "student programs run as uid {u}, gid {g} (RLIMIT_NPROC applies)"
-            )),
+            (Ok(users), isolated) => Ok(users.describe(isolated)),
             (_, true) => Err(format!(
                 "student programs run as your own user (root only inside their user namespace): \
                  they can read what you can read{landlock}"
             )),
-            (_, false) if nix::unistd::geteuid().is_root() => Err(format!(
-                "without namespaces student programs run as root (uid 0) with this process's \
-                 capabilities: they can read and write what the grader can{landlock}"
-            )),
+            // A root that cannot change users refuses runs rather than run them as root.
+            (Err(why), false) if nix::unistd::geteuid().is_root() => Err(why.clone()),
             (_, false) => Err(format!(
                 "student programs run as your own user: they can read what you can read{landlock}"
             )),

@@ -33,6 +33,7 @@ mod seccomp;
 pub mod shape;
 pub mod shape_sim;
 mod supervise;
+mod uids;
 mod view;
 
 pub use audit::Audit;
@@ -79,10 +80,14 @@ pub struct Job {
 pub enum Isolation {
     /// Every layer the machine offers: namespaces, cgroup, unprivileged user, process audit.
     Full,
-    /// Namespaces and cgroup but the grader's own user and no process audit (builds: cargo
-    /// writes the shared target directory and starts hundreds of short processes).
+    /// Namespaces, cgroup and seccomp, as the build user ([`build_user`]) where the grader
+    /// is root, without the process audit (builds: cargo writes the shared target directory
+    /// and starts hundreds of short processes).
     Build,
-    /// Process group and rlimits only.
+    /// No namespaces or cgroup: process group, rlimits, Landlock and seccomp; a uid of its own
+    /// when the grader is root. (A build where namespaces are missing takes this path too, but
+    /// as the grader's user: outside the minimal view the toolchain is often in root's home,
+    /// which no other user may enter.)
     Portable,
 }
 
@@ -132,6 +137,27 @@ pub struct Outcome {
     pub cgroup: Option<CgroupStats>,
     /// What the Landlock layer enforced on the program.
     pub landlock: LandlockEnforcement,
+    /// The uid the program ran as, as the host sees it (a uid of the pool of
+    /// [`uids`](self::uids) when the grader is root).
+    pub uid: u32,
+    /// The layers this run actually had (a layer the machine offers but a run could not get
+    /// is a [`SpawnError`], never a silent absence: these say what a run got).
+    pub applied: Applied,
+}
+
+/// The layers one run had, besides Landlock ([`Outcome::landlock`]) and the namespaces
+/// ([`Outcome::isolated`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    /// Its own cgroup (process and memory ceilings for the whole tree).
+    pub cgroup: bool,
+    /// The seccomp filter ([`seccomp`](self::seccomp)), with `no_new_privs`.
+    pub seccomp: bool,
+    /// The program ran as a user of its own (a uid of the pool, or the shared `nobody`
+    /// where the pool is not mapped): neither root nor the grader's user.
+    pub own_user: bool,
+    /// `RLIMIT_NPROC` was set (only where the count is the run's alone).
+    pub rlimit_nproc: bool,
 }
 
 /// The sandbox could not start the program (not a verdict on the program).
@@ -177,6 +203,21 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     }
 }
 
+/// The uid and gid builds run as when they do not run as the grader: the isolated builds of a
+/// root grader whose user namespace maps the uid pool ([`uids::Pool::build_user`]). The build
+/// cache makes its target directories this user's.
+pub fn build_user() -> Option<(u32, u32)> {
+    let layers = Layers::get();
+    match (&layers.user, &layers.namespaces) {
+        (Ok(uids::RunUsers::Pool(pool)), Ok(NamespaceMode::Direct))
+            if layers.isolated() && nix::unistd::geteuid().is_root() =>
+        {
+            Some(pool.build_user())
+        }
+        _ => None,
+    }
+}
+
 /// What the Landlock layer gives a run here (see [`ruleset::Enforcement::for_abi`]).
 fn landlock_enforcement(layers: &Layers) -> LandlockEnforcement {
     if ruleset::wanted() {
@@ -193,8 +234,15 @@ fn spawn_error(program: &std::path::Path) -> impl FnOnce(io::Error) -> SpawnErro
     }
 }
 
-/// The portable layer: the program itself in its own process group, with rlimits.
+/// The portable layer: the program itself in its own process group, with rlimits, Landlock,
+/// the seccomp filter and `no_new_privs`; as a user of its own ([`uids`]) with `RLIMIT_NPROC`
+/// when the grader is root (a build keeps the grader's user: see README, "The sandbox").
 fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
+    let layers = Layers::get();
+    let fail = |cause: io::Error| SpawnError {
+        program: job.program.display().to_string(),
+        cause,
+    };
     let mut cmd = Command::new(&job.program);
     cmd.args(&job.args)
         .current_dir(&job.cwd)
@@ -204,30 +252,62 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // Student code never runs as root: a root grader gives each run a uid of its own.
+    let user = if nix::unistd::geteuid().is_root() && job.isolation != Isolation::Build {
+        let users = layers.user.as_ref().map_err(|why| {
+            fail(io::Error::other(format!(
+                "no unprivileged user to run student code as: {why}"
+            )))
+        })?;
+        Some(users.take().map_err(fail)?)
+    } else {
+        None
+    };
     // A private TMPDIR: Landlock keeps the program out of the host's shared /tmp (other
     // submissions are staged there), yet compilers and `mkstemp` need somewhere to write.
     let scratch = tempfile::Builder::new()
         .prefix("labgrade-scratch-")
         .tempdir()
-        .map_err(spawn_error(&job.program))?;
+        .map_err(fail)?;
+    if let Some(u) = &user {
+        std::os::unix::fs::chown(scratch.path(), Some(u.uid), Some(u.gid)).map_err(fail)?;
+    }
     if !job.env.iter().any(|(k, _)| k == "TMPDIR") {
         cmd.env("TMPDIR", scratch.path());
     }
     let rules = ruleset::Rules::for_job(&job.keep_visible, false, Some(scratch.path()));
-    let armed = ruleset::Armed::build(&rules).map_err(|e| SpawnError {
-        program: job.program.display().to_string(),
-        cause: io::Error::other(e),
-    })?;
+    let armed = ruleset::Armed::build(&rules).map_err(|e| fail(io::Error::other(e)))?;
+    let filter = seccomp::SUPPORTED.then(seccomp::program);
+    let filtered = filter.is_some();
     let limits = job.limits.clone();
+    let ids = user.as_ref().map(|u| (u.uid, u.gid));
     let grader = std::process::id();
-    // SAFETY: the closure only calls getrlimit/setrlimit, prctl, getppid and
-    // landlock_restrict_self, which are async-signal-safe, and allocates nothing (the ruleset
-    // was built before).
+    // SAFETY: the closure only makes system calls (getrlimit/setrlimit, setgroups, setgid,
+    // setuid, prctl, getppid, landlock_restrict_self), which are async-signal-safe, and
+    // allocates nothing: the ruleset and the filter were built before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            init::die_with(grader)?;
             limits.apply_in_child()?;
-            armed.enforce()
+            if let Some((uid, gid)) = ids {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+                limits::set_nproc(limits.processes)?;
+            }
+            // After the user change, which clears the parent-death signal.
+            init::die_with(grader)?;
+            #[cfg(target_os = "linux")]
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            armed.enforce()?;
+            match &filter {
+                Some(program) => seccomp::install(program),
+                None => Ok(()),
+            }
         });
     }
     let started = Instant::now();
@@ -236,6 +316,8 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let child = orphans::spawn(&mut cmd).map_err(spawn_error(&job.program))?;
     let s = supervise(child, started, &job.limits, adopting);
     drop(scratch);
+    // Only now, every process of the run ended, may another run have the uid.
+    drop(user);
     let ending = s.ending.unwrap_or(s.usage.status.ending());
     Ok(Outcome {
         ending,
@@ -248,7 +330,14 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         isolated: false,
         audit: None,
         cgroup: None,
-        landlock: landlock_enforcement(Layers::get()),
+        landlock: landlock_enforcement(layers),
+        uid: ids.map_or_else(|| nix::unistd::geteuid().as_raw(), |(uid, _)| uid),
+        applied: Applied {
+            cgroup: false,
+            seccomp: filtered,
+            own_user: ids.is_some(),
+            rlimit_nproc: ids.is_some() && job.limits.processes.is_some(),
+        },
     })
 }
 

@@ -156,6 +156,9 @@ fn cpu_limit_stops_a_busy_loop() {
 #[test]
 fn file_size_limit_stops_a_large_write() {
     let dir = tempfile::tempdir().unwrap();
+    // A root grader runs the program as a uid of its own: the directory must be its to write.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut limits = quick();
     limits.file_size_bytes = Some(1 << 20);
     let job = Job {
@@ -194,4 +197,49 @@ fn missing_program_is_a_spawn_error() {
     };
     let err = run(&job).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/labgrade-test"), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn portable_runs_get_the_filter_and_never_run_as_root() {
+    let out = sh(
+        "id -u; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status",
+        quick(),
+    );
+    let text = out.stdout.lossy();
+    let mut lines = text.lines();
+    let uid: u32 = lines.next().unwrap().parse().unwrap();
+    assert_eq!(uid, out.uid, "{text}");
+    let rest: Vec<&str> = lines
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    // no_new_privs set, seccomp in filter mode (2), for every grader.
+    assert_eq!(rest, ["1", "2"], "{text}");
+    assert!(out.applied.seccomp);
+    if nix::unistd::geteuid().is_root() {
+        assert_ne!(uid, 0, "a root grader's run ran as root");
+        assert!(
+            out.applied.own_user && out.applied.rlimit_nproc,
+            "{:?}",
+            out.applied
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn concurrent_runs_of_a_root_grader_have_different_uids() {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: not root, runs keep the grader's user");
+        return;
+    }
+    let runs: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(|| sh("sleep 0.5; id -u", quick())))
+        .collect();
+    let uids: Vec<u32> = runs
+        .into_iter()
+        .map(|r| r.join().unwrap().stdout.lossy().trim().parse().unwrap())
+        .collect();
+    assert_ne!(uids[0], uids[1], "two concurrent runs shared a uid");
 }

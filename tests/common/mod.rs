@@ -1,7 +1,7 @@
 //! Shared helpers of the end-to-end tests: run the real `labgrade` binary on the fixtures.
 #![allow(dead_code)]
 
-pub mod hostile;
+pub mod attacks;
 
 use std::path::{Path, PathBuf};
 
