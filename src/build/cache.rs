@@ -2,8 +2,8 @@
 //!
 //! Every submission is built against the same skeleton, so `libc` and `nix` are fetched once
 //! into the grader's own registry ([`cargo_home`](super::cargo_home), outside any sandbox: it is
-//! the course's code and may need the network) and compiled once into each worker's target directory by a warm-up build. A submission's build
-//! then compiles only the student's crate. Each target directory is used by one build at a time
+//! the course's code and may need the network) and compiled once into each worker's target
+//! directory by a warm-up build. A submission's build then compiles only the student's crate. Each target directory is used by one build at a time
 //! (an advisory lock every labgrade process honours), and what a submission adds to it is removed
 //! afterwards so a batch of hundreds does not fill the disk.
 
