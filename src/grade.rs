@@ -28,7 +28,7 @@ pub struct Grader {
     pub worker: usize,
     /// How many tests of one submission run at the same time.
     pub jobs: usize,
-    /// The reference solution, built the first time a speedup test needs it.
+    /// The speedup yardstick, built the first time a speedup test needs it.
     reference: Arc<OnceLock<Result<Reference, String>>>,
 }
 
@@ -57,7 +57,8 @@ impl Grader {
         }
     }
 
-    /// The built reference's `pool_sum`, when some test needs it (built once per grader).
+    /// The built yardstick's `pool_sum` (the spec's reference solution, else the built-in
+    /// neutral workload), when some test needs it (built once per grader).
     fn reference(&self, runnable: &[Runnable<'_>]) -> Option<&Path> {
         let needed = runnable.iter().any(|(_, t, _, _)| {
             matches!(
@@ -68,9 +69,9 @@ impl Grader {
         if !needed {
             return None;
         }
-        let built = self
-            .reference
-            .get_or_init(|| crate::reference::build(&self.cache, self.worker));
+        let built = self.reference.get_or_init(|| {
+            crate::reference::build(&self.cache, self.worker, self.spec.reference.as_deref())
+        });
         built.as_ref().ok().map(|r| r.pool_sum.as_path())
     }
     /// Grades the submission in `dir`, named `name` in the result.

@@ -1,48 +1,55 @@
-//! The course's reference solution (`specs/reference/`), compiled into the grader and built like
-//! a submission when a spec times a speedup relative to it.
+//! The speedup yardstick: the `pool_sum` a student's speedup is measured against, built like a
+//! submission when a spec times a speedup relative to a reference.
+//!
+//! It is the course's reference solution when the spec names one (`reference = "DIR"`, a staff
+//! bundle passed with `--spec`), else a neutral workload compiled into the grader
+//! (`specs/yardstick/`): forked workers doing per-item work of about the cost of adding a
+//! number, shaped like a good pool but solving nothing. The course's solution is never compiled
+//! into the grader: students install this binary, and `strings` would show them its source.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::build::{self, BinaryBuild, BuildCache};
 use crate::stage::{self, Staged};
 
-/// The reference's sources, compiled in so the grader works from any directory.
-const SOURCES: [(&str, &str); 2] = [
-    (
-        "src/bin/pool_sum.rs",
-        include_str!("../specs/reference/src/bin/pool_sum.rs"),
-    ),
-    (
-        "src/bin/counter.rs",
-        include_str!("../specs/reference/src/bin/counter.rs"),
-    ),
-];
+/// The neutral workload's sources, compiled in so the grader works from any directory.
+const YARDSTICK: [(&str, &str); 1] = [(
+    "src/bin/pool_sum.rs",
+    include_str!("../specs/yardstick/src/bin/pool_sum.rs"),
+)];
 
-/// A built reference; its files live as long as this value.
+/// A built yardstick; its files live as long as this value.
 #[derive(Debug)]
 pub struct Reference {
     _staged: Staged,
-    _sources: tempfile::TempDir,
-    /// The reference's `pool_sum` executable.
+    _sources: Option<tempfile::TempDir>,
+    /// The yardstick's `pool_sum` executable.
     pub pool_sum: PathBuf,
 }
 
-/// Builds the reference in worker `worker`'s target directory. `Err` says why it could not be
-/// built (the speedup tests then cannot be decided, and say so).
-pub fn build(cache: &BuildCache, worker: usize) -> Result<Reference, String> {
-    let sources = tempfile::Builder::new()
-        .prefix("labgrade-reference-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
-    for (path, text) in SOURCES {
-        let p = sources.path().join(path);
-        std::fs::create_dir_all(p.parent().expect("a file in src/bin"))
-            .map_err(|e| e.to_string())?;
-        std::fs::write(&p, text).map_err(|e| e.to_string())?;
-    }
-    let staged = stage::stage(sources.path(), cache.skeleton())
-        .map_err(|e| e.to_string())?
-        .map_err(|u| u.to_string())?;
+/// Builds the yardstick in worker `worker`'s target directory: the reference solution in
+/// `course` (a submission-shaped directory) when the spec names one, else the built-in neutral
+/// workload. `Err` says why it could not be built (the speedup tests then cannot be decided,
+/// and say so).
+pub fn build(
+    cache: &BuildCache,
+    worker: usize,
+    course: Option<&Path>,
+) -> Result<Reference, String> {
+    let (dir, sources) = match course {
+        Some(dir) => (dir.to_path_buf(), None),
+        None => {
+            let sources = write_yardstick().map_err(|e| e.to_string())?;
+            (sources.path().to_path_buf(), Some(sources))
+        }
+    };
+    let what = match course {
+        Some(dir) => format!("the reference solution in {}", dir.display()),
+        None => "the built-in yardstick".to_string(),
+    };
+    let staged = stage::stage(&dir, cache.skeleton())
+        .map_err(|e| format!("{what}: {e}"))?
+        .map_err(|u| format!("{what}: {u}"))?;
     let built = build::build(
         &staged,
         &["pool_sum"],
@@ -50,31 +57,47 @@ pub fn build(cache: &BuildCache, worker: usize) -> Result<Reference, String> {
         worker,
         std::time::Duration::from_secs(300),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("{what}: {e}"))?;
     match built.binaries.get("pool_sum") {
         Some(BinaryBuild::Built { executable }) => Ok(Reference {
             pool_sum: executable.clone(),
             _staged: staged,
             _sources: sources,
         }),
-        other => Err(format!("the reference solution did not build: {other:?}")),
+        other => Err(format!("{what} did not build: {other:?}")),
     }
+}
+
+/// The built-in yardstick's sources, written into a temporary directory.
+fn write_yardstick() -> std::io::Result<tempfile::TempDir> {
+    let sources = tempfile::Builder::new()
+        .prefix("labgrade-yardstick-")
+        .tempdir()?;
+    for (path, text) in YARDSTICK {
+        let p = sources.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("a file in src/bin"))?;
+        std::fs::write(&p, text)?;
+    }
+    Ok(sources)
 }
 
 #[cfg(test)]
 mod tests {
-    /// The built-in reference is the fixture the tests grade: they must not drift apart.
+    /// The yardstick is not the course's solution: it shares no line of substance with it.
     #[test]
-    fn the_builtin_reference_is_the_reference_fixture() {
+    fn the_yardstick_shares_no_line_with_the_reference() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for (path, text) in super::SOURCES {
-            let fixture =
-                std::fs::read_to_string(root.join("fixtures/submissions/reference").join(path))
-                    .unwrap();
-            assert_eq!(
-                fixture, text,
-                "{path} differs from fixtures/submissions/reference"
-            );
-        }
+        let reference = std::fs::read_to_string(
+            root.join("fixtures/submissions/reference/src/bin/pool_sum.rs"),
+        )
+        .unwrap();
+        let (_, yardstick) = super::YARDSTICK[0];
+        let ours: std::collections::HashSet<&str> = yardstick.lines().map(str::trim).collect();
+        let shared: Vec<&str> = reference
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.len() > 20 && ours.contains(l))
+            .collect();
+        assert!(shared.is_empty(), "{shared:?}");
     }
 }

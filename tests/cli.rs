@@ -164,3 +164,39 @@ fn batch_grades_every_subdirectory_and_writes_a_gradebook() {
             .unwrap();
     assert_eq!(reference["score"], reference["max_score"]);
 }
+
+/// The binary students install carries no line of the course's reference solution (it used to
+/// compile it in as the speedup yardstick, and `strings` showed it): only the neutral
+/// yardstick. A control checks that the method finds compiled-in sources at all.
+#[test]
+fn no_line_of_the_reference_solution_is_in_the_binary() {
+    let binary = std::fs::read(assert_cmd::cargo::cargo_bin("labgrade")).unwrap();
+    // Sources are compiled in as UTF-8 text: replacing the rest keeps them intact.
+    let binary = String::from_utf8_lossy(&binary);
+    let contains = |line: &str| binary.contains(line);
+    let yardstick =
+        std::fs::read_to_string(root().join("specs/yardstick/src/bin/pool_sum.rs")).unwrap();
+    let distinctive = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| l.len() > 20 && !l.starts_with("use "))
+            .map(str::to_string)
+            .collect()
+    };
+    let ours = distinctive(&yardstick);
+    assert!(
+        ours.iter().any(|l| contains(l)),
+        "control: no line of the built-in yardstick found in the binary"
+    );
+    for file in ["pool_sum.rs", "counter.rs"] {
+        let path = root()
+            .join("fixtures/submissions/reference/src/bin")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let leaked: Vec<String> = distinctive(&text)
+            .into_iter()
+            .filter(|l| !ours.contains(l) && contains(l))
+            .collect();
+        assert!(leaked.is_empty(), "{file} is in the binary: {leaked:#?}");
+    }
+}

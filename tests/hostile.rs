@@ -273,3 +273,67 @@ fn the_portable_path_shuts_the_holes_and_never_runs_as_root() {
         "{x32:#}"
     );
 }
+
+/// The grader's own cargo home (registry tokens in `credentials.toml`) is not visible to a
+/// build: a submission that `include_str!`s it does not compile, and the token never reaches
+/// the result. The grader runs with a `CARGO_HOME` of the test's own, holding a token marker and
+/// the machine's registry and binaries.
+#[test]
+fn the_graders_cargo_credentials_never_reach_a_build() {
+    let real_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = scratch.path().join("cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let credentials = home.join("credentials.toml");
+    std::fs::write(
+        &credentials,
+        "[registry]\ntoken = \"CARGO-TOKEN-MARKER-31\"\n",
+    )
+    .unwrap();
+    for shared in ["registry", "bin"] {
+        if real_home.join(shared).exists() {
+            std::os::unix::fs::symlink(real_home.join(shared), home.join(shared)).unwrap();
+        }
+    }
+    let sub = scratch.path().join("token-thief");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        format!(
+            "const S: &str = include_str!({:?});\nfn main() {{ println!(\"{{S}}\"); }}\n",
+            credentials.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = labgrade()
+        .env("CARGO_HOME", &home)
+        .arg("grade")
+        .arg(&sub)
+        .args(["--format", "json", "--only", "pool-sum/n=0 p=1", "--spec"])
+        .arg(quick_spec())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    if !has_process_audit(&r, "cargo credentials") {
+        return;
+    }
+    assert!(
+        !text.contains("CARGO-TOKEN-MARKER-31"),
+        "the token leaked: {text}"
+    );
+    let build = tests_of(&r, "pool-sum", "build")[0];
+    assert_eq!(build["reason"], "build_failed", "{build:#}");
+    let msg = build["message"].as_str().unwrap();
+    assert!(
+        msg.contains("couldn't read") || msg.contains("file not found"),
+        "{msg}"
+    );
+}

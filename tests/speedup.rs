@@ -84,3 +84,37 @@ fn an_idle_one_worker_run_is_caught() {
         assert!(msg.contains("of its time on the CPU"), "{msg}");
     }
 }
+
+/// A staff spec's `reference = "DIR"` is the yardstick (here one that does not compile, so the
+/// test needs no timing: the speedup cannot be decided and says why), and a `reference` naming
+/// no directory is a spec error with its line.
+#[test]
+fn a_staff_spec_names_the_reference_it_is_timed_against() {
+    if !enough_cores() {
+        return;
+    }
+    let bundle = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let broken = bundle.path().join("broken-reference/src/bin");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("pool_sum.rs"), "fn main() { not rust }\n").unwrap();
+    let base = std::fs::read_to_string(spec()).unwrap();
+    let staff = bundle.path().join("staff.toml");
+    std::fs::write(&staff, format!("reference = \"broken-reference\"\n{base}")).unwrap();
+    let (_, r) = grade_json("sequential_pool", Some(&staff));
+    let t = test_named(&r, "pool-sum", "speedup: p=2");
+    assert_eq!(t["reason"], "inconclusive", "{t:#}");
+    let msg = t["message"].as_str().unwrap();
+    assert!(msg.contains("could not be built"), "{msg}");
+
+    std::fs::write(&staff, format!("reference = \"nowhere\"\n{base}")).unwrap();
+    let out = labgrade()
+        .arg("grade")
+        .arg(fixture("reference"))
+        .arg("--spec")
+        .arg(&staff)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("staff.toml:1:13: error: `reference`"), "{err}");
+}

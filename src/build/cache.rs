@@ -1,9 +1,9 @@
 //! The dependency cache: fetched once, compiled once per worker target directory, reused.
 //!
 //! Every submission is built against the same skeleton, so `libc` and `nix` are fetched once
-//! (`cargo fetch --locked`, outside any sandbox: it is the course's code and needs the network)
-//! and compiled once into each worker's target directory by a warm-up build. A submission's build
-//! then compiles only the student's crate. Each target directory is used by one build at a time
+//! into the grader's own registry ([`cargo_home`](super::cargo_home), outside any sandbox: it is
+//! the course's code and may need the network) and compiled once into each worker's target
+//! directory by a warm-up build. A submission's build then compiles only the student's crate. Each target directory is used by one build at a time
 //! (an advisory lock every labgrade process honours), and what a submission adds to it is removed
 //! afterwards so a batch of hundreds does not fill the disk.
 
@@ -15,7 +15,7 @@ use std::process::Command;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::Profile;
+use super::{cargo_home, Profile};
 use crate::stage::Skeleton;
 
 /// Where compiled dependencies live, per skeleton.
@@ -106,6 +106,11 @@ impl BuildCache {
             })?;
         let lease = TargetLease { dir, _lock: lock };
         let ready = lease.dir.join(".labgrade-ready");
+        if !cargo_home::lease_home(&lease.dir).exists() {
+            // Warmed up by a grader that built with the user's cargo home: the dependencies'
+            // sources now live elsewhere, so compile them again.
+            forget_warm_ups(&lease.dir);
+        }
         if !ready.exists() {
             self.warm_up(&lease.dir, Profile::Release)?;
             fs::write(&ready, b"").map_err(io_err(&ready))?;
@@ -135,8 +140,19 @@ impl BuildCache {
         Ok(())
     }
 
-    /// Fetches the dependencies (network, once) and compiles them into `target` in `profile`.
+    /// The cargo home of the builds in `lease` and the shared registry it points to (both made
+    /// the first time).
+    pub(super) fn cargo_home(&self, lease: &TargetLease) -> Result<(PathBuf, PathBuf), CacheError> {
+        let registry = cargo_home::populate(&self.root, &self.skeleton)?;
+        let home = cargo_home::prepare_lease_home(&lease.dir, &registry)?;
+        Ok((home, registry))
+    }
+
+    /// Compiles the dependencies into `target` in `profile`, with the cargo home its builds use
+    /// (filling the shared registry first: the network, at most once).
     fn warm_up(&self, target: &Path, profile: Profile) -> Result<(), CacheError> {
+        let registry = cargo_home::populate(&self.root, &self.skeleton)?;
+        let home = cargo_home::prepare_lease_home(target, &registry)?;
         let pkg = tempfile::Builder::new()
             .prefix("labgrade-warmup-")
             .tempdir()
@@ -154,6 +170,7 @@ impl BuildCache {
                 .arg("--manifest-path")
                 .arg(&manifest)
                 .env("CARGO_TARGET_DIR", target)
+                .env("CARGO_HOME", &home)
                 .env("CARGO_TERM_COLOR", "never")
                 .output()
                 .map_err(|e| e.to_string())?;
@@ -172,7 +189,6 @@ impl BuildCache {
                     .join("\n"))
             }
         };
-        run(&["fetch", "--locked"]).map_err(CacheError::Fetch)?;
         let build = [
             "build",
             "--profile",
@@ -209,6 +225,14 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Forgets that `target`'s dependencies were compiled, in every profile.
+fn forget_warm_ups(target: &Path) {
+    for profile in [Profile::Release, Profile::Probe] {
+        let _ = fs::remove_file(target.join(format!(".labgrade-ready-{}", profile.name())));
+    }
+    let _ = fs::remove_file(target.join(".labgrade-ready"));
 }
 
 /// Entries of the directories a build writes into, to find what one build added.

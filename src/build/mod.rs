@@ -12,6 +12,7 @@
 //! [`sandbox`]: crate::sandbox
 
 mod cache;
+mod cargo_home;
 mod diagnostics;
 
 pub use cache::{BuildCache, CacheError};
@@ -67,18 +68,14 @@ pub(crate) fn cargo_program() -> OsString {
 }
 
 /// The environment of a build: what cargo and rustc need to find the toolchain and the
-/// dependency cache, and nothing else of the grader's (no `RUSTFLAGS` leaking in).
-fn build_env(target: &Path) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = [
-        "PATH",
-        "HOME",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-    ]
-    .iter()
-    .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
-    .collect();
+/// dependency cache, and nothing else of the grader's (no `RUSTFLAGS` leaking in). `CARGO_HOME`
+/// is the lease's own `home`, never the user's.
+fn build_env(target: &Path, home: &Path) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = ["PATH", "HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"]
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
+        .collect();
+    env.push(("CARGO_HOME".into(), home.into()));
     env.push(("CARGO_TARGET_DIR".into(), target.into()));
     env.push(("CARGO_TERM_COLOR".into(), "never".into()));
     env.push(("LC_ALL".into(), "C".into()));
@@ -86,24 +83,40 @@ fn build_env(target: &Path) -> Vec<(OsString, OsString)> {
 }
 
 /// What a build may see besides the system directories: the staged package (read-only), the
-/// target directory, and the toolchain with its dependency cache. Nothing else: a student's
-/// `include_str!("/etc/shadow")` or `#[path = "/home/ta/hidden.rs"] mod x;` finds nothing.
-fn build_view(staged: &Path, target: &Path) -> Vec<Visible> {
+/// target directory (writable; it holds the lease's cargo home, where cargo takes its locks),
+/// the grader's shared `registry` (read-only) and the toolchain (read-only). Nothing else: a
+/// student's `include_str!("/etc/shadow")`, `include_str!("/root/.cargo/credentials.toml")` or
+/// `#[path = "/home/ta/hidden.rs"] mod x;` finds nothing.
+fn build_view(staged: &Path, target: &Path, registry: &Path) -> Vec<Visible> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let dir = |var: &str, default: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .or_else(|| home.as_ref().map(|h| h.join(default)))
-    };
-    let mut view = vec![Visible::read_only(staged), Visible::writable(target)];
-    // cargo takes a lock file in its home even offline.
-    view.extend(dir("CARGO_HOME", ".cargo").map(|p| Visible::writable(&p)));
-    view.extend(dir("RUSTUP_HOME", ".rustup").map(|p| Visible::read_only(&p)));
+    let mut view = vec![
+        Visible::read_only(staged),
+        Visible::writable(target),
+        Visible::read_only(registry),
+    ];
+    // The `cargo` and `rustc` the build finds on `PATH` (rustup's proxies in the user's cargo
+    // home, typically): those files only, not their directory, whose neighbours are the
+    // user's business.
+    for tool in ["cargo", "rustc"] {
+        view.extend(on_path(tool).map(|p| Visible::read_only(&p)));
+    }
+    let rustup = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| h.join(".rustup")));
+    view.extend(rustup.map(|p| Visible::read_only(&p)));
     if let Some(cargo) = std::env::var_os("CARGO").map(PathBuf::from) {
         view.push(Visible::read_only(&cargo));
     }
     view.retain(|v| v.path.exists());
     view
+}
+
+/// The first `name` in a directory of `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// A cargo profile the grader builds with.
@@ -191,6 +204,7 @@ fn build_profile(
     if profile != Profile::Release {
         cache.warm_profile(&lease, profile)?;
     }
+    let (home, registry) = cache.cargo_home(&lease)?;
     let before = cache::snapshot(&lease.dir);
     let mut args: Vec<OsString> = [
         "build",
@@ -212,10 +226,10 @@ fn build_profile(
         program: cargo_program().into(),
         args,
         cwd: staged.path().to_path_buf(),
-        env: build_env(&lease.dir),
+        env: build_env(&lease.dir, &home),
         limits: Limits::for_build(timeout),
         isolation: Isolation::Build,
-        keep_visible: build_view(staged.path(), &lease.dir),
+        keep_visible: build_view(staged.path(), &lease.dir, &registry),
     };
     let outcome = sandbox::run(&job);
     let result = outcome.map_err(BuildError::from).and_then(|outcome| {
@@ -265,4 +279,55 @@ fn copy_out(
             source,
         })?;
     Ok(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A build sees the target directory writable and nothing else: the registry and the
+    /// toolchain are read-only, and no part of the user's cargo home but its binaries is there.
+    #[test]
+    fn a_build_writes_only_its_target_and_never_sees_the_users_cargo_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let (staged, target, registry) = (
+            dir.path().join("staged"),
+            dir.path().join("target-0"),
+            dir.path().join("cargo-home/registry"),
+        );
+        for d in [&staged, &target, &registry] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let view = build_view(&staged, &target, &registry);
+        let writable: Vec<&Path> = view
+            .iter()
+            .filter(|v| v.writable)
+            .map(|v| v.path.as_path())
+            .collect();
+        assert_eq!(writable, [target.as_path()]);
+        // The lease's cargo home, where cargo takes its locks, is inside the writable target.
+        assert!(cargo_home::lease_home(&target).starts_with(&target));
+        assert!(view.iter().any(|v| v.path == registry && !v.writable));
+        let user = cargo_home::user_home().expect("HOME is set");
+        for secret in [
+            "credentials.toml",
+            "credentials",
+            "config.toml",
+            "config",
+            "git",
+        ] {
+            let secret = user.join(secret);
+            assert!(
+                !view.iter().any(|v| secret.starts_with(&v.path)),
+                "{} is visible to builds: {view:?}",
+                secret.display()
+            );
+        }
+        let env = build_env(&target, &cargo_home::lease_home(&target));
+        let home = env.iter().find(|(k, _)| k == "CARGO_HOME").map(|(_, v)| v);
+        assert_eq!(
+            home.map(PathBuf::from),
+            Some(cargo_home::lease_home(&target))
+        );
+    }
 }

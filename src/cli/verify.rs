@@ -31,8 +31,12 @@ fn parse_expect(s: &str) -> Result<(PathBuf, Selector), String> {
 }
 
 pub(super) fn run(args: VerifyArgs) -> Result<u8> {
-    let spec = args.specs.load()?;
+    let mut spec = args.specs.load()?;
     super::warnings::warn_cores(&spec);
+    // The reference being verified is the speedup's yardstick too, unless the spec names one.
+    if spec.reference.is_none() {
+        spec.reference = Some(args.reference.clone());
+    }
     let grader = grader(spec, 0, default_jobs());
     let mut misses = Vec::new();
 

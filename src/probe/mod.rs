@@ -28,7 +28,8 @@ pub struct Target<'a> {
     pub binary: &'a str,
     /// Working directory for runs.
     pub workdir: &'a Path,
-    /// The course's reference solution's `pool_sum`, for speedups relative to it.
+    /// The speedup yardstick's `pool_sum` (the spec's reference solution, else the built-in
+    /// neutral workload), for speedups relative to it.
     pub reference: Option<&'a Path>,
 }
 

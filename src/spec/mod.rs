@@ -39,8 +39,13 @@ pub const BUILTIN_LAB10: &str = include_str!("../../specs/lab10.toml");
 /// Parses and validates a spec. `origin` names the source in messages (a path, or
 /// `<built-in lab10.toml>`). On error, every problem found is reported.
 pub fn parse(source: &str, origin: &str) -> Result<Spec, SpecError> {
+    parse_in(source, origin, Path::new("."))
+}
+
+/// [`parse`], resolving the paths the spec names (`reference`) against `dir`.
+fn parse_in(source: &str, origin: &str, dir: &Path) -> Result<Spec, SpecError> {
     let raw: raw::RawSpec = toml::from_str(source).map_err(|e| toml_error(&e, source, origin))?;
-    validate::validate(raw, source, origin)
+    validate::validate(raw, source, origin, dir)
 }
 
 /// Reads and parses the spec at `path`; a file that cannot be read is a [`SpecError`] too.
@@ -53,7 +58,8 @@ pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
             message: format!("cannot read the spec: {e}"),
         }])
     })?;
-    parse(&source, &origin)
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    parse_in(&source, &origin, dir.unwrap_or(Path::new(".")))
 }
 
 /// The built-in Lab 10 spec, checked.

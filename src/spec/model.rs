@@ -18,6 +18,10 @@ pub struct Spec {
     /// Where the spec came from, for messages (`<built-in lab10>` or a path).
     pub origin: String,
     pub build: BuildSettings,
+    /// The course's reference solution (`reference = "DIR"`, resolved against the spec's
+    /// directory): what speedups relative to a reference are measured against. `None`: the
+    /// neutral yardstick built into the grader.
+    pub reference: Option<std::path::PathBuf>,
     pub exercises: Vec<Exercise>,
     /// When the lab is due and what lateness costs (`[deadline]`); `None`: no deadline, no
     /// countdown, no late penalty.
@@ -315,6 +319,16 @@ impl Spec {
             all.lab = format!("{}+{}", all.lab, next.lab);
             all.title = format!("{}; {}", all.title, next.title);
             all.build.timeout = all.build.timeout.max(next.build.timeout);
+            match (&all.reference, next.reference) {
+                (Some(a), Some(b)) if *a != b => {
+                    return Err(CombineError::DifferentReferences {
+                        first: all.origin.clone(),
+                        second: next.origin.clone(),
+                    })
+                }
+                (None, Some(b)) => all.reference = Some(b),
+                _ => {}
+            }
             match (&all.deadline, next.deadline) {
                 (Some(a), Some(b)) if *a != b => {
                     return Err(CombineError::DifferentDeadlines {
@@ -344,6 +358,10 @@ pub enum CombineError {
     },
     #[error("{first} and {second} both have a `[deadline]`, and they differ: keep it in one spec")]
     DifferentDeadlines { first: String, second: String },
+    #[error(
+        "{first} and {second} name different reference solutions: keep `reference` in one spec"
+    )]
+    DifferentReferences { first: String, second: String },
 }
 
 #[cfg(test)]

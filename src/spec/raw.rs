@@ -21,6 +21,9 @@ pub struct RawSpec {
     pub lab: Option<Spanned<String>>,
     /// Human title.
     pub title: Option<Spanned<String>>,
+    /// The course's reference solution (a directory, relative to the spec file): the speedup
+    /// yardstick. Staff bundles only; students never get it.
+    pub reference: Option<Spanned<String>>,
     /// `[build]`.
     pub build: Option<RawBuild>,
     /// `[defaults]`.

@@ -601,3 +601,59 @@ fn the_largest_speedup_pool_is_what_the_cores_are_checked_against() {
     .unwrap();
     assert_eq!(no_speedup.largest_speedup_workers(), None);
 }
+
+/// `reference = "DIR"` names the course's reference solution, relative to the spec file; a
+/// wrong path is an error at its line. The built-in spec names none: the grader students
+/// install carries no solution.
+#[test]
+fn a_reference_is_a_directory_with_pool_sum_relative_to_the_spec() {
+    assert_eq!(builtin().reference, None);
+    let bundle = tempfile::tempdir().unwrap();
+    let solution = bundle.path().join("solution/src/bin");
+    std::fs::create_dir_all(&solution).unwrap();
+    std::fs::write(solution.join("pool_sum.rs"), "fn main() {}\n").unwrap();
+    let spec_file = bundle.path().join("staff.toml");
+    let body = with_tests("[[exercise.test]]\nkind = \"output\"\nname = \"a\"\nargs = []\n");
+    std::fs::write(&spec_file, format!("reference = \"solution\"\n{body}")).unwrap();
+    let spec = load_file(&spec_file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(spec.reference, Some(bundle.path().join("solution")));
+
+    std::fs::write(&spec_file, format!("\nreference = \"nowhere\"\n{body}")).unwrap();
+    let err = load_file(&spec_file).unwrap_err().to_string();
+    assert!(
+        err.contains("staff.toml:2:13: error: `reference`: no directory"),
+        "{err}"
+    );
+
+    std::fs::create_dir_all(bundle.path().join("empty")).unwrap();
+    std::fs::write(&spec_file, format!("reference = \"empty\"\n{body}")).unwrap();
+    let err = load_file(&spec_file).unwrap_err().to_string();
+    assert!(err.contains(":1:13: error: `reference`:"), "{err}");
+    assert!(err.contains("has no `src/bin/pool_sum.rs`"), "{err}");
+}
+
+#[test]
+fn specs_naming_different_references_cannot_be_combined() {
+    let a = Spec {
+        reference: Some("a".into()),
+        ..builtin()
+    };
+    let b = Spec {
+        reference: Some("b".into()),
+        exercises: vec![],
+        ..builtin()
+    };
+    assert!(matches!(
+        Spec::combine(vec![a.clone(), b]),
+        Err(CombineError::DifferentReferences { .. })
+    ));
+    let none = Spec {
+        reference: None,
+        exercises: vec![],
+        ..builtin()
+    };
+    assert_eq!(
+        Spec::combine(vec![none, a]).unwrap().reference,
+        Some("a".into())
+    );
+}

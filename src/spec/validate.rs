@@ -5,6 +5,7 @@
 //! none.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
@@ -21,10 +22,15 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_POINTS: f64 = 1.0;
 
 /// Checks `raw` (parsed from `source`) and builds the model.
-pub fn validate(raw: RawSpec, source: &str, origin: &str) -> Result<Spec, SpecError> {
+/// Relative paths the spec names are resolved against `dir` (the spec file's directory).
+pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<Spec, SpecError> {
     let mut diags = Diagnostics::new(source, origin);
     let lab = required_text(&mut diags, "lab", raw.lab.as_ref(), "lab = \"lab10\"");
     let title = required_text(&mut diags, "title", raw.title.as_ref(), "title = \"...\"");
+    let reference = raw
+        .reference
+        .as_ref()
+        .and_then(|r| reference(&mut diags, r, dir));
     let build_timeout = raw.build.as_ref().and_then(|b| b.timeout.as_ref());
     let build_timeout = values::duration_or(&mut diags, "timeout", build_timeout, BUILD_TIMEOUT);
     let defaults = defaults(&mut diags, &raw);
@@ -60,10 +66,42 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str) -> Result<Spec, SpecEr
         build: BuildSettings {
             timeout: build_timeout.unwrap_or(BUILD_TIMEOUT),
         },
+        reference,
         exercises,
         deadline,
     };
     diags.finish(spec)
+}
+
+/// `reference = "DIR"`: a directory holding the course's `src/bin/pool_sum.rs`, relative to
+/// `dir`. Checked now, so a wrong path is a spec error with its line rather than speedup tests
+/// that cannot be decided.
+fn reference(diags: &mut Diagnostics, value: &Spanned<String>, dir: &Path) -> Option<PathBuf> {
+    let written = value.get_ref();
+    if written.trim().is_empty() {
+        diags.error(&value.span(), "`reference` is empty");
+        return None;
+    }
+    let path = dir.join(written);
+    let shown = path.display();
+    if !path.is_dir() {
+        diags.error(
+            &value.span(),
+            format!(
+                "`reference`: no directory {shown} (the course's reference solution, a \
+                 directory with `src/bin/pool_sum.rs`, relative to the spec file)"
+            ),
+        );
+        return None;
+    }
+    if !path.join("src/bin/pool_sum.rs").is_file() {
+        diags.error(
+            &value.span(),
+            format!("`reference`: {shown} has no `src/bin/pool_sum.rs`, the speedup's yardstick"),
+        );
+        return None;
+    }
+    Some(path)
 }
 
 /// A required, non-empty top-level string.

@@ -1,9 +1,11 @@
 //! The `speedup` probe: is the pool at P workers faster than at one, by the spec's factor,
 //! judged with statistics that survive a noisy, shared machine.
 //!
-//! - **Relative to the reference** by default: the course's reference solution is timed in the
-//!   same session, interleaved with the student's, and the student must reach a fraction of its
-//!   speedup (and a floor). A fixed factor would fail the reference itself on a busy machine.
+//! - **Relative to the reference** by default: a yardstick pool is timed in the same session,
+//!   interleaved with the student's, and the student must reach a fraction of its speedup (and a
+//!   floor). The yardstick is the course's reference solution when the spec names one (staff
+//!   bundles), else a neutral workload built into the grader (`crate::reference`). A fixed
+//!   factor would fail the reference itself on a busy machine.
 //! - **Paired, interleaved blocks**: after a warm-up, each block runs {student 1, student P,
 //!   reference 1, reference P} in shuffled order and yields paired log-ratios. A t interval on
 //!   their mean is checked at a few planned looks (Bonferroni-adjusted): pass when it clears the
@@ -102,7 +104,8 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
             None => {
                 return Ok(undecided(
                     policy,
-                    "not assessable: the reference solution could not be built".to_string(),
+                    "not assessable: the speedup yardstick (reference) could not be built"
+                        .to_string(),
                     Evidence::default(),
                 ))
             }

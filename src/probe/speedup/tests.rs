@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::curve::{curve_words, curve_workers, default_curve_end};
-use super::measure::Measurement;
+use super::measure::{Arm, Measurement};
 use super::*;
 use crate::verdict::{SpeedupCurve, SpeedupPoint};
 
@@ -130,4 +130,41 @@ fn the_curve_goes_to_twice_the_cores() {
     assert_eq!(curve_workers(12).collect::<Vec<_>>(), [1, 2, 4, 8]);
     assert_eq!(curve_workers(64).last(), Some(64));
     assert_eq!(curve_workers(1).collect::<Vec<_>>(), [1]);
+}
+
+/// An idle one-worker run (sleeping while the workers compute) is caught on a quiet machine;
+/// on a starved one, where the reference's one-worker run waits for a core as much, waiting is
+/// the machine's, not the student's.
+#[test]
+fn idleness_is_judged_against_the_reference_in_the_same_blocks() {
+    let nowhere = Path::new("/nonexistent");
+    let target = Target {
+        executable: nowhere,
+        unoptimised: None,
+        binary: "pool_sum",
+        workdir: nowhere,
+        reference: Some(nowhere),
+    };
+    let idle = |student_share: f64, reference_share: f64| {
+        let mut m = Measurement::new(target, Some(nowhere), 1000, 2);
+        for _ in 0..5 {
+            m.record(Arm::StudentOne, 0.4, 0.4 * student_share);
+            m.record(Arm::StudentP, 0.22, 0.4 * student_share);
+            m.record(Arm::ReferenceOne, 0.4, 0.4 * reference_share);
+            m.record(Arm::ReferenceP, 0.22, 0.4 * reference_share);
+        }
+        m.gaming(2)
+    };
+    let caught = idle(0.3, 0.98).expect("an idle run on a quiet machine");
+    assert!(
+        caught.contains("spends only 30% of its time on the CPU"),
+        "{caught}"
+    );
+    assert_eq!(
+        idle(0.49, 0.5),
+        None,
+        "a starved machine is not the student's idleness"
+    );
+    assert!(idle(0.2, 0.5).is_some(), "idle on a starved machine too");
+    assert_eq!(idle(0.97, 0.98), None);
 }
