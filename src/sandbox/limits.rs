@@ -87,6 +87,39 @@ pub(super) fn set_nproc(processes: Option<u64>) -> io::Result<()> {
     }
 }
 
+/// How many tasks (processes and threads) `uid` has now, from `/proc`: `RLIMIT_NPROC` counts
+/// them all, so a run that shares its uid with the grader (an unprivileged grader without user
+/// namespaces) gets this many plus its own allowance. `None` where `/proc` cannot tell.
+#[cfg(target_os = "linux")]
+pub(super) fn tasks_of_user(uid: u32) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut tasks = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        if !is_pid || entry.metadata().map_or(true, |m| m.uid() != uid) {
+            continue;
+        }
+        // A process that ended meanwhile counts for nothing.
+        let threads = std::fs::read_to_string(entry.path().join("status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Threads:"))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            });
+        tasks += threads.unwrap_or(0);
+    }
+    Some(tasks)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn tasks_of_user(_uid: u32) -> Option<u64> {
+    None
+}
+
 #[cfg(target_os = "linux")]
 type Resource = libc::__rlimit_resource_t;
 #[cfg(not(target_os = "linux"))]

@@ -281,6 +281,15 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let filtered = filter.is_some();
     let limits = job.limits.clone();
     let ids = user.as_ref().map(|u| (u.uid, u.gid));
+    // A run that keeps the grader's uid (an unprivileged grader without user namespaces) shares
+    // RLIMIT_NPROC's count with every process of that user: allow what the user has now plus
+    // the run's own allowance, so a fork bomb still meets a bound near the run's limit.
+    let shared_nproc = match (ids, job.isolation, limits.processes) {
+        (None, Isolation::Full, Some(own)) if !nix::unistd::geteuid().is_root() => {
+            limits::tasks_of_user(nix::unistd::getuid().as_raw()).map(|now| now + own)
+        }
+        _ => None,
+    };
     let grader = std::process::id();
     // SAFETY: the closure only makes system calls (getrlimit/setrlimit, setgroups, setgid,
     // setuid, prctl, getppid, landlock_restrict_self), which are async-signal-safe, and
@@ -296,6 +305,8 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
                     return Err(io::Error::last_os_error());
                 }
                 limits::set_nproc(limits.processes)?;
+            } else if shared_nproc.is_some() {
+                limits::set_nproc(shared_nproc)?;
             }
             // After the user change, which clears the parent-death signal.
             init::die_with(grader)?;

@@ -265,8 +265,8 @@ pub fn costs(missing: &LayerStatus) -> Option<String> {
              grader's subreaper only"
         }
         "network namespace" => {
-            "student code can use the network, loopback included (Landlock, where active, \
-             stops TCP, not UDP)"
+            "no network namespace: only the seccomp filter (socket() refused) keeps student \
+             code off the network, loopback included"
         }
         "mount namespace" => {
             "student code shares /dev/shm with the machine (and /tmp, where Landlock is \
@@ -276,8 +276,8 @@ pub fn costs(missing: &LayerStatus) -> Option<String> {
             "student code shares System V IPC with the machine: a segment it leaves stays"
         }
         "cgroup" => {
-            "no limit on the whole process tree's memory and processes (rlimits apply per \
-             process) and no CPU time of orphans"
+            "no limit on the whole process tree's memory (RLIMIT_AS applies per process; \
+             RLIMIT_NPROC bounds the processes) and no CPU time of orphans"
         }
         // Its row says which user, on the path runs take here.
         "unprivileged user" => return Some(missing.detail.clone()),
