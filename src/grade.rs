@@ -229,6 +229,7 @@ impl Grader {
                         binary: &ex.binary,
                         workdir,
                         reference,
+                        runner: &probe::SandboxRunner,
                     };
                     let done = slot
                         .map_err(GradeError::Lane)

@@ -1,14 +1,19 @@
 //! Probes: run one test against a built binary and decide its verdict.
 //!
 //! One file per test kind of CONTRACT §3. Probes ask the [`sandbox`](crate::sandbox) to run the
-//! student's program, return observations and verdicts, and never print.
+//! student's program, through the [`Runner`] of their [`Target`] (so tests can script the
+//! runs and the clock), return observations and verdicts, and never print.
 
 mod explain;
 mod output;
 mod processes;
 mod race;
+mod runner;
+#[cfg(test)]
+pub(crate) mod scripted;
 mod speedup;
 
+pub use runner::{Runner, SandboxRunner};
 pub use speedup::SpeedupEvidence;
 
 use std::path::Path;
@@ -17,7 +22,7 @@ use crate::sandbox::{self, Isolation, Job, Limits, SpawnError, Visible};
 use crate::spec::{TestCase, TestKind};
 use crate::verdict::{Evidence, Verdict};
 
-/// The built program a probe runs.
+/// The built program a probe runs, and the runner it is run with.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     /// The executable, inside the staging directory.
@@ -31,6 +36,8 @@ pub struct Target<'a> {
     /// The speedup yardstick's `pool_sum` (the spec's reference solution, else the built-in
     /// neutral workload), for speedups relative to it.
     pub reference: Option<&'a Path>,
+    /// Runs the jobs and keeps the time: the sandbox ([`SandboxRunner`]), or a script in tests.
+    pub runner: &'a dyn Runner,
 }
 
 impl Target<'_> {

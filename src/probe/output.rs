@@ -12,7 +12,7 @@ const EVIDENCE_BYTES: usize = 600;
 pub(super) fn run(test: &OutputTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     let command = command_line(target.binary, &test.args);
     let job = target.job(&test.args, test.timeout);
-    let outcome = sandbox::run(&job)?;
+    let outcome = target.runner.run(&job)?;
     let evidence = evidence(&command, &outcome);
     let (verdict, message) = judge(test, &command, &outcome);
     Ok(Finding {

@@ -14,7 +14,7 @@ use super::{command_line, Finding, Target};
 
 pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     let command = command_line(target.binary, &test.args);
-    let out = crate::sandbox::run(&target.job(&test.args, test.timeout))?;
+    let out = target.runner.run(&target.job(&test.args, test.timeout))?;
     let mut evidence = Evidence {
         command: Some(command.clone()),
         wall_ms: Some(out.wall.as_millis() as u64),

@@ -50,7 +50,7 @@ const SINGLE_WORKER_LEAST_CPU: Duration = Duration::from_millis(10);
 const ROTATION_VARIABLE: &str = "LABGRADE_RACE_ROTATION";
 
 pub(super) fn run(test: &RaceTest, target: Target<'_>) -> Result<Finding, SpawnError> {
-    let started = Instant::now();
+    let started = target.runner.now();
     let (conditions, calibration) = plan(test, &target, started)?;
     let mut probe = Probe {
         test,
@@ -93,11 +93,11 @@ fn plan(
     let mut calibrate = |exe: &Path, build| -> Result<u64, SpawnError> {
         let mut error = None;
         let c = conditions::calibrate(test.increments, |k| {
-            if error.is_some() || Instant::now() >= deadline {
+            if error.is_some() || target.runner.now() >= deadline {
                 return None;
             }
             let args = args(test.mode, 1, k);
-            match crate::sandbox::run(&target.job_of(exe, &args, test.timeout)) {
+            match target.runner.run(&target.job_of(exe, &args, test.timeout)) {
                 Ok(out) => (printed(&out) == Some(k as u128)).then_some(out.cpu),
                 Err(e) => {
                     error = Some(e);
@@ -126,7 +126,7 @@ fn plan(
         Some(exe) if wants_unoptimised => Some(calibrate(exe, BuildFlavor::Unoptimised)?),
         _ => None,
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let cores = target.runner.cores() as u32;
     let k = Increments {
         release,
         unoptimised,
@@ -173,6 +173,11 @@ struct Probe<'a> {
 }
 
 impl Probe<'_> {
+    /// Time since the probe started, on the runner's clock.
+    fn elapsed(&self) -> Duration {
+        self.target.runner.elapsed(self.started)
+    }
+
     fn rotating(&self) -> bool {
         self.conditions.len() > 1 || self.test.calibrate
     }
@@ -194,14 +199,14 @@ impl Probe<'_> {
     /// Runs until a verdict or the end of the budget.
     fn repeat(&mut self) -> Result<(Verdict, String), SpawnError> {
         loop {
-            let out_of_budget = self.total_runs > 0 && self.started.elapsed() >= self.test.budget;
+            let out_of_budget = self.total_runs > 0 && self.elapsed() >= self.test.budget;
             if self.total_runs >= self.test.max_runs || out_of_budget {
                 return Ok(self.end_of_budget());
             }
             let i = self.total_runs as usize % self.conditions.len();
             let c = self.conditions[i];
             let args = args(self.test.mode, c.workers, c.increments);
-            let out = crate::sandbox::run(&self.target.job_of(
+            let out = self.target.runner.run(&self.target.job_of(
                 self.executable(&c),
                 &args,
                 self.test.timeout,
@@ -291,7 +296,7 @@ impl Probe<'_> {
             let job = self
                 .target
                 .job_of(self.target.executable, &args, self.test.timeout);
-            let out = crate::sandbox::run(&job)?;
+            let out = self.target.runner.run(&job)?;
             let Some(value) = printed(&out) else {
                 continue;
             };
@@ -314,7 +319,7 @@ impl Probe<'_> {
         let c = self.conditions[i];
         self.race.decisive_run = Some(self.total_runs);
         self.race.decisive_condition = Some(c);
-        self.race.detection_ms = Some(self.started.elapsed().as_millis() as u64);
+        self.race.detection_ms = Some(self.elapsed().as_millis() as u64);
         if let Some(value) = value.filter(|&v| v < expected(&c)) {
             let lost = expected(&c) - value;
             self.race.updates_lost = Some(lost as u64);
@@ -391,7 +396,7 @@ impl Probe<'_> {
         self.evidence.expected = Some(expected(&c).to_string());
         self.evidence.values_seen = Some(histogram(&self.runs[shown]));
         self.evidence.runs = Some(self.total_runs);
-        self.evidence.wall_ms = Some(self.started.elapsed().as_millis() as u64);
+        self.evidence.wall_ms = Some(self.elapsed().as_millis() as u64);
         self.race.conditions = self
             .conditions
             .iter()
@@ -436,6 +441,9 @@ pub(crate) fn detectable_rate(runs: u32, confidence: f64) -> f64 {
     }
     1.0 - (1.0 - confidence).powf(1.0 / runs as f64)
 }
+
+#[cfg(test)]
+mod scripted_tests;
 
 #[cfg(test)]
 mod tests {

@@ -45,7 +45,7 @@ pub(super) fn calibrate(program: &Path, target: Target<'_>) -> Result<u64, Spawn
         job.keep_visible.push(crate::sandbox::Visible::read_only(
             program.parent().unwrap_or(program),
         ));
-        let out = crate::sandbox::run(&job)?;
+        let out = target.runner.run(&job)?;
         let wall = out.wall.as_secs_f64().max(1e-3);
         if out.ending != Ending::Exited(0) {
             break;

@@ -5,7 +5,7 @@ use crate::sandbox::{Ending, SpawnError};
 use crate::stats;
 use crate::verdict::{SpeedupCurve, SpeedupPoint};
 
-use super::{available_cores, Target, RUN_TIMEOUT};
+use super::{Target, RUN_TIMEOUT};
 
 /// Runs per point of the curve that the measurement does not already have.
 pub(super) const CURVE_RUNS: usize = 3;
@@ -32,7 +32,7 @@ pub(super) fn curve(
                 let mut walls = Vec::new();
                 for _ in 0..CURVE_RUNS {
                     let args = [n.to_string(), p.to_string()];
-                    let out = crate::sandbox::run(&target.job(&args, RUN_TIMEOUT))?;
+                    let out = target.runner.run(&target.job(&args, RUN_TIMEOUT))?;
                     if out.ending == Ending::Exited(0) {
                         walls.push(out.wall.as_secs_f64() * 1e3);
                     }
@@ -67,8 +67,8 @@ pub(super) fn curve_workers(up_to: u32) -> impl Iterator<Item = u32> {
     std::iter::successors(Some(1u32), |p| Some(p * 2)).take_while(move |p| *p <= up_to)
 }
 
-/// The curve in words: where it stops improving, and why.
-pub(super) fn curve_words(c: &SpeedupCurve) -> String {
+/// The curve in words: where it stops improving, and why (on a machine with `cores`).
+pub(super) fn curve_words(c: &SpeedupCurve, cores: usize) -> String {
     let best = c
         .points
         .iter()
@@ -95,7 +95,7 @@ pub(super) fn curve_words(c: &SpeedupCurve) -> String {
             ": beyond {} {} nothing improves, this machine has {} cores",
             best.workers,
             plural(best.workers),
-            available_cores()
+            cores
         )
     } else {
         String::new()

@@ -77,7 +77,7 @@ impl<'a> Measurement<'a> {
             job.keep_visible
                 .push(crate::sandbox::Visible::read_only(r.parent().unwrap_or(r)));
         }
-        let out = crate::sandbox::run(&job)?;
+        let out = self.target.runner.run(&job)?;
         if out.ending != Ending::Exited(0) {
             return Ok(Err(format!(
                 "`{}` ended with {:?}",

@@ -18,7 +18,7 @@
 //! It runs holding the machine-wide timing lane alone (see `grade`), and discards blocks measured
 //! while the kernel reports CPU pressure from elsewhere.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -27,7 +27,7 @@ use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold}
 use crate::stats::{Decision, Shuffler};
 use crate::verdict::{Evidence, Reason, Verdict};
 
-use super::{Finding, Target};
+use super::{Finding, Runner, Target};
 use calibrate::{calibrate, calibrated_for_reference};
 use curve::{curve, curve_words, default_curve_end};
 use measure::{Arm, Measurement};
@@ -84,12 +84,15 @@ mod calibrate;
 mod curve;
 mod measure;
 #[cfg(test)]
+mod scripted_tests;
+#[cfg(test)]
 mod tests;
 
 pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     // The budget covers the whole probe: calibration, warm-up, blocks and the curve.
-    let probe_started = Instant::now();
-    let cores = available_cores();
+    let clock = target.runner;
+    let probe_started = clock.now();
+    let cores = clock.cores();
     let policy = test.inconclusive;
     if cores < 2 {
         return Ok(undecided(
@@ -119,7 +122,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         (None, None) => calibrate(target.executable, target)?,
     };
     let mut m = Measurement::new(target, reference, n, p);
-    let arms_started = Instant::now();
+    let arms_started = clock.now();
     // A wrong total makes timing meaningless: say so first. These two runs are also the
     // student's warm-up.
     for arm in [Arm::StudentOne, Arm::StudentP] {
@@ -136,7 +139,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     }
     m.warm_up_reference()?;
     // One run of every arm so far: what a block costs until blocks are measured.
-    m.longest_block = arms_started.elapsed() + PRESSURE_WINDOW;
+    m.longest_block = clock.elapsed(arms_started) + PRESSURE_WINDOW;
     let mut shuffler = Shuffler::new(seed());
     let required = required_speedup(test.threshold, cores, p);
     let curve_end = test.curve_up_to.unwrap_or(default_curve_end(cores));
@@ -148,24 +151,24 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
             .budget
             .saturating_sub(m.curve_estimate(m.curve_reserve_runs(curve_end)));
         let another =
-            probe_started.elapsed() + m.longest_block <= blocks_end && m.blocks() < MAX_BLOCKS;
+            clock.elapsed(probe_started) + m.longest_block <= blocks_end && m.blocks() < MAX_BLOCKS;
         if another {
-            let block_started = Instant::now();
-            if pressure().is_some_and(|psi| psi > MAX_PRESSURE) {
+            let block_started = clock.now();
+            if pressure(clock).is_some_and(|psi| psi > MAX_PRESSURE) {
                 m.discarded += 1;
-                std::thread::sleep(Duration::from_millis(100));
+                clock.sleep(Duration::from_millis(100));
                 if m.discarded > 30 {
                     break Outcome::TooBusy;
                 }
                 continue;
             }
             m.block(&mut shuffler)?;
-            m.longest_block = m.longest_block.max(block_started.elapsed());
+            m.longest_block = m.longest_block.max(clock.elapsed(block_started));
             // Looks planned before any data: at MIN_BLOCKS blocks, at two thirds of the time,
             // and when no further block fits (below).
             let due = match looks {
                 0 => m.blocks() >= MIN_BLOCKS,
-                1 => probe_started.elapsed() >= blocks_end.mul_f64(2.0 / 3.0),
+                1 => clock.elapsed(probe_started) >= blocks_end.mul_f64(2.0 / 3.0),
                 _ => false,
             };
             if !due {
@@ -200,7 +203,10 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     let curve = (up_to > 1)
         .then(|| curve(target, n, up_to, &known).ok())
         .flatten();
-    let words = curve.as_ref().map(curve_words).unwrap_or_default();
+    let words = curve
+        .as_ref()
+        .map(|c| curve_words(c, cores))
+        .unwrap_or_default();
     let evidence = Evidence {
         command: Some(format!("{} {n} {p}", target.binary)),
         speedup_curve: curve,
@@ -299,27 +305,15 @@ fn required_speedup(t: SpeedupThreshold, cores: usize, p: u32) -> f64 {
     }
 }
 
-/// Cores this process may use (affinity and cgroup quota included, via std).
-fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// CPU pressure from elsewhere, in percent of a short window during which this probe runs
 /// nothing: the share of time some task on the machine waited for a CPU (Linux PSI, "some
 /// total"). `None` where the kernel does not report it. The kernel's own averages would include
 /// the probe's own runs; a quiet window does not.
-fn pressure() -> Option<f64> {
-    let total = || -> Option<f64> {
-        let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
-        let line = text.lines().find(|l| l.starts_with("some"))?;
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix("total="))
-            .and_then(|v| v.parse().ok())
-    };
-    let before = total()?;
-    std::thread::sleep(PRESSURE_WINDOW);
-    let after = total()?;
-    Some((after - before) / PRESSURE_WINDOW.as_micros() as f64 * 100.0)
+fn pressure(clock: &dyn Runner) -> Option<f64> {
+    let before = clock.cpu_waiting()?;
+    clock.sleep(PRESSURE_WINDOW);
+    let after = clock.cpu_waiting()?;
+    Some(after.saturating_sub(before).as_secs_f64() / PRESSURE_WINDOW.as_secs_f64() * 100.0)
 }
 
 fn seed() -> u64 {

@@ -45,7 +45,7 @@ fn the_curve_is_said_in_words() {
         ],
         required: None,
     };
-    let w = curve_words(&c);
+    let w = curve_words(&c, 2);
     assert!(w.contains("best 1.90x at 2 workers"), "{w}");
     assert!(w.contains("beyond 2 workers nothing improves"), "{w}");
     assert!(w.contains("Karp–Flatt"), "{w}");
@@ -62,7 +62,7 @@ fn a_curve_that_never_rises_says_the_work_is_not_shared() {
         points: vec![point(1, 400.0), point(2, 405.0), point(4, 410.0)],
         required: None,
     };
-    let w = curve_words(&c);
+    let w = curve_words(&c, 2);
     assert!(w.contains("best 1.00x at 1 worker:"), "{w}");
     assert!(
         w.contains("no number of workers ran clearly faster than one"),
@@ -79,6 +79,7 @@ fn measured(blocks: &[(f64, f64)], check: impl FnOnce(&Measurement<'_>)) {
         binary: "pool_sum",
         workdir: nowhere,
         reference: Some(nowhere),
+        runner: &crate::probe::SandboxRunner,
     };
     let mut m = Measurement::new(target, Some(nowhere), 1000, 2);
     m.logs = blocks
@@ -144,6 +145,7 @@ fn idleness_is_judged_against_the_reference_in_the_same_blocks() {
         binary: "pool_sum",
         workdir: nowhere,
         reference: Some(nowhere),
+        runner: &crate::probe::SandboxRunner,
     };
     let idle = |student_share: f64, reference_share: f64| {
         let mut m = Measurement::new(target, Some(nowhere), 1000, 2);

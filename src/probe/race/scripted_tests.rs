@@ -1,0 +1,137 @@
+//! The whole race probe against scripted runs ([`ScriptedRunner`]): every run takes 50 ms of
+//! scripted time, so a budget of 3 s is exactly 60 runs, and a lost update can be placed in the
+//! run the test chooses.
+
+use std::time::Duration;
+
+use crate::probe::scripted::{Call, ScriptedRunner};
+use crate::probe::Finding;
+use crate::sandbox::Outcome;
+use crate::spec::{CounterMode, RaceTest};
+use crate::verdict::{Reason, Verdict};
+
+use super::{detectable_rate, CONFIDENCE};
+
+const RUN: f64 = 0.05;
+const BUDGET: Duration = Duration::from_secs(3);
+const P: u64 = 2;
+const K: u64 = 1000;
+
+/// `counter MODE P K` printing `P*K`, except where `printed` says otherwise (by run number).
+fn counter(printed: impl Fn(u32) -> Option<u128> + Send + Sync + 'static) -> ScriptedRunner {
+    ScriptedRunner::new(2, move |call: &Call| {
+        let (p, k) = (call.number(1), call.number(2));
+        let total = printed(call.nth).unwrap_or(p as u128 * k as u128);
+        Outcome::scripted(RUN, RUN * p as f64, &total.to_string())
+    })
+}
+
+fn probe(mode: CounterMode, runner: &ScriptedRunner) -> Finding {
+    let test = RaceTest {
+        mode,
+        workers: Some(P as u32),
+        increments: K,
+        budget: BUDGET,
+        max_runs: 1000,
+        timeout: Duration::from_secs(5),
+        calibrate: false,
+    };
+    super::run(&test, runner.target("counter")).expect("scripted runs start")
+}
+
+#[test]
+fn a_safe_counter_passes_after_the_whole_budget_with_its_stated_bound() {
+    let runner = counter(|_| None);
+    let f = probe(CounterMode::Safe, &runner);
+    assert_eq!(f.verdict, Verdict::Pass, "{}", f.message);
+    // 3 s of 50 ms runs: the budget, all of it, and not one run more.
+    let runs = (BUDGET.as_secs_f64() / RUN).round() as u32;
+    assert_eq!(f.evidence.runs, Some(runs), "{}", f.message);
+    assert_eq!(runner.calls().len(), runs as usize);
+    let bound = format!(
+        "printed exactly P*K in all {runs} runs: a race showing in {:.1}% of runs or more \
+         would have been caught with 95% confidence",
+        100.0 * detectable_rate(runs, CONFIDENCE)
+    );
+    assert!(f.message.contains(&bound), "{}", f.message);
+    assert!(f.message.contains("4.9%"), "{}", f.message);
+}
+
+#[test]
+fn one_lost_update_in_run_37_fails_a_safe_counter() {
+    let runner = counter(|run| (run == 37).then_some((P * K - 1) as u128));
+    let f = probe(CounterMode::Safe, &runner);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::LostUpdates { lost: 1, runs: 37 }),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message
+            .contains("printed 1999 in run 37, expected 2000: 1 updates lost"),
+        "{}",
+        f.message
+    );
+    let race = f.evidence.race.expect("race evidence");
+    assert_eq!(race.decisive_run, Some(37));
+    assert_eq!(race.updates_lost, Some(1));
+    // After the loss, one worker alone was run (it has nobody to race with) and printed K.
+    assert!(!race.single_worker_runs.is_empty());
+    let values = f.evidence.values_seen.expect("values seen");
+    assert_eq!(values.get("1999"), Some(&1));
+    assert_eq!(values.get("2000"), Some(&36));
+}
+
+#[test]
+fn one_lost_update_in_run_37_is_the_racy_demo_passing() {
+    let runner = counter(|run| (run == 37).then_some((P * K - 1) as u128));
+    let f = probe(CounterMode::Racy, &runner);
+    assert_eq!(f.verdict, Verdict::Pass, "{}", f.message);
+    assert!(
+        f.message.contains("lost 1 of 2000 updates in run 37"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        f.evidence.runs,
+        Some(37),
+        "the demo stops at its first race"
+    );
+    let with_p = runner.calls().iter().filter(|c| c.args[1] == "2").count();
+    assert_eq!(with_p, 37);
+}
+
+#[test]
+fn a_racy_demo_that_never_races_fails_after_the_whole_budget() {
+    let runner = counter(|_| None);
+    let f = probe(CounterMode::Racy, &runner);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::NoRaceObserved { runs: 60 }),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_value_beyond_p_times_k_is_named() {
+    let runner = counter(|run| (run == 5).then_some((P * K + 7) as u128));
+    let f = probe(CounterMode::Safe, &runner);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::MoreThanPossible {
+            expected: 2000,
+            got: 2007
+        }),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message
+            .contains("printed 2007 in run 5: 7 more than the 2000 increments made"),
+        "{}",
+        f.message
+    );
+    assert_eq!(runner.calls().len(), 5);
+}

@@ -1,0 +1,271 @@
+//! The whole speedup probe against scripted runs ([`ScriptedRunner`]): warm-up, shuffled blocks,
+//! looks, anti-gaming checks and the curve, on a clock that advances by the scripted wall
+//! times. Each clear case must reach a *decisive* verdict: a probe that gives up
+//! (`inconclusive`, which Lab 10 scores as a pass) fails these tests.
+
+use std::time::Duration;
+
+use crate::probe::scripted::{Call, ScriptedRunner};
+use crate::sandbox::Outcome;
+use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
+use crate::verdict::{Reason, Verdict};
+
+use super::{Finding, MIN_BLOCKS};
+
+const N: u64 = 1_000_000;
+const BUDGET: Duration = Duration::from_secs(30);
+const LAB10: SpeedupThreshold = SpeedupThreshold::RelativeToReference {
+    fraction: 0.6,
+    floor: 1.1,
+};
+
+/// How a scripted `pool_sum` behaves.
+#[derive(Debug, Clone, Copy)]
+struct Pool {
+    /// Wall time of the one-worker run, seconds.
+    one: f64,
+    /// One-worker wall time over the wall time at P > 1 workers.
+    speedup: f64,
+    /// CPU time of the one-worker run over its wall time.
+    busy: f64,
+    /// CPU time at P over CPU time at 1.
+    cpu_ratio: f64,
+    /// Each wall time is multiplied by a factor between e^-noise and e^noise.
+    noise: f64,
+}
+
+/// A good pool: 0.4 s alone, `speedup` at P, on the CPU all the time, a few percent of noise.
+fn pool(speedup: f64) -> Pool {
+    Pool {
+        one: 0.4,
+        speedup,
+        busy: 0.98,
+        cpu_ratio: 1.05,
+        noise: 0.03,
+    }
+}
+
+impl Pool {
+    fn outcome(&self, call: &Call) -> Outcome {
+        let workers = call.number(1);
+        // Deterministic noise, different for each run of each worker count (a hash of both),
+        // whatever order the shuffled blocks ask for them in.
+        let h = (call.repeat as u64 * 2_654_435_761 + workers * 40_503) % 1000;
+        let jitter = (self.noise * (h as f64 / 500.0 - 1.0)).exp();
+        let (wall, cpu) = if workers == 1 {
+            (self.one, self.one * self.busy)
+        } else {
+            (
+                self.one / self.speedup,
+                self.one * self.busy * self.cpu_ratio,
+            )
+        };
+        Outcome::scripted(wall * jitter, cpu * jitter, &triangular(N).to_string())
+    }
+}
+
+/// The probe's finding for a student pool beside the yardstick, and the runner it ran on.
+fn probe(student: Pool, yardstick: Pool, policy: InconclusivePolicy) -> (Finding, ScriptedRunner) {
+    let runner = ScriptedRunner::new(2, move |call| {
+        if call.is("yardstick") {
+            yardstick.outcome(call)
+        } else {
+            assert!(call.is("student"), "{call:?}");
+            student.outcome(call)
+        }
+    });
+    let test = SpeedupTest {
+        n: Some(N),
+        workers: 2,
+        threshold: LAB10,
+        budget: BUDGET,
+        inconclusive: policy,
+        curve_up_to: None,
+    };
+    let finding = super::run(&test, runner.target("pool_sum")).expect("scripted runs start");
+    (finding, runner)
+}
+
+fn blocks(f: &Finding) -> usize {
+    f.evidence
+        .speedup
+        .as_ref()
+        .expect("speedup evidence")
+        .blocks
+}
+
+/// A verdict reached by the statistics, not by running out of time.
+#[track_caller]
+fn assert_decided(f: &Finding, verdict: Verdict, says: &str) {
+    assert_eq!(f.evidence.inconclusive, None, "undecided: {}", f.message);
+    assert_eq!(f.verdict, verdict, "{}", f.message);
+    assert!(f.message.contains(says), "{}", f.message);
+}
+
+#[test]
+fn a_sequential_pool_beside_a_yardstick_at_1_8x_fails_at_the_first_look() {
+    let (f, _) = probe(pool(1.0), pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "is not fast enough");
+    assert_eq!(
+        blocks(&f),
+        MIN_BLOCKS,
+        "a clear case ends at the first look"
+    );
+    let ev = f.evidence.speedup.unwrap();
+    assert!((ev.student_speedup - 1.0).abs() < 0.05, "{ev:?}");
+    assert!((ev.reference_speedup.unwrap() - 1.8).abs() < 0.1, "{ev:?}");
+}
+
+#[test]
+fn a_pool_as_fast_as_the_yardstick_passes_at_the_first_look() {
+    let (f, _) = probe(pool(1.8), pool(1.8), InconclusivePolicy::Fail);
+    assert_decided(&f, Verdict::Pass, "is faster than with one worker");
+    assert_eq!(
+        blocks(&f),
+        MIN_BLOCKS,
+        "a clear case ends at the first look"
+    );
+}
+
+#[test]
+fn a_pool_well_below_the_yardstick_fails_even_above_the_floor() {
+    // 1.12x clears the 1.1x floor but is less than 60% of the yardstick's 2x.
+    let (f, _) = probe(pool(1.12), pool(2.0), InconclusivePolicy::Pass);
+    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "is not fast enough");
+}
+
+#[test]
+fn a_truly_noisy_machine_is_inconclusive_within_the_budget() {
+    let noisy = |speedup| Pool {
+        noise: 0.6,
+        ..pool(speedup)
+    };
+    let (f, runner) = probe(noisy(1.1), noisy(1.8), InconclusivePolicy::Fail);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::Inconclusive),
+        "{}",
+        f.message
+    );
+    let why = f.evidence.inconclusive.as_deref().expect("says why");
+    assert!(why.contains("inconclusive within 30 s"), "{why}");
+    assert!(why.contains("too noisy to decide"), "{why}");
+    // It used the budget (more looks than the first), and no more than the budget.
+    assert!(blocks(&f) > 2 * MIN_BLOCKS, "{} blocks", blocks(&f));
+    assert!(runner.spent() > BUDGET.mul_f64(0.8), "{:?}", runner.spent());
+    assert!(runner.spent() <= BUDGET, "{:?}", runner.spent());
+    // The same measurement under Lab 10's policy passes, and still says it did not decide.
+    let (f, _) = probe(noisy(1.1), noisy(1.8), InconclusivePolicy::Pass);
+    assert_eq!(f.verdict, Verdict::Pass);
+    assert!(f.evidence.inconclusive.is_some());
+}
+
+#[test]
+fn the_curve_runs_the_worker_counts_the_blocks_did_not() {
+    let (f, runner) = probe(pool(1.8), pool(1.8), InconclusivePolicy::Fail);
+    let curve = f.evidence.speedup_curve.expect("a curve");
+    let workers: Vec<u32> = curve.points.iter().map(|p| p.workers).collect();
+    assert_eq!(workers, [1, 2, 4]);
+    let at_four = runner
+        .calls()
+        .iter()
+        .filter(|c| c.is("student") && c.args[1] == "4")
+        .count();
+    assert_eq!(at_four, super::curve::CURVE_RUNS);
+}
+
+// The anti-gaming checks: each one triggered by a pool that games it, and silent for a close
+// honest pool (which then passes).
+
+#[test]
+fn an_idle_one_worker_run_is_named() {
+    let idle = Pool {
+        busy: 0.3,
+        ..pool(1.8)
+    };
+    let (f, _) = probe(idle, pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "spends only 30% of its time on the CPU",
+    );
+    let busy = Pool {
+        busy: 0.9,
+        ..pool(1.8)
+    };
+    let (f, _) = probe(busy, pool(1.8), InconclusivePolicy::Fail);
+    assert_decided(&f, Verdict::Pass, "is faster than with one worker");
+}
+
+#[test]
+fn workers_redoing_each_others_work_are_named() {
+    let redo = Pool {
+        cpu_ratio: 2.0,
+        ..pool(1.8)
+    };
+    let (f, _) = probe(redo, pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "uses 2.0x the CPU time of `pool_sum 1000000 1`",
+    );
+    let split = Pool {
+        cpu_ratio: 1.3,
+        ..pool(1.8)
+    };
+    let (f, _) = probe(split, pool(1.8), InconclusivePolicy::Fail);
+    assert_decided(&f, Verdict::Pass, "is faster than with one worker");
+}
+
+#[test]
+fn a_closed_form_is_named() {
+    let closed = Pool {
+        one: 0.01,
+        ..pool(1.8)
+    };
+    let (f, _) = probe(closed, pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "(a closed form?)");
+    // Three times faster than the yardstick per number is a faster loop, not a formula.
+    let quick = Pool {
+        one: 0.13,
+        ..pool(1.8)
+    };
+    let (f, _) = probe(quick, pool(1.8), InconclusivePolicy::Fail);
+    assert_decided(&f, Verdict::Pass, "is faster than with one worker");
+}
+
+#[test]
+fn a_speedup_beyond_the_cores_is_named() {
+    let (f, _) = probe(pool(4.0), pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "on 2 cores is more than the machine can give",
+    );
+    let (f, _) = probe(pool(2.3), pool(1.8), InconclusivePolicy::Fail);
+    assert_decided(&f, Verdict::Pass, "is faster than with one worker");
+}
+
+#[test]
+fn a_wrong_total_is_not_timed() {
+    let runner = ScriptedRunner::new(2, |_| Outcome::scripted(0.4, 0.4, "42"));
+    let test = SpeedupTest {
+        n: Some(N),
+        workers: 2,
+        threshold: LAB10,
+        budget: BUDGET,
+        inconclusive: InconclusivePolicy::Pass,
+        curve_up_to: None,
+    };
+    let f = super::run(&test, runner.target("pool_sum")).unwrap();
+    assert!(
+        matches!(f.verdict, Verdict::Fail(Reason::WrongOutput { .. })),
+        "{f:?}"
+    );
+    assert!(f.message.contains("printed \"42\""), "{}", f.message);
+    assert_eq!(
+        runner.calls().len(),
+        1,
+        "nothing is timed after a wrong total"
+    );
+}
