@@ -24,3 +24,8 @@ pub mod stage;
 pub mod stats;
 pub mod verdict;
 pub mod verify;
+
+/// The tests' one guard for a missing capability (shared with `tests/common`).
+#[cfg(test)]
+#[path = "../tests/common/skip.rs"]
+pub(crate) mod skip;

@@ -103,7 +103,7 @@ fn batch_applies_the_late_policy_from_each_submissions_own_time() {
     let git = at("git3h");
     let with_git = commit(&git, "2026-12-02T01:00:00-05:00");
     if !with_git {
-        eprintln!("skipped: git3h: git is not installed");
+        skip("git3h: git is not installed");
         std::fs::remove_dir_all(&git).unwrap();
     }
     let stale = at("mtime");

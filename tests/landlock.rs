@@ -31,11 +31,7 @@ fn confined(r: &Value) -> bool {
         .lines()
         .find(|l| l.contains("landlock"))
         .unwrap_or("no landlock line in labgrade doctor");
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI's kernel has Landlock ABI 6: {why}\n{r:#}"
-    );
-    eprintln!("skipped: {why}");
+    skip(format!("Landlock ABI 6 or later is missing: {why}"));
     false
 }
 
@@ -94,7 +90,7 @@ fn a_portable_run_cannot_write_outside_its_paths() {
 #[test]
 fn a_portable_run_cannot_connect_to_a_loopback_listener() {
     if !Path::new("/bin/bash").exists() {
-        eprintln!("skipped: no /bin/bash for its /dev/tcp");
+        skip("no /bin/bash for its /dev/tcp");
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -24,7 +24,7 @@ fn speedup(fixture_name: &str) -> (String, String, Value) {
 fn enough_cores() -> bool {
     let ok = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     if !ok {
-        eprintln!("skipped: a speedup needs at least 2 cores");
+        skip("a speedup needs at least 2 cores");
     }
     ok
 }

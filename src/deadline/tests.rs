@@ -279,7 +279,7 @@ fn git(dir: &Path, args: &[&str], date: &str) -> bool {
 fn git_gives_the_last_commit_of_the_submissions_own_repository() {
     let dir = tree();
     if !git(dir.path(), &["init", "-q"], "") {
-        eprintln!("skipped: git is not installed");
+        crate::skip::skip("git is not installed");
         return;
     }
     // No commit yet: said, and the files' times used.

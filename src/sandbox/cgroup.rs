@@ -552,8 +552,7 @@ mod tests {
         let hierarchy = match detect() {
             Ok(h) => h,
             Err(why) => {
-                assert!(std::env::var_os("CI").is_none(), "CI has cgroups: {why}");
-                eprintln!("skipped: {why}");
+                crate::skip::skip(format!("no cgroup hierarchy: {why}"));
                 return;
             }
         };

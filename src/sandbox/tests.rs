@@ -230,8 +230,7 @@ fn portable_runs_get_the_filter_and_never_run_as_root() {
 #[test]
 fn concurrent_runs_of_a_root_grader_have_different_uids() {
     if !nix::unistd::geteuid().is_root() {
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
-        eprintln!("skipped: not root, runs keep the grader's user");
+        crate::skip::skip("not root, runs keep the grader's user");
         return;
     }
     let runs: Vec<_> = (0..2)

@@ -9,25 +9,26 @@
 #        bash tests/slurm/single_node.sh                 # as CI runs it, without building
 #
 # Needs root: it installs slurm-wlm and munge with apt-get when they are missing (prints
-# `skipped:` and exits 0 when it cannot), writes /etc/slurm/slurm.conf (the previous one is
+# `skipped:` and exits 0 when it cannot, except under CI, where that is a failure:
+# tests/common/skip.sh), writes /etc/slurm/slurm.conf (the previous one is
 # put back at the end) and starts munged, slurmctld and slurmd. The daemons it started are
 # stopped at the end, by the pids they wrote; daemons that were already running are left alone.
-# Exit status: 0 when the merged gradebook equals the unsharded one (or skipped), 1 otherwise.
+# Exit status: 0 when the merged gradebook equals the unsharded one (or skipped off CI), 1
+# otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
+. tests/common/skip.sh
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "skipped: needs root (it starts Slurm's daemons)"
-  exit 0
+  skip "needs root (it starts Slurm's daemons)"
 fi
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "== installing slurm-wlm and munge"
   if ! { apt-get update -qq >/dev/null &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       slurm-wlm munge >/dev/null; }; then
-    echo "skipped: cannot install slurm-wlm and munge (no Debian mirror?)"
-    exit 0
+    skip "cannot install slurm-wlm and munge (no Debian mirror?)"
   fi
 fi
 # LABGRADE: a labgrade binary to use instead of building one.

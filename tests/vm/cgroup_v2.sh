@@ -6,8 +6,9 @@
 # the hostile fixture, mounts a pure cgroup2 hierarchy (a fresh kernel: every controller free),
 # and checks as root and as a user with a delegated subtree that the limits, the accounting and
 # the clean-up work. Prints one `PASS name` / `FAIL name: why` line per check and the elapsed
-# time; exits non-zero on any FAIL or when no result came back; `skipped: <why>` and 0 when
-# KVM is asked for (LABGRADE_VM_ACCEL=kvm) and /dev/kvm is missing.
+# time; exits non-zero on any FAIL or when no result came back. Where it cannot run (KVM asked
+# for with LABGRADE_VM_ACCEL=kvm and /dev/kvm missing, tools or the kernel out of reach) it says
+# `skipped: <why>` and exits 0, except under CI, where that is a failure (tests/common/skip.sh).
 #
 # Usage: tests/vm/cgroup_v2.sh             (labgrade built in release, as the brief of issue #3)
 #        LABGRADE_VM_PROFILE=dev tests/vm/cgroup_v2.sh   (reuses a debug build, e.g. in CI)
@@ -15,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 started=$(date +%s)
+. tests/common/skip.sh
 
 # The accelerator. KVM is the natural choice, but on this project's machines (themselves
 # Firecracker VMs) the nested KVM guest hangs before its first console line, measured with
@@ -22,8 +24,7 @@ started=$(date +%s)
 # runs every check in about 20 s of guest time. So TCG by default; LABGRADE_VM_ACCEL=kvm to try.
 accel=${LABGRADE_VM_ACCEL:-tcg}
 if [ "$accel" = kvm ] && { [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
-  echo "skipped: no writable /dev/kvm (no hardware virtualisation here)"
-  exit 0
+  skip "no writable /dev/kvm (no hardware virtualisation here)"
 fi
 
 # --- tools: qemu, a static busybox (it runs alone in the VM), cpio
@@ -37,10 +38,9 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # A mirror out of reach is no verdict on the code: say so and skip, as without the tools.
+  # A mirror out of reach is no verdict on the code: say so and skip (a failure under CI).
   if ! { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }; then
-    echo "skipped: cannot install ${missing[*]} (not root, or no Debian mirror)"
-    exit 0
+    skip "cannot install ${missing[*]} (not root, or no Debian mirror)"
   fi
 fi
 busybox=$(command -v busybox)
@@ -62,8 +62,7 @@ if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
   # As for the tools: a mirror out of reach is no verdict on the code.
   if [ -z "$pkg" ] || ! (cd "$work" && apt-get download -q "$pkg" >/dev/null &&
     dpkg-deb -x ./*.deb kernel); then
-    echo "skipped: cannot fetch the Debian kernel image (no Debian mirror?)"
-    exit 0
+    skip "cannot fetch the Debian kernel image (no Debian mirror?)"
   fi
   kernel=$(ls "$work"/kernel/boot/vmlinuz-* | head -n 1)
 fi
