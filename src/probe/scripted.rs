@@ -43,6 +43,8 @@ type Script = Box<dyn Fn(&Call) -> Outcome + Send + Sync>;
 pub struct ScriptedRunner {
     script: Script,
     cores: usize,
+    /// CPU pressure from elsewhere, percent of the time; `None`: the kernel reports none.
+    pressure: Option<f64>,
     started: Instant,
     state: Mutex<State>,
 }
@@ -50,6 +52,8 @@ pub struct ScriptedRunner {
 #[derive(Default)]
 struct State {
     elapsed: Duration,
+    /// The PSI total: time some task waited for a CPU.
+    waiting: Duration,
     calls: Vec<Call>,
     repeats: HashMap<(String, Vec<String>), u32>,
 }
@@ -68,9 +72,16 @@ impl ScriptedRunner {
         ScriptedRunner {
             script: Box::new(script),
             cores,
+            pressure: None,
             started: Instant::now(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// The same machine where other work waits for a CPU `percent` of the time.
+    pub fn under_pressure(mut self, percent: f64) -> Self {
+        self.pressure = Some(percent);
+        self
     }
 
     /// Scripted time spent so far.
@@ -128,9 +139,8 @@ impl Runner for ScriptedRunner {
             }
         };
         let outcome = (self.script)(&call);
-        let mut state = self.state.lock().unwrap();
-        state.elapsed += outcome.wall;
-        state.calls.push(call);
+        self.advance(outcome.wall);
+        self.state.lock().unwrap().calls.push(call);
         Ok(outcome)
     }
 
@@ -139,7 +149,7 @@ impl Runner for ScriptedRunner {
     }
 
     fn sleep(&self, d: Duration) {
-        self.state.lock().unwrap().elapsed += d;
+        self.advance(d);
     }
 
     fn cores(&self) -> usize {
@@ -147,7 +157,17 @@ impl Runner for ScriptedRunner {
     }
 
     fn cpu_waiting(&self) -> Option<Duration> {
-        None
+        self.pressure?;
+        Some(self.state.lock().unwrap().waiting)
+    }
+}
+
+impl ScriptedRunner {
+    /// Scripted time passes: `d`, and the pressure's share of it spent waiting.
+    fn advance(&self, d: Duration) {
+        let mut state = self.state.lock().unwrap();
+        state.elapsed += d;
+        state.waiting += d.mul_f64(self.pressure.unwrap_or(0.0) / 100.0);
     }
 }
 

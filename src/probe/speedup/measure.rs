@@ -222,6 +222,21 @@ impl<'a> Measurement<'a> {
     pub(super) fn gaming(&self, cores: usize) -> Option<String> {
         let bin = self.target.binary;
         let (n, p) = (self.n, self.p);
+        // First: a run with nothing to do spends its millisecond starting up, off the CPU, and
+        // its CPU times are noise, so the checks below would name it idle or wasteful.
+        if let Some(_r) = self.reference {
+            let mine = self.median_of(Arm::StudentOne, |r| r.wall);
+            let theirs = self.median_of(Arm::ReferenceOne, |r| r.wall);
+            if mine < 0.1 * theirs {
+                return Some(format!(
+                    "`{bin} {n} 1` takes {:.1} ms where the reference, one step per number, \
+                     takes {:.0} ms: it computes the total without doing the work (a closed \
+                     form?), so there is nothing to speed up",
+                    mine * 1e3,
+                    theirs * 1e3
+                ));
+            }
+        }
         let share = self.median_of(Arm::StudentOne, |r| r.cpu / r.wall);
         // On a starved machine every one-worker run waits for a core: the reference's, timed
         // in the same blocks, says how much of the waiting is the machine's (like the floor,
@@ -249,19 +264,6 @@ impl<'a> Measurement<'a> {
                 "`{bin} {n} {p}` uses {cpu_ratio:.1}x the CPU time of `{bin} {n} 1`: the \
                  workers redo each other's work instead of splitting it"
             ));
-        }
-        if let Some(_r) = self.reference {
-            let mine = self.median_of(Arm::StudentOne, |r| r.wall);
-            let theirs = self.median_of(Arm::ReferenceOne, |r| r.wall);
-            if mine < 0.1 * theirs {
-                return Some(format!(
-                    "`{bin} {n} 1` takes {:.1} ms where the reference, one step per number, \
-                     takes {:.0} ms: it computes the total without doing the work (a closed \
-                     form?), so there is nothing to speed up",
-                    mine * 1e3,
-                    theirs * 1e3
-                ));
-            }
         }
         let speedup = self.speedup();
         if speedup > cores as f64 * 1.3 {

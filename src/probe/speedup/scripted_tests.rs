@@ -66,14 +66,23 @@ impl Pool {
 
 /// The probe's finding for a student pool beside the yardstick, and the runner it ran on.
 fn probe(student: Pool, yardstick: Pool, policy: InconclusivePolicy) -> (Finding, ScriptedRunner) {
-    let runner = ScriptedRunner::new(2, move |call| {
+    probe_on(machine(student, yardstick), policy)
+}
+
+/// A quiet 2-core machine running the student's pool and the yardstick.
+fn machine(student: Pool, yardstick: Pool) -> ScriptedRunner {
+    ScriptedRunner::new(2, move |call| {
         if call.is("yardstick") {
             yardstick.outcome(call)
         } else {
             assert!(call.is("student"), "{call:?}");
             student.outcome(call)
         }
-    });
+    })
+}
+
+/// The probe's finding on `runner`'s machine.
+fn probe_on(runner: ScriptedRunner, policy: InconclusivePolicy) -> (Finding, ScriptedRunner) {
     let test = SpeedupTest {
         n: Some(N),
         workers: 2,
@@ -161,6 +170,30 @@ fn a_truly_noisy_machine_is_inconclusive_within_the_budget() {
 }
 
 #[test]
+fn blocks_are_not_measured_while_other_work_waits_for_the_cpu() {
+    // Under constant pressure no block is measured: undecided, and said so, never a verdict.
+    let busy = machine(pool(1.0), pool(1.8)).under_pressure(90.0);
+    let (f, runner) = probe_on(busy, InconclusivePolicy::Fail);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::Inconclusive),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("under CPU pressure from other work"),
+        "{}",
+        f.message
+    );
+    assert_eq!(blocks(&f), 0);
+    assert!(runner.spent() <= BUDGET, "{:?}", runner.spent());
+    // A little pressure (below the 40% bar) does not stop the measurement.
+    let light = machine(pool(1.0), pool(1.8)).under_pressure(10.0);
+    let (f, _) = probe_on(light, InconclusivePolicy::Pass);
+    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "is not fast enough");
+}
+
+#[test]
 fn the_curve_runs_the_worker_counts_the_blocks_did_not() {
     let (f, runner) = probe(pool(1.8), pool(1.8), InconclusivePolicy::Fail);
     let curve = f.evidence.speedup_curve.expect("a curve");
@@ -219,9 +252,14 @@ fn workers_redoing_each_others_work_are_named() {
 
 #[test]
 fn a_closed_form_is_named() {
+    // A millisecond, mostly process start-up (off the CPU, as measured end to end: 18%), the
+    // same at P; its CPU times are noise (more at P than at 1).
     let closed = Pool {
-        one: 0.01,
-        ..pool(1.8)
+        one: 0.001,
+        speedup: 1.0,
+        busy: 0.18,
+        cpu_ratio: 2.0,
+        noise: 0.3,
     };
     let (f, _) = probe(closed, pool(1.8), InconclusivePolicy::Pass);
     assert_decided(&f, Verdict::Fail(Reason::TooSlow), "(a closed form?)");
