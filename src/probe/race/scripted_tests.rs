@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::probe::scripted::{Call, ScriptedRunner};
 use crate::probe::Finding;
-use crate::sandbox::Outcome;
+use crate::sandbox::{Audit, Ending, Outcome};
 use crate::spec::{CounterMode, RaceTest};
+use crate::verdict::BuildFlavor;
 use crate::verdict::{Reason, Verdict};
 
 use super::{detectable_rate, CONFIDENCE};
@@ -134,4 +135,109 @@ fn a_value_beyond_p_times_k_is_named() {
         f.message
     );
     assert_eq!(runner.calls().len(), 5);
+}
+
+#[test]
+fn a_hang_in_run_12_is_a_hang_not_a_race() {
+    let runner = ScriptedRunner::new(2, |call: &Call| {
+        let total = (call.number(1) * call.number(2)).to_string();
+        let run = Outcome::scripted(RUN, RUN, &total);
+        if call.nth == 12 {
+            let after = Duration::from_secs(5);
+            Outcome {
+                wall: after,
+                ..run.ending(Ending::TimedOut { after })
+            }
+        } else {
+            run
+        }
+    });
+    let f = probe(CounterMode::Safe, &runner);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::Timeout {
+            after: Duration::from_secs(5)
+        }),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("hung in run 12"), "{}", f.message);
+}
+
+#[test]
+fn workers_never_waited_for_are_named_from_the_audit() {
+    let runner = ScriptedRunner::new(2, |call: &Call| {
+        let total = (call.number(1) * call.number(2)).to_string();
+        let audit = Audit {
+            processes_seen: 3,
+            unreaped: 2,
+            ..Audit::default()
+        };
+        Outcome::scripted(RUN, RUN, &total).audited(audit)
+    });
+    let f = probe(CounterMode::Safe, &runner);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::UnreapedWorkers { count: 2 }),
+        "{}",
+        f.message
+    );
+    assert_eq!(runner.calls().len(), 1, "decided by the first run's audit");
+}
+
+/// A calibrated test: `K` measured per build (1 ns per increment in release, 5 ns unoptimised,
+/// after 1 ms of start-up), then runs rotating over P = 4 and 2 (on 2 cores) and both builds.
+/// Only the third unoptimised run at P = 2 loses updates; the probe finds it and names its
+/// condition.
+#[test]
+fn a_calibrated_probe_finds_a_loss_in_the_one_condition_that_shows_it() {
+    let runner = ScriptedRunner::new(2, |call: &Call| {
+        let (p, k) = (call.number(1), call.number(2));
+        let unoptimised = call.is("/probe/");
+        let ns = if unoptimised { 5.0 } else { 1.0 };
+        let loop_s = k as f64 * ns * 1e-9;
+        let total = p as u128 * k as u128;
+        let lost = unoptimised && p == 2 && k > 0 && call.repeat == 3;
+        let printed = if lost { total - 12_345 } else { total };
+        Outcome::scripted(
+            0.001 + loop_s,
+            0.001 + p as f64 * loop_s,
+            &printed.to_string(),
+        )
+    });
+    let test = RaceTest {
+        mode: CounterMode::Safe,
+        workers: None,
+        increments: K,
+        budget: BUDGET,
+        max_runs: 1000,
+        timeout: Duration::from_secs(5),
+        calibrate: true,
+    };
+    let f = super::run(&test, runner.target("counter")).expect("scripted runs start");
+    let race = f.evidence.race.clone().expect("race evidence");
+    let ks: Vec<u64> = race.calibration.iter().map(|c| c.increments).collect();
+    assert_eq!(ks, [20_000_000, 4_000_000], "{:?}", race.calibration);
+    assert!(
+        matches!(
+            f.verdict,
+            Verdict::Fail(Reason::LostUpdates { lost: 12_345, .. })
+        ),
+        "{:?}: {}",
+        f.verdict,
+        f.message
+    );
+    let c = race.decisive_condition.expect("the condition of the loss");
+    assert_eq!(
+        (c.workers, c.build, c.increments),
+        (2, BuildFlavor::Unoptimised, 4_000_000)
+    );
+    // Rotation: P=4 release, P=4 unoptimised, P=2 release, P=2 unoptimised, …: the third run
+    // of the last is run 12.
+    assert_eq!(race.decisive_run, Some(12));
+    assert!(
+        f.message.contains("in run 12 (P=2, unoptimised build)"),
+        "{}",
+        f.message
+    );
 }
