@@ -57,7 +57,7 @@ fn staff_see_the_late_penalty_under_the_score() {
     assert_eq!(
         tail,
         "Score: 2.25 / 4.5  (2.6 s, build 1.5 s)
-Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last git commit): a 10% late penalty, 2.5 → 2.25 / 4.5 points.
+Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last git commit, whose date the student sets): a 10% late penalty, 2.5 → 2.25 / 4.5 points.
   note: submission time: not from submission_metadata.json: no `created_at` field
 "
     );
