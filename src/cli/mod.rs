@@ -173,7 +173,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // One line for scripts: the chain of causes joined.
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("labgrade: error: {}", chain.join(": "));
+            // Causes can name a student's files: escaped for the terminal.
+            eprintln!(
+                "labgrade: error: {}",
+                crate::report::terminal::line(&chain.join(": "))
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -265,7 +269,10 @@ fn late_for(deadline: &Deadline, dir: &Path, metadata: Option<&Path>) -> Option<
     match crate::deadline::submission_time(dir, metadata) {
         Ok(submitted) => Some(deadline::assess(deadline, submitted)),
         Err(why) => {
-            eprintln!("labgrade: warning: no late policy applied: {why}");
+            eprintln!(
+                "labgrade: warning: no late policy applied: {}",
+                crate::report::terminal::line(&why)
+            );
             None
         }
     }

@@ -85,7 +85,7 @@ pub(super) mod tests {
         assert_eq!(
             sentence(&late(2 * 3600), Some((18.0, 20.0))),
             "Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last \
-             git commit): a 10% late penalty, 18 → 16.2 / 20 points."
+             git commit, whose date the student sets): a 10% late penalty, 18 → 16.2 / 20 points."
         );
         assert_eq!(
             sentence(&late(-60), Some((18.0, 20.0))),
