@@ -30,10 +30,7 @@ pub struct Reference {
 /// Builds the reference in worker `worker`'s target directory. `Err` says why it could not be
 /// built (the speedup tests then cannot be decided, and say so).
 pub fn build(cache: &BuildCache, worker: usize) -> Result<Reference, String> {
-    let sources = tempfile::Builder::new()
-        .prefix("labgrade-reference-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
+    let sources = crate::tempdirs::create("reference").map_err(|e| e.to_string())?;
     for (path, text) in SOURCES {
         let p = sources.path().join(path);
         std::fs::create_dir_all(p.parent().expect("a file in src/bin"))

@@ -133,10 +133,7 @@ impl BuildCache {
 
     /// Fetches the dependencies (network, once) and compiles them into `target` in `profile`.
     fn warm_up(&self, target: &Path, profile: Profile) -> Result<(), CacheError> {
-        let pkg = tempfile::Builder::new()
-            .prefix("labgrade-warmup-")
-            .tempdir()
-            .map_err(io_err(&self.root))?;
+        let pkg = crate::tempdirs::create("warmup").map_err(io_err(&self.root))?;
         self.skeleton
             .write_into(pkg.path())
             .map_err(io_err(pkg.path()))?;

@@ -184,6 +184,18 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    let stages = matches!(
+        cli.command,
+        Command::Grade(_)
+            | Command::Check(_)
+            | Command::Batch(_)
+            | Command::Spec(SpecCommand::Verify(_))
+    );
+    if stages {
+        // A grader killed by SIGKILL left a student's staged sources and binaries behind:
+        // removed now (only those of graders no longer running; see `tempdirs`).
+        crate::tempdirs::sweep_leftovers();
+    }
     match cli.command {
         Command::Grade(args) => grade(args),
         Command::Check(args) => {

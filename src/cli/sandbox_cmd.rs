@@ -13,8 +13,10 @@ use serde_json::json;
 use super::EXIT_PASS;
 use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Visible};
 
-/// Prints every layer as active or missing, with the reason.
+/// Prints every layer as active or missing, with the reason; removes the temporary
+/// directories of graders that died (see [`crate::tempdirs`]) and says so.
 pub(super) fn doctor() -> Result<u8> {
+    leftovers();
     let layers = Layers::get();
     println!("{}", "labgrade sandbox layers on this machine".bold());
     for l in layers.report() {
@@ -32,6 +34,24 @@ pub(super) fn doctor() -> Result<u8> {
         );
     }
     Ok(EXIT_PASS)
+}
+
+/// Sweeps the leftovers of dead graders, one line each.
+fn leftovers() {
+    let swept = crate::tempdirs::sweep_leftovers();
+    for path in &swept.removed {
+        println!(
+            "removed {}: left by a grader that is no longer running",
+            path.display()
+        );
+    }
+    for (path, e) in &swept.failed {
+        println!(
+            "{} could not remove {}, left by a grader that is no longer running: {e}",
+            "warning:".yellow().bold(),
+            path.display()
+        );
+    }
 }
 
 #[derive(Args, Debug)]

@@ -181,9 +181,7 @@ pub fn from_git(dir: &Path, timeout: Duration) -> Result<Option<ZonedTime>, Stri
         Err(_) => return Err("not a repository: no `.git/objects`".to_string()),
     }
     let commit = head_commit(&git_dir)?;
-    let private = tempfile::Builder::new()
-        .prefix("labgrade-git-")
-        .tempdir()
+    let private = crate::tempdirs::create("git")
         .map_err(|e| format!("cannot make a private git directory: {e}"))?;
     let home = private.path().join("home");
     let own_git_dir = private.path().join("git");

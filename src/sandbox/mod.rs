@@ -203,10 +203,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         .process_group(0);
     // A private TMPDIR: Landlock keeps the program out of the host's shared /tmp (other
     // submissions are staged there), yet compilers and `mkstemp` need somewhere to write.
-    let scratch = tempfile::Builder::new()
-        .prefix("labgrade-scratch-")
-        .tempdir()
-        .map_err(spawn_error(&job.program))?;
+    let scratch = crate::tempdirs::create("scratch").map_err(spawn_error(&job.program))?;
     if !job.env.iter().any(|(k, _)| k == "TMPDIR") {
         cmd.env("TMPDIR", scratch.path());
     }

@@ -125,10 +125,7 @@ pub fn stage(
     }
     warn_about_extras(submission, &mut warnings);
 
-    let dir = tempfile::Builder::new()
-        .prefix("labgrade-stage-")
-        .tempdir()
-        .map_err(StageError::TempDir)?;
+    let dir = crate::tempdirs::create("stage").map_err(StageError::TempDir)?;
     skeleton
         .write_into(dir.path())
         .map_err(|source| StageError::Copy {
