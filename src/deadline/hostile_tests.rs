@@ -216,4 +216,10 @@ fn head_and_refs_are_read_as_small_regular_files_inside_git() {
     fs::write(g.join("HEAD"), "ref: refs/heads/zero\n").unwrap();
     std::os::unix::fs::symlink("/dev/zero", g.join("refs/heads/zero")).unwrap();
     assert!(head_commit(g).unwrap_err().contains("symbolic link"));
+    // A folder on the way that is a link: not followed either.
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::write(elsewhere.path().join("main"), format!("{id}\n")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), g.join("refs/tags")).unwrap();
+    fs::write(g.join("HEAD"), "ref: refs/tags/main\n").unwrap();
+    assert!(head_commit(g).unwrap_err().contains("not followed"));
 }

@@ -298,6 +298,25 @@ fn checked_ref_name(name: &str) -> Result<String, String> {
 }
 
 fn read_ref(git_dir: &Path, name: &str) -> Result<Option<String>, String> {
+    // `O_NOFOLLOW` guards the last component only: `refs` or `refs/heads` may be links too.
+    let mut folder = git_dir.to_path_buf();
+    for part in Path::new(name)
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+    {
+        folder.push(part);
+        match folder.symlink_metadata() {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(format!(
+                    "`.git/{name}`: a folder on its way is {}: not followed",
+                    untrusted_file::kind(&m)
+                ))
+            }
+            Err(_) => return Ok(None),
+        }
+    }
     match untrusted_file::read_text_capped(&git_dir.join(name), MAX_REF_BYTES) {
         Ok(text) => Ok(Some(text.trim().to_string())),
         Err(untrusted_file::Refused::Missing) => Ok(None),
