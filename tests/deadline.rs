@@ -320,3 +320,66 @@ fn spec_check_shows_the_deadline_as_students_read_it_and_refuses_a_local_one() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hostile_submission_tree_is_graded_without_running_or_opening_what_it_plants() {
+    let dir = tempfile::tempdir().unwrap();
+    let submission = dir.path().join("submission");
+    reference_at(&submission);
+    if !commit(&submission, "2026-12-01T23:00:00-05:00") {
+        panic!("git is needed for the git time source and is not installed");
+    }
+    // The repository's config names a program for git to run; a marker says if it ran.
+    let marker = dir.path().join("ran");
+    let script = dir.path().join("fsmonitor.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = submission.join(".git/config");
+    let mut text = read(&config);
+    text.push_str(&format!(
+        "[core]\n\tfsmonitor = {0}\n\tpager = {0}\n",
+        script.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    // A metadata file that is endless, and a FIFO among the sources: neither may be opened.
+    std::os::unix::fs::symlink("/dev/zero", submission.join("submission_metadata.json")).unwrap();
+    let fifo = submission.join("src/bin/notes.rs");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+
+    let out = labgrade()
+        .arg("grade")
+        .arg(&submission)
+        .arg("--spec")
+        .arg(deadline_spec())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["late"]["source"], "git");
+    assert_eq!(json["late"]["submitted_at"], "2026-12-01T23:00:00-05:00");
+    assert!(
+        json["late"]["skipped_sources"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("written by the student, so ignored")),
+        "{json}"
+    );
+    assert!(
+        json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == "src/bin/notes.rs is not a regular file: not copied"),
+        "{json}"
+    );
+    assert!(!marker.exists(), "git ran the student's fsmonitor");
+}
