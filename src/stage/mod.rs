@@ -157,8 +157,9 @@ fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
     };
     let mut names: Vec<String> = entries
         .flatten()
+        .take(MAX_SEARCHED)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        // Gradescope's metadata is read for the submission time (the late policy), not graded.
+        // A student's copy of Gradescope's metadata is reported by the late policy (ignored).
         .filter(|n| n != "src" && n != crate::deadline::source::METADATA_FILE)
         .collect();
     names.sort();
