@@ -7,7 +7,9 @@
 //! [`grade`] plans and runs the pipeline for one submission; [`batch`] runs it over many
 //! (resumable, sharded, with a gradebook); [`verify`] checks a spec against known solutions;
 //! [`deadline`] knows when a submission was handed in and what lateness costs;
-//! [`cli`] is the command line.
+//! [`cli`] is the command line. [`untrusted_file`] is how the grader reads a student's file
+//! outside the sandbox (no links, no special files, bounded); [`tempdirs`] names the grader's
+//! temporary directories after their owner and sweeps those of graders that died.
 
 pub mod batch;
 pub mod build;
@@ -22,6 +24,8 @@ pub mod sandbox;
 pub mod spec;
 pub mod stage;
 pub mod stats;
+pub mod tempdirs;
+pub mod untrusted_file;
 pub mod verdict;
 pub mod verify;
 

@@ -70,9 +70,7 @@ pub fn build(
 
 /// The built-in yardstick's sources, written into a temporary directory.
 fn write_yardstick() -> std::io::Result<tempfile::TempDir> {
-    let sources = tempfile::Builder::new()
-        .prefix("labgrade-yardstick-")
-        .tempdir()?;
+    let sources = crate::tempdirs::create("reference")?;
     for (path, text) in YARDSTICK {
         let p = sources.path().join(path);
         std::fs::create_dir_all(p.parent().expect("a file in src/bin"))?;

@@ -505,3 +505,116 @@ fn a_process_hog_graded_beside_a_correct_submission_costs_it_nothing() {
         "the hog held {held:?}: {hog:#}"
     );
 }
+
+/// The grader's temporary directories in `tmp` (`labgrade-stage-…`, `labgrade-scratch-…`, …).
+fn grader_dirs(tmp: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("labgrade-") && n != "labgrade-cache")
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn a_batch_killed_with_sigkill_leaves_staged_sources_that_the_doctor_removes() {
+    let root = tempfile::tempdir().unwrap();
+    for name in ["reference", "off_by_one"] {
+        copy_dir(&fixture(name), &root.path().join(name));
+    }
+    let out = tempfile::tempdir().unwrap();
+    // A private temporary directory: other tests' directories are never looked at.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("labgrade"));
+    cmd.env(
+        "LABGRADE_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("labgrade-cache"),
+    )
+    .env("NO_COLOR", "1")
+    .env("TMPDIR", tmp.path())
+    .args(["batch", "--jobs", "1", "--spec"])
+    .arg(quick_spec())
+    .arg(root.path())
+    .arg("--out")
+    .arg(out.path())
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !grader_dirs(tmp.path())
+        .iter()
+        .any(|n| n.starts_with("labgrade-stage-"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "nothing staged within 10 minutes"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the batch ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL, by the pid this test started: no destructor runs
+    child.wait().unwrap();
+    let left = grader_dirs(tmp.path());
+    assert!(
+        left.iter().any(|n| n.starts_with("labgrade-stage-")),
+        "{left:?}"
+    );
+
+    // The doctor removes them. The killed grader's own children die with it (parent-death
+    // signal), and one of them may still be going for a moment: the doctor is run again
+    // until it is done, never against a deadline.
+    let mut said = String::new();
+    for _ in 0..20 {
+        let doctor = labgrade()
+            .arg("doctor")
+            .env("TMPDIR", tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(doctor.status.code(), Some(0));
+        said.push_str(&String::from_utf8_lossy(&doctor.stdout));
+        if grader_dirs(tmp.path()).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(grader_dirs(tmp.path()), Vec::<String>::new(), "{said}");
+    assert!(
+        said.contains("left by a grader that is no longer running"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_running_graders_directories_are_never_swept() {
+    // This test's own process is a live "grader": a directory named after it stays, and one
+    // named after a pid with another start time (a dead grader whose pid was reused) goes.
+    let tmp = tempfile::tempdir().unwrap();
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ns = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata("/proc/self/ns/pid").unwrap());
+    let live = tmp
+        .path()
+        .join(format!("labgrade-stage-{ns}.{me}.{start}-live"));
+    let dead = tmp
+        .path()
+        .join(format!("labgrade-stage-{ns}.{me}.{}-dead", start + 1));
+    std::fs::create_dir_all(live.join("src")).unwrap();
+    std::fs::create_dir_all(dead.join("src")).unwrap();
+    let doctor = labgrade()
+        .arg("doctor")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(doctor.status.code(), Some(0));
+    assert!(live.exists(), "a live grader's directory was removed");
+    assert!(!dead.exists());
+}

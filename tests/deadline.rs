@@ -97,9 +97,13 @@ fn batch_applies_the_late_policy_from_each_submissions_own_time() {
         reference_at(&dir);
         dir
     };
-    metadata(&at("early"), "2026-12-01T21:59:00.123456-05:00");
-    metadata(&at("grace"), "2026-12-01T22:10:00-05:00");
-    metadata(&at("late2d"), "2026-12-03T12:00:00-05:00");
+    // `batch` has no Gradescope metadata: file times (and git) are the sources. A metadata
+    // file inside a submission is the student's own claim, and ignored.
+    set_file_times(&at("early"), DUE - 60);
+    set_file_times(&at("grace"), DUE + 600);
+    let late2d = at("late2d");
+    metadata(&late2d, "2026-12-01T21:00:00-05:00");
+    set_file_times(&late2d, DUE + 136_800);
     let git = at("git3h");
     let with_git = commit(&git, "2026-12-02T01:00:00-05:00");
     if !with_git {
@@ -136,7 +140,13 @@ fn batch_applies_the_late_policy_from_each_submissions_own_time() {
         (Some(8.0), Some(10.0))
     );
     assert_eq!(json["score_before_penalty"], 10.0);
-    assert_eq!(json["late"]["source"], "gradescope");
+    assert_eq!(json["late"]["source"], "file_times");
+    assert!(
+        json["late"]["skipped_sources"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("written by the student, so ignored")),
+        "{json}"
+    );
     assert_eq!(json["late"]["late_by_s"], 136_800);
     assert_eq!(json["late"]["penalty_fraction"], 0.2);
     assert_eq!(json["late"]["due"], "2026-12-01T22:00:00-05:00");
@@ -144,7 +154,7 @@ fn batch_applies_the_late_policy_from_each_submissions_own_time() {
         json["tests"][1]["score"], 5.0,
         "tests keep their own points"
     );
-    // The metadata file is read, not warned about as an extra file.
+    // The metadata file is reported as ignored by the late policy, not again as an extra file.
     assert_eq!(json["warnings"], serde_json::json!([]));
     let json: Value = serde_json::from_str(&read(&out.join("mtime.json"))).unwrap();
     assert_eq!(json["late"]["source"], "file_times");
@@ -212,7 +222,7 @@ fn grade_takes_gradescopes_metadata_from_where_gradescope_keeps_it() {
         human.contains("Score: 9 / 10  (")
             && human.contains(
                 "Handed in 30 minutes late (Tuesday 1 December 2026, 22:30 (UTC-05:00), per \
-             Gradescope's submission time): a 10% late penalty, 10 → 9 / 10 points."
+             Gradescope's submission time, which students cannot set): a 10% late penalty, 10 → 9 / 10 points."
             ),
         "{human}"
     );
@@ -309,4 +319,67 @@ fn spec_check_shows_the_deadline_as_students_read_it_and_refuses_a_local_one() {
         err.contains("local.toml:10:7: error: `due` = 2026-12-01T22:00:00: a date and time without a UTC offset"),
         "{err}"
     );
+}
+
+#[test]
+fn a_hostile_submission_tree_is_graded_without_running_or_opening_what_it_plants() {
+    let dir = tempfile::tempdir().unwrap();
+    let submission = dir.path().join("submission");
+    reference_at(&submission);
+    if !commit(&submission, "2026-12-01T23:00:00-05:00") {
+        panic!("git is needed for the git time source and is not installed");
+    }
+    // The repository's config names a program for git to run; a marker says if it ran.
+    let marker = dir.path().join("ran");
+    let script = dir.path().join("fsmonitor.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = submission.join(".git/config");
+    let mut text = read(&config);
+    text.push_str(&format!(
+        "[core]\n\tfsmonitor = {0}\n\tpager = {0}\n",
+        script.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    // A metadata file that is endless, and a FIFO among the sources: neither may be opened.
+    std::os::unix::fs::symlink("/dev/zero", submission.join("submission_metadata.json")).unwrap();
+    let fifo = submission.join("src/bin/notes.rs");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+
+    let out = labgrade()
+        .arg("grade")
+        .arg(&submission)
+        .arg("--spec")
+        .arg(deadline_spec())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["late"]["source"], "git");
+    assert_eq!(json["late"]["submitted_at"], "2026-12-01T23:00:00-05:00");
+    assert!(
+        json["late"]["skipped_sources"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("written by the student, so ignored")),
+        "{json}"
+    );
+    assert!(
+        json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == "src/bin/notes.rs is not a regular file: not copied"),
+        "{json}"
+    );
+    assert!(!marker.exists(), "git ran the student's fsmonitor");
 }

@@ -149,7 +149,7 @@ fn a_late_submission_is_penalised_by_gradescopes_own_submission_time() {
     );
     let output = results["output"].as_str().unwrap();
     assert!(
-        output.contains("Handed in 2 days late (Thursday 3 December 2026, 22:01 (UTC-05:00), per Gradescope's submission time): a 30% late penalty, 10 → 7 / 10 points."),
+        output.contains("Handed in 2 days late (Thursday 3 December 2026, 22:01 (UTC-05:00), per Gradescope's submission time, which students cannot set): a 30% late penalty, 10 → 7 / 10 points."),
         "{output}"
     );
 }

@@ -148,22 +148,34 @@ pub fn submitted_part(late: &crate::deadline::Late) -> String {
     )
 }
 
+/// Entries, folder depth and bytes hashed at most: past them a submission has no key (it is
+/// graded every time), so a huge `target/` or a folder nested without end costs nothing more.
+const MAX_HASHED_ENTRIES: usize = 100_000;
+const MAX_HASHED_DEPTH: usize = 64;
+const MAX_HASHED_BYTES: u64 = 256 << 20;
+
 /// Hash of every file under `dir`: relative paths and bytes, in path order.
 ///
 /// Symbolic links are hashed by their target text, never followed (the stager does not follow
-/// them either). Directories count only through the files in them.
+/// them either); FIFOs, devices and sockets are never opened. Directories count only through
+/// the files in them. Errs past the bounds above.
 pub fn submission_hash(dir: &Path) -> io::Result<String> {
     let mut entries = Vec::new();
-    collect(dir, Path::new(""), &mut entries)?;
+    collect(dir, Path::new(""), 0, &mut entries)?;
     entries.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     let mut h = Fnv128::new();
+    let mut budget = MAX_HASHED_BYTES;
     for (rel, kind) in entries {
         h.write_field(rel.as_os_str().as_encoded_bytes());
         match kind {
-            Entry::File => {
-                h.write(b"f");
-                hash_file(&dir.join(&rel), &mut h)?;
-            }
+            Entry::File => match crate::untrusted_file::open_regular(&dir.join(&rel)) {
+                Ok((file, meta)) => {
+                    h.write(b"f");
+                    hash_file(file, meta.len(), &mut budget, &mut h)?;
+                }
+                // Swapped for something else since it was listed.
+                Err(_) => h.write(b"o"),
+            },
             Entry::Link => {
                 h.write(b"l");
                 let target = fs::read_link(dir.join(&rel))?;
@@ -181,13 +193,24 @@ enum Entry {
     Other,
 }
 
-fn collect(root: &Path, rel: &Path, out: &mut Vec<(std::path::PathBuf, Entry)>) -> io::Result<()> {
+fn collect(
+    root: &Path,
+    rel: &Path,
+    depth: usize,
+    out: &mut Vec<(std::path::PathBuf, Entry)>,
+) -> io::Result<()> {
+    if depth > MAX_HASHED_DEPTH {
+        return Err(io::Error::other("folders nested too deep to hash"));
+    }
     for entry in fs::read_dir(root.join(rel))? {
         let entry = entry?;
+        if out.len() >= MAX_HASHED_ENTRIES {
+            return Err(io::Error::other("too many files to hash"));
+        }
         let path = rel.join(entry.file_name());
         let kind = entry.file_type()?;
         if kind.is_dir() {
-            collect(root, &path, out)?;
+            collect(root, &path, depth + 1, out)?;
         } else if kind.is_file() {
             out.push((path, Entry::File));
         } else if kind.is_symlink() {
@@ -199,16 +222,19 @@ fn collect(root: &Path, rel: &Path, out: &mut Vec<(std::path::PathBuf, Entry)>) 
     Ok(())
 }
 
-fn hash_file(path: &Path, h: &mut Fnv128) -> io::Result<()> {
-    let mut file = fs::File::open(path)?;
-    let len = file.metadata()?.len();
+fn hash_file(file: fs::File, len: u64, budget: &mut u64, h: &mut Fnv128) -> io::Result<()> {
+    if len > *budget {
+        return Err(io::Error::other("too many bytes to hash"));
+    }
     h.write(&len.to_le_bytes());
+    let mut file = file.take(*budget);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
             return Ok(());
         }
+        *budget -= n as u64;
         h.write(&buf[..n]);
     }
 }

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::gradebook::number;
 use super::results::{Entry, Row};
 use super::run::{Event, Progress};
+use crate::report::terminal::line as safe;
 
 /// One line per finished submission: `[3/30] alice: 7.5 / 10 (4.2 s)`.
 #[derive(Debug, Default)]
@@ -35,11 +36,12 @@ impl Progress for Lines {
 
 /// The line for a finished submission; a late penalty is named
 /// (`[3/30] alice: 6.75 / 10, 10% late penalty (4.2 s)`).
+/// Names and reasons are escaped for the terminal ([`crate::report::terminal`]).
 pub fn finished(done: usize, total: usize, row: &Row, elapsed: Duration) -> String {
     match &row.entry {
         Entry::Graded(r) => format!(
             "[{done}/{total}] {}: {} / {}{} ({:.1} s)",
-            row.name,
+            safe(&row.name),
             number(r.score),
             number(r.max_score),
             match &r.late {
@@ -51,7 +53,11 @@ pub fn finished(done: usize, total: usize, row: &Row, elapsed: Duration) -> Stri
             },
             elapsed.as_secs_f64()
         ),
-        Entry::Error(why) => format!("[{done}/{total}] {}: could not grade: {why}", row.name),
+        Entry::Error(why) => format!(
+            "[{done}/{total}] {}: could not grade: {}",
+            safe(&row.name),
+            safe(why)
+        ),
     }
 }
 
@@ -122,7 +128,7 @@ impl Progress for Bar {
             }
             Event::Started { name } => {
                 let mut running = self.running.lock().expect("no panic under the lock");
-                running.push(name.to_string());
+                running.push(safe(name));
                 self.show_running(&running);
             }
             Event::Finished {
@@ -132,7 +138,7 @@ impl Progress for Bar {
                 elapsed,
             } => {
                 let mut running = self.running.lock().expect("no panic under the lock");
-                running.retain(|n| n != &row.name);
+                running.retain(|n| *n != safe(&row.name));
                 self.show_running(&running);
                 self.bar.println(finished(done, total, row, elapsed));
                 self.bar.inc(1);
@@ -166,6 +172,17 @@ mod tests {
         assert_eq!(
             finished(4, 30, &row, Duration::ZERO),
             "[4/30] bob: could not grade: cargo vanished"
+        );
+        // A folder named to rewrite the TA's screen, and a reason quoting a student's file.
+        let row = Row {
+            name: "eve\x1b]52;c;cm0K\x07\u{9b}2J".into(),
+            entry: Entry::Error("src/\x1b[2J.rs\r".into()),
+        };
+        let line = finished(5, 30, &row, Duration::ZERO);
+        assert!(!crate::report::terminal::has_raw_control(&line), "{line:?}");
+        assert_eq!(
+            line,
+            "[5/30] eve\\x1b]52;c;cm0K\\x07\\u{9b}2J: could not grade: src/\\x1b[2J.rs\\r"
         );
         assert_eq!(planned(5, 0), None);
     }

@@ -153,10 +153,7 @@ impl BuildCache {
     fn warm_up(&self, target: &Path, profile: Profile) -> Result<(), CacheError> {
         let registry = cargo_home::populate(&self.root, &self.skeleton)?;
         let home = cargo_home::prepare_lease_home(target, &registry)?;
-        let pkg = tempfile::Builder::new()
-            .prefix("labgrade-warmup-")
-            .tempdir()
-            .map_err(io_err(&self.root))?;
+        let pkg = crate::tempdirs::create("warmup").map_err(io_err(&self.root))?;
         self.skeleton
             .write_into(pkg.path())
             .map_err(io_err(pkg.path()))?;

@@ -253,6 +253,9 @@ fn build_profile(
     Ok(BuildReport { binaries, wall })
 }
 
+/// The largest executable copied out of a build (a Lab 10 program is a few MiB).
+const MAX_EXECUTABLE_BYTES: u64 = 256 << 20;
+
 /// Copies a built executable out of the shared target directory into the staging directory.
 fn copy_out(
     staged: &Staged,
@@ -268,8 +271,15 @@ fn copy_out(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
     };
+    // What the build left is the student's program: copied like any file of theirs (no link
+    // followed, nothing but a regular file opened, bounded).
+    let copy = |from: &Path, to: &Path| {
+        let _ = std::fs::remove_file(to);
+        crate::untrusted_file::copy_capped(from, to, MAX_EXECUTABLE_BYTES)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", from.display())))
+    };
     std::fs::create_dir_all(&dir)
-        .and_then(|_| std::fs::copy(built, &dest))
+        .and_then(|_| copy(built, &dest))
         .and_then(|_| mode(staged.path(), 0o711))
         .and_then(|_| mode(&staged.path().join("labgrade-bin"), 0o755))
         .and_then(|_| mode(&dir, 0o755))

@@ -92,7 +92,7 @@ fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
             changed.len()
         );
         for c in &changed {
-            eprintln!("  {}", changes::describe(c));
+            eprintln!("  {}", crate::report::terminal::line(&changes::describe(c)));
         }
     }
     let failed = rows

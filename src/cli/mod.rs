@@ -179,13 +179,29 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // One line for scripts: the chain of causes joined.
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("labgrade: error: {}", chain.join(": "));
+            // Causes can name a student's files: escaped for the terminal.
+            eprintln!(
+                "labgrade: error: {}",
+                crate::report::terminal::line(&chain.join(": "))
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    let stages = matches!(
+        cli.command,
+        Command::Grade(_)
+            | Command::Check(_)
+            | Command::Batch(_)
+            | Command::Spec(SpecCommand::Verify(_))
+    );
+    if stages {
+        // A grader killed by SIGKILL left a student's staged sources and binaries behind:
+        // removed now (only those of graders no longer running; see `tempdirs`).
+        crate::tempdirs::sweep_leftovers();
+    }
     match cli.command {
         Command::Grade(args) => grade(args),
         Command::Check(args) => {
@@ -272,7 +288,10 @@ fn late_for(deadline: &Deadline, dir: &Path, metadata: Option<&Path>) -> Option<
     match crate::deadline::submission_time(dir, metadata) {
         Ok(submitted) => Some(deadline::assess(deadline, submitted)),
         Err(why) => {
-            eprintln!("labgrade: warning: no late policy applied: {why}");
+            eprintln!(
+                "labgrade: warning: no late policy applied: {}",
+                crate::report::terminal::line(&why)
+            );
             None
         }
     }

@@ -21,8 +21,10 @@ pub(super) struct DoctorArgs {
 }
 
 /// Prints the machine's shape, every layer as active or missing with the reason, what would
-/// give the missing ones, and whether the cores suffice for the spec's speedup tests.
+/// give the missing ones, and whether the cores suffice for the spec's speedup tests; removes
+/// the temporary directories of graders that died (see [`crate::tempdirs`]) and says so.
 pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
+    leftovers();
     let layers = Layers::get();
     let shape = Shape::of(layers);
     println!("{} {}", "machine shape:".bold(), shape.name());
@@ -69,6 +71,24 @@ pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
         ),
     }
     Ok(EXIT_PASS)
+}
+
+/// Sweeps the leftovers of dead graders, one line each.
+fn leftovers() {
+    let swept = crate::tempdirs::sweep_leftovers();
+    for path in &swept.removed {
+        println!(
+            "removed {}: left by a grader that is no longer running",
+            path.display()
+        );
+    }
+    for (path, e) in &swept.failed {
+        println!(
+            "{} could not remove {}, left by a grader that is no longer running: {e}",
+            "warning:".yellow().bold(),
+            path.display()
+        );
+    }
 }
 
 #[derive(Args, Debug)]

@@ -158,4 +158,6 @@ fn round(x: f64) -> f64 {
 }
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod tests;

@@ -222,29 +222,8 @@ fn file_times_are_the_newest_regular_files() {
 }
 
 #[test]
-fn the_metadata_file_comes_first_and_a_broken_one_is_reported() {
+fn gradescopes_own_metadata_comes_first_and_a_broken_one_is_reported() {
     let dir = tree();
-    fs::write(
-        dir.path().join(METADATA_FILE),
-        r#"{"created_at": "2026-12-01T21:59:00-05:00"}"#,
-    )
-    .unwrap();
-    let got = submission_time(dir.path(), None).unwrap();
-    assert_eq!(got.source, TimeSource::Gradescope);
-    assert_eq!(got.at.rfc3339(), "2026-12-01T21:59:00-05:00");
-    assert!(got.skipped.is_empty());
-
-    fs::write(dir.path().join(METADATA_FILE), "{}").unwrap();
-    let got = submission_time(dir.path(), None).unwrap();
-    assert_eq!(got.source, TimeSource::FileTimes);
-    assert!(
-        got.skipped[0].contains("no `created_at`"),
-        "{:?}",
-        got.skipped
-    );
-
-    // Named explicitly (Gradescope's /autograder/submission_metadata.json), it wins over the
-    // directory's own; named and missing, that is said.
     let elsewhere = tempfile::tempdir().unwrap();
     let named = elsewhere.path().join(METADATA_FILE);
     fs::write(&named, r#"{"created_at": "2026-12-02T03:00:01Z"}"#).unwrap();
@@ -253,9 +232,68 @@ fn the_metadata_file_comes_first_and_a_broken_one_is_reported() {
         (got.source, got.at.rfc3339().as_str()),
         (TimeSource::Gradescope, "2026-12-02T03:00:01Z")
     );
+    assert!(got.skipped.is_empty());
+
+    fs::write(&named, "{}").unwrap();
+    let got = submission_time(dir.path(), Some(&named)).unwrap();
+    assert_eq!(got.source, TimeSource::FileTimes);
+    assert!(
+        got.skipped[0].contains("no `created_at`"),
+        "{:?}",
+        got.skipped
+    );
     let missing = elsewhere.path().join("nope.json");
     let got = submission_time(dir.path(), Some(&missing)).unwrap();
     assert!(got.skipped[0].contains("no such file"), "{:?}", got.skipped);
+}
+
+#[test]
+fn a_metadata_file_inside_the_submission_is_the_students_and_never_decides() {
+    let dir = tree();
+    // The student claims to have handed in long before the deadline.
+    fs::write(
+        dir.path().join(METADATA_FILE),
+        r#"{"created_at": "2020-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let got = submission_time(dir.path(), None).unwrap();
+    assert_eq!(got.source, TimeSource::FileTimes);
+    assert_eq!(got.at.at.unix_ms, 1_800_000_000_000);
+    assert!(
+        got.skipped[0].contains("written by the student, so ignored"),
+        "{:?}",
+        got.skipped
+    );
+    // Not even opened: a link to /dev/zero or a FIFO costs nothing (a read would never end).
+    fs::remove_file(dir.path().join(METADATA_FILE)).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join(METADATA_FILE)).unwrap();
+    assert_eq!(
+        submission_time(dir.path(), None).unwrap().source,
+        TimeSource::FileTimes
+    );
+    fs::remove_file(dir.path().join(METADATA_FILE)).unwrap();
+    nix::unistd::mkfifo(
+        &dir.path().join(METADATA_FILE),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    assert_eq!(
+        submission_time(dir.path(), None).unwrap().source,
+        TimeSource::FileTimes
+    );
+}
+
+#[test]
+fn sources_say_how_far_they_can_be_trusted() {
+    assert!(TimeSource::Gradescope
+        .describe()
+        .contains("students cannot set"));
+    assert!(TimeSource::Git
+        .describe()
+        .contains("whose date the student sets"));
+    assert!(TimeSource::FileTimes
+        .describe()
+        .contains("set by whatever unpacked"));
 }
 
 fn git(dir: &Path, args: &[&str], date: &str) -> bool {

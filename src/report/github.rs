@@ -239,9 +239,12 @@ fn command(out: &mut String, name: &str, props: &[(&str, &str)], message: &str) 
     let _ = writeln!(out, "::{}", escape_data(message));
 }
 
-/// A workflow command's message: `%`, CR and LF percent-encoded.
+/// A workflow command's message: `%`, CR and LF percent-encoded, other control characters
+/// shown escaped (the log is also read in terminals) by
+/// [`terminal::controls_escaped`](super::terminal::controls_escaped).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    super::terminal::controls_escaped(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -374,6 +377,11 @@ mod tests {
             text.contains("::x%0A::set-env name=PATH::/tmp%0A%250A\n"),
             "{text}"
         );
+        // Nor can an escape sequence reach a terminal that shows the log.
+        result.tests[1].message = "\x1b]52;c;cm0K\x07\u{9b}2J".to_string();
+        let text = annotations(&result, &ReportOptions::default());
+        assert!(!super::super::terminal::has_raw_control(&text), "{text:?}");
+        assert!(text.contains("\\x1b]52;c;cm0K\\x07\\u{9b}2J"), "{text}");
     }
 
     #[test]

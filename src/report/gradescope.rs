@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(with_hidden["tests"][0]["score"], 1.0);
         let output = with_hidden["output"].as_str().unwrap();
         assert!(
-            output.ends_with("per the last git commit): a 10% late penalty on the score."),
+            output.ends_with("per the last git commit, whose date the student sets): a 10% late penalty on the score."),
             "{output}"
         );
         let mut visible = sample();

@@ -3,12 +3,15 @@
 //! Two audiences: staff (`grade`) see every test, hidden ones marked, and timings; the student
 //! (`check`) sees no hidden test, at most a few failures in full per exercise, the command that
 //! re-runs each, one line on what to try next, and little else when everything passes.
-//! Colors come from `colored`, which the CLI switches off for files and non-terminals.
+//! Colors come from `colored`, which the CLI switches off for files and non-terminals. Every
+//! text that is not the grader's own (names, messages, warnings, compiler output, notes)
+//! passes through [`terminal`] first: no escape sequence of a student's reaches the screen.
 
 use std::fmt::Write;
 
 use colored::Colorize;
 
+use super::terminal::{line as safe, text as safe_text};
 use super::{advice, late, points, Audience, Countdown, ReportOptions};
 use super::{exercises, totals};
 use crate::deadline::{duration_words, percent};
@@ -29,8 +32,8 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
         out,
         "{} {} against {}",
         "Grading".bold(),
-        result.submission.bold(),
-        result.lab
+        safe(&result.submission).bold(),
+        safe(&result.lab)
     );
     let missing: Vec<&str> = result
         .sandbox
@@ -43,14 +46,14 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
             out,
             "  {} sandbox layers missing here: {} (see `labgrade doctor`)",
             "note:".yellow().bold(),
-            missing.join(", ")
+            safe(&missing.join(", "))
         );
     }
     if let (true, Some(deadline)) = (student, &opts.deadline) {
         let _ = writeln!(out, "{}", countdown(deadline));
     }
     for w in &result.warnings {
-        let _ = writeln!(out, "  {} {w}", "warning:".yellow().bold());
+        let _ = writeln!(out, "  {} {}", "warning:".yellow().bold(), safe(w));
     }
     let all_passed = shown.iter().all(|t| t.verdict.passed());
     for ex in exercises(&shown) {
@@ -72,7 +75,7 @@ fn exercise_line(out: &mut String, ex: &str, tests: &[&TestResult]) {
         out,
         "  {} {}  {} test{}, {} / {} points",
         "ok".green().bold(),
-        ex.bold(),
+        safe(ex).bold(),
         tests.len(),
         plural(tests.len()),
         points(score),
@@ -99,7 +102,7 @@ fn exercise(out: &mut String, ex: &str, tests: &[&TestResult], opts: &ReportOpti
         out,
         "\n{} {}  {counts}, {} / {} points",
         "■".cyan(),
-        ex.bold(),
+        safe(ex).bold(),
         points(score),
         points(max)
     );
@@ -116,8 +119,8 @@ fn exercise(out: &mut String, ex: &str, tests: &[&TestResult], opts: &ReportOpti
                 out,
                 "  {} {:<9} {}{}",
                 "PASS".green(),
-                t.kind,
-                t.name,
+                safe(t.kind),
+                safe(&t.name),
                 hidden(t)
             );
         }
@@ -144,7 +147,7 @@ fn student_failures(out: &mut String, failing: &[&TestResult], opts: &ReportOpti
                 out,
                 "  {} {}  {}",
                 "FAIL".red().bold(),
-                t.name,
+                safe(&t.name),
                 worth(t).dimmed()
             );
             rerun(out, t, opts);
@@ -170,7 +173,7 @@ fn failure(out: &mut String, t: &TestResult, opts: &ReportOptions) {
             out,
             "  {} {}  {}",
             "FAIL".red().bold(),
-            t.name,
+            safe(&t.name),
             worth(t).dimmed()
         );
     } else {
@@ -178,16 +181,16 @@ fn failure(out: &mut String, t: &TestResult, opts: &ReportOptions) {
             out,
             "  {} {:<9} {}{}  {}",
             "FAIL".red().bold(),
-            t.kind,
-            t.name,
+            safe(t.kind),
+            safe(&t.name),
             hidden(t),
             format!("0/{}", points(t.max_score)).dimmed()
         );
     }
-    let _ = writeln!(out, "       {}", t.message);
+    let _ = writeln!(out, "       {}", safe_text(&t.message));
     if t.kind == "build" {
         if let Some(rendered) = &t.evidence.stderr {
-            for line in rendered.lines() {
+            for line in safe_text(rendered).lines() {
                 let _ = writeln!(out, "       {}", line.dimmed());
             }
         }
@@ -200,7 +203,7 @@ fn rerun(out: &mut String, t: &TestResult, opts: &ReportOptions) {
         let _ = writeln!(
             out,
             "       {}",
-            format!("re-run: {cmd} --only {}", only_pattern(t)).dimmed()
+            safe(&format!("re-run: {cmd} --only {}", only_pattern(t))).dimmed()
         );
     }
 }
@@ -235,7 +238,7 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
                 }
             );
             for note in late::skipped_notes(late) {
-                let _ = writeln!(out, "  {} {note}", "note:".yellow().bold());
+                let _ = writeln!(out, "  {} {}", "note:".yellow().bold(), safe(&note));
             }
         }
         return;
@@ -268,7 +271,7 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
     }
     if let Some(first) = shown.iter().find(|t| !t.verdict.passed()) {
         if let Some(step) = advice::next_step(first) {
-            let _ = writeln!(out, "{} {step}", "Next:".cyan().bold());
+            let _ = writeln!(out, "{} {}", "Next:".cyan().bold(), safe_text(&step));
         }
     }
 }

@@ -57,7 +57,7 @@ fn staff_see_the_late_penalty_under_the_score() {
     assert_eq!(
         tail,
         "Score: 2.25 / 4.5  (2.6 s, build 1.5 s)
-Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last git commit): a 10% late penalty, 2.5 → 2.25 / 4.5 points.
+Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last git commit, whose date the student sets): a 10% late penalty, 2.5 → 2.25 / 4.5 points.
   note: submission time: not from submission_metadata.json: no `created_at` field
 "
     );
@@ -228,4 +228,40 @@ fn countdowns_read_naturally() {
     assert!(countdown(&free).ends_with(
         ": no penalty applies (late submissions are marked late and keep their points)"
     ));
+}
+
+/// A result whose every student-controlled text carries OSC 52 (set the clipboard), CSI
+/// sequences, a C1 CSI, a bell and a carriage return.
+fn hostile() -> GradeResult {
+    let evil = "\x1b]52;c;cm0gLXJmIH4K\x07\x1b[2J\x1b[1;1H\u{9b}31m\rall tests passed";
+    let mut result = sample();
+    result.submission = format!("alice{evil}");
+    result.warnings = vec![format!("ignored src/{evil}.rs: not a regular file")];
+    for t in &mut result.tests {
+        t.message = format!("thread 'main' panicked at src/bin/counter.rs:3:5:\n{evil}");
+        t.evidence.stderr = Some(format!("error: {evil}\n  --> src/bin/{evil}.rs:1:1"));
+    }
+    result
+}
+
+#[test]
+fn no_escape_sequence_of_a_student_reaches_the_terminal() {
+    let result = hostile();
+    let staff = ReportOptions {
+        verbose: true,
+        late: Some(crate::report::late::tests::late(2 * 3600)),
+        ..ReportOptions::default()
+    };
+    for (who, opts) in [("staff", staff), ("student", student())] {
+        let text = plain(&result, &opts);
+        assert!(
+            !super::super::terminal::has_raw_control(&text),
+            "{who}: {text:?}"
+        );
+        assert!(
+            text.contains("\\x1b]52;c;"),
+            "{who}: shown, escaped: {text}"
+        );
+        assert!(text.contains("\\u{9b}31m"), "{who}: {text}");
+    }
 }

@@ -85,15 +85,15 @@ pub(super) mod tests {
         assert_eq!(
             sentence(&late(2 * 3600), Some((18.0, 20.0))),
             "Handed in 2 hours late (Wednesday 2 December 2026, 00:00 (UTC-05:00), per the last \
-             git commit): a 10% late penalty, 18 → 16.2 / 20 points."
+             git commit, whose date the student sets): a 10% late penalty, 18 → 16.2 / 20 points."
         );
         assert_eq!(
             sentence(&late(-60), Some((18.0, 20.0))),
             "Handed in on time (Tuesday 1 December 2026, 21:59 (UTC-05:00), per the last git \
-             commit)."
+             commit, whose date the student sets)."
         );
         assert!(sentence(&late(600), None)
-            .ends_with("late (Tuesday 1 December 2026, 22:10 (UTC-05:00), per the last git commit), within the grace period: no penalty."));
+            .ends_with("late (Tuesday 1 December 2026, 22:10 (UTC-05:00), per the last git commit, whose date the student sets), within the grace period: no penalty."));
         assert!(sentence(&late(2 * 3600), None).ends_with(": a 10% late penalty on the score."));
         assert_eq!(
             skipped_notes(&late(0)),

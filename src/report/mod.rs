@@ -18,6 +18,7 @@ mod junit;
 mod late;
 mod markup;
 mod plot;
+pub mod terminal;
 
 use std::time::Duration;
 

@@ -265,10 +265,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     };
     // A private TMPDIR: Landlock keeps the program out of the host's shared /tmp (other
     // submissions are staged there), yet compilers and `mkstemp` need somewhere to write.
-    let scratch = tempfile::Builder::new()
-        .prefix("labgrade-scratch-")
-        .tempdir()
-        .map_err(fail)?;
+    let scratch = crate::tempdirs::create("scratch").map_err(fail)?;
     if let Some(u) = &user {
         std::os::unix::fs::chown(scratch.path(), Some(u.uid), Some(u.gid)).map_err(fail)?;
     }

@@ -2,7 +2,10 @@
 //!
 //! Only `src/` is taken from a submission, and only regular files and directories: symlinks are
 //! never followed (a link to `/etc/shadow` or to another submission stays behind, with a
-//! warning). Everything else the student handed in is ignored with a warning. A submission that
+//! warning), and FIFOs, devices and sockets are never opened (each file is opened through
+//! [`untrusted_file`](crate::untrusted_file), which checks again on what it opened). The copy
+//! is bounded in files, folders, depth and bytes. Everything else the student handed in is
+//! ignored with a warning. A submission that
 //! cannot be graded at all (empty, misshaped) is not an error of the grader: it is described by
 //! [`Unusable`] and graded zero with that message.
 
@@ -17,9 +20,18 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-/// Bounds on what is copied from a submission, so a hostile one cannot fill the disk.
+use crate::untrusted_file::{self, Refused};
+
+/// Bounds on what is copied from a submission, so a hostile one cannot fill the disk (or the
+/// grader's stack, with folders nested thousands deep).
 const MAX_FILES: usize = 2_000;
+const MAX_DIRS: usize = 500;
+const MAX_DEPTH: usize = 16;
 const MAX_BYTES: u64 = 32 << 20;
+/// Names of ignored top-level entries listed one by one; the rest are counted.
+const MAX_EXTRA_WARNINGS: usize = 20;
+/// Entries looked at when searching a misshaped submission for Rust files.
+const MAX_SEARCHED: usize = 10_000;
 
 /// A submission staged inside a copy of the skeleton. Dropping it removes the directory.
 #[derive(Debug)]
@@ -113,10 +125,7 @@ pub fn stage(
     }
     warn_about_extras(submission, &mut warnings);
 
-    let dir = tempfile::Builder::new()
-        .prefix("labgrade-stage-")
-        .tempdir()
-        .map_err(StageError::TempDir)?;
+    let dir = crate::tempdirs::create("stage").map_err(StageError::TempDir)?;
     skeleton
         .write_into(dir.path())
         .map_err(|source| StageError::Copy {
@@ -148,11 +157,14 @@ fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
     };
     let mut names: Vec<String> = entries
         .flatten()
+        .take(MAX_SEARCHED)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        // Gradescope's metadata is read for the submission time (the late policy), not graded.
+        // A student's copy of Gradescope's metadata is reported by the late policy (ignored).
         .filter(|n| n != "src" && n != crate::deadline::source::METADATA_FILE)
         .collect();
     names.sort();
+    let more = names.len().saturating_sub(MAX_EXTRA_WARNINGS);
+    names.truncate(MAX_EXTRA_WARNINGS);
     for name in names {
         let why = match name.as_str() {
             "Cargo.toml" | "Cargo.lock" => "the course's Cargo.toml and dependencies are used",
@@ -163,17 +175,25 @@ fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
         };
         warnings.push(format!("ignored {name}: {why}"));
     }
+    if more > 0 {
+        warnings.push(format!("ignored {more} more entries: only src/ is graded"));
+    }
 }
 
 /// Rust files anywhere in the submission (but `target/`), for the misshaped-submission message.
 fn rust_files_outside_src(submission: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![submission.to_path_buf()];
+    let mut searched = 0;
     while let Some(dir) = stack.pop() {
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
+            searched += 1;
+            if searched > MAX_SEARCHED {
+                break;
+            }
             let Ok(ft) = entry.file_type() else { continue };
             let path = entry.path();
             if ft.is_dir() && entry.file_name() != "target" && found.len() < 10 {
@@ -192,11 +212,23 @@ fn rust_files_outside_src(submission: &Path) -> Vec<String> {
 #[derive(Default)]
 struct CopyBudget {
     files: usize,
+    dirs: usize,
     bytes: u64,
 }
 
+impl CopyBudget {
+    fn exceeded() -> Unusable {
+        Unusable::TooLarge {
+            limit: format!(
+                "{MAX_FILES} files, {MAX_DIRS} folders, {MAX_DEPTH} levels of folders or {} MiB",
+                MAX_BYTES >> 20
+            ),
+        }
+    }
+}
+
 /// Copies regular files and directories from `from` to `to`; symlinks and special files are
-/// skipped with a warning. `shown` is the path as the student knows it.
+/// skipped with a warning, never opened. `shown` is the path as the student knows it.
 fn copy_tree(
     from: &Path,
     to: &Path,
@@ -204,15 +236,34 @@ fn copy_tree(
     budget: &mut CopyBudget,
     warnings: &mut Vec<String>,
 ) -> Result<Result<(), Unusable>, StageError> {
+    copy_dir(from, to, shown, 0, budget, warnings)
+}
+
+fn copy_dir(
+    from: &Path,
+    to: &Path,
+    shown: &str,
+    depth: usize,
+    budget: &mut CopyBudget,
+    warnings: &mut Vec<String>,
+) -> Result<Result<(), Unusable>, StageError> {
     let copy_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| StageError::Copy { path, source }
     };
+    budget.dirs += 1;
+    if depth > MAX_DEPTH || budget.dirs > MAX_DIRS {
+        return Ok(Err(CopyBudget::exceeded()));
+    }
     fs::create_dir_all(to).map_err(copy_err(to))?;
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .map_err(copy_err(from))?
-        .collect::<Result<_, _>>()
-        .map_err(copy_err(from))?;
+    // Bounded before sorting: a folder of a million entries is refused, not collected.
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(from).map_err(copy_err(from))? {
+        entries.push(entry.map_err(copy_err(from))?);
+        if entries.len() > MAX_FILES + MAX_DIRS {
+            return Ok(Err(CopyBudget::exceeded()));
+        }
+    }
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name();
@@ -227,18 +278,35 @@ fn copy_tree(
                 "{shown} is a symbolic link to {target}: not followed"
             ));
         } else if ft.is_dir() {
-            if let Err(u) = copy_tree(&entry.path(), &to.join(&name), &shown, budget, warnings)? {
+            let sub = copy_dir(
+                &entry.path(),
+                &to.join(&name),
+                &shown,
+                depth + 1,
+                budget,
+                warnings,
+            )?;
+            if let Err(u) = sub {
                 return Ok(Err(u));
             }
         } else if ft.is_file() {
             budget.files += 1;
-            budget.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if budget.files > MAX_FILES || budget.bytes > MAX_BYTES {
-                return Ok(Err(Unusable::TooLarge {
-                    limit: format!("{MAX_FILES} files or {} MiB", MAX_BYTES >> 20),
-                }));
+            if budget.files > MAX_FILES {
+                return Ok(Err(CopyBudget::exceeded()));
             }
-            fs::copy(entry.path(), to.join(&name)).map_err(copy_err(&entry.path()))?;
+            let left = MAX_BYTES - budget.bytes;
+            match untrusted_file::copy_capped(&entry.path(), &to.join(&name), left) {
+                Ok(bytes) => budget.bytes += bytes,
+                Err(Refused::TooLarge { .. }) => return Ok(Err(CopyBudget::exceeded())),
+                Err(Refused::Io(source)) => {
+                    return Err(StageError::Copy {
+                        path: entry.path(),
+                        source,
+                    })
+                }
+                // Swapped for a link or a FIFO since it was listed.
+                Err(why) => warnings.push(format!("{shown}: {why}")),
+            }
         } else {
             warnings.push(format!("{shown} is not a regular file: not copied"));
         }

@@ -95,3 +95,65 @@ fn too_many_files_is_unusable() {
         Unusable::TooLarge { .. }
     ));
 }
+
+#[test]
+fn fifos_and_devices_are_never_opened_and_staging_goes_on() {
+    let sub = tempfile::tempdir().unwrap();
+    write(sub.path(), "src/bin/counter.rs", "fn main() {}");
+    // Opened for reading, a FIFO without a writer would block the grader forever.
+    nix::unistd::mkfifo(
+        &sub.path().join("src/bin/pipe.rs"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    symlink("/dev/zero", sub.path().join("src/zero.rs")).unwrap();
+    let staged = stage(sub.path(), &Skeleton::builtin()).unwrap().unwrap();
+    assert!(staged.path().join("src/bin/counter.rs").is_file());
+    assert!(!staged.path().join("src/bin/pipe.rs").exists());
+    assert!(!staged.path().join("src/zero.rs").exists());
+    let warnings = staged.warnings.join("\n");
+    assert!(
+        warnings.contains("src/bin/pipe.rs is not a regular file: not copied"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("src/zero.rs is a symbolic link"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn a_huge_file_or_folders_nested_too_deep_are_unusable_with_the_limits_named() {
+    let huge = tempfile::tempdir().unwrap();
+    write(huge.path(), "src/bin/counter.rs", "fn main() {}");
+    let file = fs::File::create(huge.path().join("src/data.rs")).unwrap();
+    // Sparse: costs no disk here, and the copy stops at the limit.
+    file.set_len(MAX_BYTES + 1).unwrap();
+    let why = stage(huge.path(), &Skeleton::builtin())
+        .unwrap()
+        .unwrap_err();
+    assert!(why.to_string().contains("32 MiB"), "{why}");
+
+    let deep = tempfile::tempdir().unwrap();
+    let rel = format!("src/{}f.rs", "d/".repeat(MAX_DEPTH + 1));
+    write(deep.path(), &rel, "");
+    let why = stage(deep.path(), &Skeleton::builtin())
+        .unwrap()
+        .unwrap_err();
+    assert!(why.to_string().contains("16 levels of folders"), "{why}");
+}
+
+#[test]
+fn many_extra_entries_give_a_bounded_list_of_warnings() {
+    let sub = tempfile::tempdir().unwrap();
+    write(sub.path(), "src/bin/counter.rs", "fn main() {}");
+    for i in 0..MAX_EXTRA_WARNINGS + 30 {
+        write(sub.path(), &format!("junk{i:03}.txt"), "");
+    }
+    let staged = stage(sub.path(), &Skeleton::builtin()).unwrap().unwrap();
+    assert_eq!(staged.warnings.len(), MAX_EXTRA_WARNINGS + 1);
+    assert_eq!(
+        staged.warnings.last().unwrap(),
+        "ignored 30 more entries: only src/ is graded"
+    );
+}

@@ -12,13 +12,25 @@
 //! `fn racy(…)`, the `else` of `if safe`), or in a function only called from such blocks, is
 //! skipped.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use super::lexer::{self, Item, Source, Statement};
+use super::lexer::{self, step, Item, Source, Statement};
+use crate::untrusted_file;
 
 /// Statements between a load and a store that still make a pair.
 const WINDOW: usize = 12;
+/// Source files scanned for one binary, and bytes read from each and from all: a student's
+/// counter is one or two files of a few KiB; more is not the counter.
+const MAX_FILES: usize = 32;
+const MAX_FILE_BYTES: u64 = 256 << 10;
+const MAX_TOTAL_BYTES: u64 = 1 << 20;
+/// Characters of a load's or store's target looked at; a longer one is no useful hint.
+const MAX_EXPR: usize = 256;
+/// Lock guards tracked at once.
+const MAX_GUARDS: usize = 16;
+/// Hints described per file (only [`MAX_SHOWN`] are shown).
+const MAX_HINTS_PER_FILE: usize = 8;
 /// Hints worth showing in one message.
 pub(crate) const MAX_SHOWN: usize = 2;
 
@@ -91,7 +103,11 @@ impl Hint {
 }
 
 /// The hints for `binary` of the staged submission in `workdir`: its `src/bin/<binary>.rs` and
-/// the crate's other non-binary sources, each described with its path.
+/// the crate's other non-binary sources (`src/*.rs`), each described with its path.
+///
+/// The staged copy is the student's text: at most [`MAX_FILES`] files, each read only when it
+/// is a regular file of at most [`MAX_FILE_BYTES`] (never through a link), at most
+/// [`MAX_TOTAL_BYTES`] in all. A file left out costs hints, never the grading.
 pub(crate) fn for_submission(workdir: &Path, binary: &str) -> Vec<String> {
     let mut files = vec![format!("src/bin/{binary}.rs")];
     if let Ok(entries) = std::fs::read_dir(workdir.join("src")) {
@@ -104,21 +120,39 @@ pub(crate) fn for_submission(workdir: &Path, binary: &str) -> Vec<String> {
         more.sort();
         files.extend(more);
     }
-    files
-        .iter()
-        .filter_map(|f| Some((f, std::fs::read_to_string(workdir.join(f)).ok()?)))
-        .flat_map(|(f, text)| scan(&text).into_iter().map(move |h| h.describe(f)))
-        .collect()
+    files.truncate(MAX_FILES);
+    let mut budget = MAX_TOTAL_BYTES;
+    let mut hints = Vec::new();
+    for file in &files {
+        let limit = MAX_FILE_BYTES.min(budget);
+        let Ok(text) = untrusted_file::read_text_capped(&workdir.join(file), limit) else {
+            continue;
+        };
+        budget -= text.len() as u64;
+        hints.extend(
+            scan(&text)
+                .into_iter()
+                .take(MAX_HINTS_PER_FILE)
+                .map(|h| h.describe(file)),
+        );
+    }
+    hints
 }
 
 /// Every hint in `source`, in source order.
+///
+/// Linear in the length of `source` by construction, whatever its shape (one 2 MB statement,
+/// blocks nested a million deep, thousands of functions): facts about blocks are computed
+/// once per block, loads are looked up by target, and each look at a target's text is bounded
+/// by [`MAX_EXPR`]. The lexer's `step` counter lets the tests check this without a clock.
 pub(crate) fn scan(source: &str) -> Vec<Hint> {
     let src = lexer::split(source);
-    let racy_fns = racy_only_functions(&src);
-    let skip = |s: &Statement| in_racy_code(&src, s.block, &racy_fns);
+    let facts = BlockFacts::of(&src);
+    let skip = |s: &Statement| s.block.is_some_and(|b| facts.racy[b]);
     let mut hints = Vec::new();
     let mut state = LockState::default();
-    let mut loads: Vec<Load> = Vec::new();
+    // The latest load of each (target, function).
+    let mut loads: HashMap<(String, Option<usize>), Load> = HashMap::new();
     let statements: Vec<&Statement> = src
         .items
         .iter()
@@ -137,9 +171,13 @@ pub(crate) fn scan(source: &str) -> Vec<Hint> {
             Item::Statement(s) => s,
         };
         index += 1;
-        let function = function_of(&src, s.block);
+        // Each pass below is one walk over the statement's text.
+        step(16 * s.text.len() + 1);
+        let function = s.block.and_then(|b| facts.function[b]);
         if let Some(guard) = std_guard(&s.text) {
-            state.guards.push((guard, s.block));
+            if state.guards.len() < MAX_GUARDS {
+                state.guards.push((guard, s.block));
+            }
         } else if has_call(&s.text, "pthread_mutex_lock") || has_call(&s.text, "sem_wait") {
             state.explicit += 1;
         }
@@ -155,21 +193,20 @@ pub(crate) fn scan(source: &str) -> Vec<Hint> {
         }
         let held = state.held();
         for target in loads_in(&s.text) {
-            loads.push(Load {
-                target,
+            let load = Load {
                 line: s.line,
                 index,
-                function,
                 held,
-            });
+            };
+            loads.insert((target, function), load);
         }
         for target in stores_in(&s.text) {
-            let pair = loads.iter().rev().find(|l| {
-                l.target == target && l.function == function && index - l.index <= WINDOW
-            });
-            let Some(load) = pair else {
+            step(1);
+            let key = (target, function);
+            let Some(load) = loads.get(&key).filter(|l| index - l.index <= WINDOW) else {
                 continue;
             };
+            let target = key.0;
             let unlock_between = state
                 .last_unlock
                 .filter(|(at, _)| *at >= load.index && *at <= index);
@@ -189,7 +226,7 @@ pub(crate) fn scan(source: &str) -> Vec<Hint> {
             };
             hints.push(hint);
         }
-        if !held && in_unsafe(&src, s.block) {
+        if !held && s.block.is_some_and(|b| facts.in_unsafe[b]) {
             if let Some(target) = compound_through_pointer(&s.text) {
                 hints.push(Hint::CompoundThroughPointer {
                     target,
@@ -211,14 +248,59 @@ pub(crate) fn scan(source: &str) -> Vec<Hint> {
     hints
 }
 
-/// A load seen, waiting for a store of the same target.
+/// What the scan asks about a block, computed once per block from its parent's (a block's
+/// parent always comes before it in [`Source::blocks`]).
+struct BlockFacts {
+    /// The enclosing function's block (the block itself when it is one).
+    function: Vec<Option<usize>>,
+    /// Inside an `unsafe` block or function.
+    in_unsafe: Vec<bool>,
+    /// Code that runs only in the racy mode.
+    racy: Vec<bool>,
+}
+
+impl BlockFacts {
+    fn of(src: &Source) -> BlockFacts {
+        let n = src.blocks.len();
+        let mut facts = BlockFacts {
+            function: Vec::with_capacity(n),
+            in_unsafe: Vec::with_capacity(n),
+            racy: Vec::with_capacity(n),
+        };
+        // Racy by the headers alone, before helper functions are known.
+        let mut racy_by_header = Vec::with_capacity(n);
+        for (i, b) in src.blocks.iter().enumerate() {
+            step(2 * b.header.len() + b.previous_sibling.as_ref().map_or(0, String::len) + 1);
+            let parent = b.parent;
+            let inherited = |v: &Vec<bool>| parent.is_some_and(|p| v[p]);
+            facts.function.push(if function_name(&b.header).is_some() {
+                Some(i)
+            } else {
+                parent.and_then(|p| facts.function[p])
+            });
+            facts
+                .in_unsafe
+                .push(unsafe_header(&b.header) || inherited(&facts.in_unsafe));
+            racy_by_header.push(
+                racy_header(&b.header, b.previous_sibling.as_deref()) || inherited(&racy_by_header),
+            );
+        }
+        let racy_fns = racy_only_functions(src, &racy_by_header);
+        for (i, b) in src.blocks.iter().enumerate() {
+            let parent_racy = b.parent.is_some_and(|p| facts.racy[p]);
+            facts
+                .racy
+                .push(racy_fns.contains(&i) || racy_by_header[i] || parent_racy);
+        }
+        facts
+    }
+}
+
+/// A load seen, waiting for a store of the same target (in the same function).
 struct Load {
-    target: String,
     line: usize,
     /// Statement index, for the window.
     index: usize,
-    /// The enclosing function's block.
-    function: Option<usize>,
     /// Whether a lock was held at the load.
     held: bool,
 }
@@ -305,11 +387,13 @@ fn stores_in(text: &str) -> Vec<String> {
     out
 }
 
-/// The first argument of the call whose `(` ends at `at`, normalised.
+/// The first argument of the call whose `(` ends at `at`, normalised; `None` past
+/// [`MAX_EXPR`] characters.
 fn first_argument(text: &str, at: usize) -> Option<String> {
     let mut depth = 0;
     let rest = &text[at..];
-    for (i, c) in rest.char_indices() {
+    for (i, c) in rest.char_indices().take(MAX_EXPR) {
+        step(1);
         match c {
             '(' | '[' => depth += 1,
             ')' | ']' if depth == 0 => return normalise(&rest[..i]),
@@ -324,23 +408,29 @@ fn first_argument(text: &str, at: usize) -> Option<String> {
 /// The receivers of `method` calls in `text` (`counter` of `counter.load(`), normalised.
 fn method_receivers(text: &str, method: &str) -> Vec<String> {
     text.match_indices(method)
-        .filter_map(|(at, _)| {
-            let before: Vec<char> = text[..at].chars().collect();
-            let mut i = before.len();
-            let mut depth = 0;
-            while i > 0 {
-                let c = before[i - 1];
-                match c {
-                    ')' | ']' => depth += 1,
-                    '(' | '[' if depth > 0 => depth -= 1,
-                    c if depth > 0 || c.is_alphanumeric() || "_.:*".contains(c) => {}
-                    _ => break,
-                }
-                i -= 1;
-            }
-            normalise(&before[i..].iter().collect::<String>())
-        })
+        .filter_map(|(at, _)| receiver_before(&text[..at]))
         .collect()
+}
+
+/// The expression that ends `before` (`a.b[i]` of `x = a.b[i]`), walking back at most
+/// [`MAX_EXPR`] characters (a receiver longer than that is no useful hint).
+fn receiver_before(before: &str) -> Option<String> {
+    let mut start = before.len();
+    let mut depth = 0;
+    for (walked, (i, c)) in before.char_indices().rev().enumerate() {
+        step(1);
+        if walked == MAX_EXPR {
+            return None;
+        }
+        match c {
+            ')' | ']' => depth += 1,
+            '(' | '[' if depth > 0 => depth -= 1,
+            c if depth > 0 || c.is_alphanumeric() || "_.:*".contains(c) => {}
+            _ => break,
+        }
+        start = i;
+    }
+    normalise(&before[start..])
 }
 
 /// A location as text, for comparison: no spaces, no `&`/`&mut`, no `addr_of!` wrapper.
@@ -392,13 +482,6 @@ fn is_identifier(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// The enclosing function's block.
-fn function_of(src: &Source, block: Option<usize>) -> Option<usize> {
-    src.enclosing(block)
-        .find(|(_, b)| function_name(&b.header).is_some())
-        .map(|(i, _)| i)
-}
-
 /// `fn NAME(…)` (with any qualifiers): NAME.
 fn function_name(header: &str) -> Option<&str> {
     let at = header.find("fn ")?;
@@ -412,48 +495,63 @@ fn function_name(header: &str) -> Option<&str> {
     (end > 0).then(|| &rest[..end])
 }
 
-fn in_unsafe(src: &Source, block: Option<usize>) -> bool {
-    src.enclosing(block).any(|(_, b)| {
-        b.header == "unsafe"
-            || b.header.ends_with(" unsafe")
-            || b.header.ends_with("(unsafe")
-            || b.header.contains("unsafe fn ")
-    })
-}
-
-/// Whether code in `block` runs only in the racy mode.
-fn in_racy_code(src: &Source, block: Option<usize>, racy_fns: &BTreeSet<usize>) -> bool {
-    src.enclosing(block).any(|(i, b)| {
-        racy_fns.contains(&i) || racy_header(&b.header, b.previous_sibling.as_deref())
-    })
+fn unsafe_header(header: &str) -> bool {
+    header == "unsafe"
+        || header.ends_with(" unsafe")
+        || header.ends_with("(unsafe")
+        || header.contains("unsafe fn ")
 }
 
 /// Functions whose every call is in racy code (one level: enough for `fn racy(…)` helpers
-/// called from a `match` arm or the `else` of `if safe`).
-fn racy_only_functions(src: &Source) -> BTreeSet<usize> {
-    let none = BTreeSet::new();
-    let mut racy = BTreeSet::new();
-    for (i, b) in src.blocks.iter().enumerate() {
-        let Some(name) = function_name(&b.header) else {
-            continue;
-        };
-        let calls: Vec<&Statement> = src
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Statement(s)
-                    if has_call(&s.text, name) && function_name(&s.text) != Some(name) =>
-                {
-                    Some(s)
-                }
-                _ => None,
-            })
-            .collect();
-        if !calls.is_empty() && calls.iter().all(|s| in_racy_code(src, s.block, &none)) {
-            racy.insert(i);
+/// called from a `match` arm or the `else` of `if safe`). `racy_by_header` says, per block,
+/// whether a header names the racy mode there. One pass over the statements, counting calls
+/// per name, then one look-up per function.
+fn racy_only_functions(src: &Source, racy_by_header: &[bool]) -> BTreeSet<usize> {
+    // Per called name: (statements calling it, those in racy code).
+    let mut calls: HashMap<&str, (usize, usize)> = HashMap::new();
+    for item in &src.items {
+        let Item::Statement(s) = item else { continue };
+        step(2 * s.text.len() + 1);
+        let defines = function_name(&s.text);
+        let racy = s.block.is_some_and(|b| racy_by_header[b]);
+        for name in call_names(&s.text) {
+            if defines == Some(name) {
+                continue;
+            }
+            let count = calls.entry(name).or_default();
+            count.0 += 1;
+            count.1 += usize::from(racy);
         }
     }
-    racy
+    src.blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| {
+            function_name(&b.header)
+                .and_then(|name| calls.get(name))
+                .is_some_and(|&(all, racy)| all > 0 && all == racy)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The distinct names `text` calls: identifiers directly followed by `(` (the last segment of a
+/// path), as [`has_call`] finds them.
+fn call_names(text: &str) -> HashSet<&str> {
+    let mut names = HashSet::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() || c == '_' {
+            start.get_or_insert(i);
+            continue;
+        }
+        if let Some(from) = start.take() {
+            if c == '(' {
+                names.insert(&text[from..i]);
+            }
+        }
+    }
+    names
 }
 
 /// Whether a block with `header` (after a block with `previous`) is the racy mode's.

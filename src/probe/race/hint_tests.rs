@@ -217,3 +217,94 @@ fn the_fixture_counters_get_the_hints_of_their_bugs() {
         assert_eq!(kinds(&scan(source)), expected, "{name}: {:?}", scan(source));
     }
 }
+
+/// Work done by `scan(source)`, in the lexer's `step` units.
+fn steps_of(source: &str) -> u64 {
+    let before = lexer::STEPS.with(|s| s.get());
+    let _ = scan(source);
+    lexer::STEPS.with(|s| s.get()) - before
+}
+
+/// Shapes that made earlier passes quadratic, each about 2 MB: the scan's work must stay a
+/// small multiple of the length (a quadratic pass would be about a million times it). Counted
+/// in steps, not timed: the test cannot flake on a busy machine.
+#[test]
+fn pathological_sources_cost_work_linear_in_their_length() {
+    const LEN: usize = 2 << 20;
+    let fill = |unit: &str, head: &str, tail: &str| {
+        let mut s = String::from(head);
+        while s.len() < LEN {
+            s.push_str(unit);
+        }
+        s.push_str(tail);
+        s
+    };
+    let cases = [
+        // One statement: a word, then spaces (the lexer once trimmed per character).
+        ("spaces", fill(" ", "fn f() { a", "; }")),
+        // One statement of chained loads (each receiver walked back to the start).
+        ("chain", fill(".load(SeqCst)", "fn f() { let x = a", "; }")),
+        // One statement of many loads then many stores of other targets.
+        (
+            "loads-stores",
+            fill("a.load(o) + b.store(c, o) + ", "fn f() { let x = ", "0; }"),
+        ),
+        // Blocks nested deep, a statement in each (every statement walked its blocks).
+        ("nesting", fill("if !safe { p.load(o); ", "fn f() { ", "}")),
+        // Thousands of functions, each called once (every function searched every statement).
+        ("functions", {
+            let mut s = String::new();
+            let mut i = 0;
+            while s.len() < LEN {
+                s.push_str(&format!("fn f{i}() {{ f{i}(); }} "));
+                i += 1;
+            }
+            s
+        }),
+        // Guards taken and dropped (each drop searched every guard).
+        ("guards", {
+            let mut s = String::from("fn f() { ");
+            let mut i = 0;
+            while s.len() < LEN {
+                s.push_str(&format!("let g{i} = m.lock(); drop(g{i}); x.load(o); "));
+                i += 1;
+            }
+            s.push('}');
+            s
+        }),
+        // A long first argument, and a long unclosed call.
+        ("argument", fill("(", "fn f() { read_volatile(", "); }")),
+    ];
+    for (name, source) in &cases {
+        let steps = steps_of(source);
+        assert!(
+            steps <= 64 * source.len() as u64,
+            "{name}: {steps} steps for {} bytes",
+            source.len()
+        );
+    }
+}
+
+#[test]
+fn only_small_regular_files_are_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("bin")).unwrap();
+    let racy = "fn f(p: *mut u64) { unsafe { *p += 1; } }";
+    std::fs::write(src.join("bin/counter.rs"), racy).unwrap();
+    assert_eq!(for_submission(dir.path(), "counter").len(), 1);
+    // A huge file, a link to /dev/zero and a FIFO beside it: skipped, never read to the end.
+    std::fs::write(
+        src.join("huge.rs"),
+        format!("{racy}{}", " ".repeat(MAX_FILE_BYTES as usize)),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/dev/zero", src.join("zero.rs")).unwrap();
+    nix::unistd::mkfifo(
+        &src.join("pipe.rs"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(src.join("bin/counter.rs"), src.join("link.rs")).unwrap();
+    assert_eq!(for_submission(dir.path(), "counter").len(), 1);
+}

@@ -5,6 +5,23 @@
 //! a hint. Blocks are what braces delimit; a block's *header* is the text before its `{`
 //! (`fn work(word: *mut u64)`, `if safe`, `else`, `unsafe`, `"racy" =>`).
 
+/// Counts units of work of the scan (characters looked at, look-ups made) so tests can check
+/// that it stays linear in the length of the source without reading a clock; nothing in
+/// release builds.
+#[inline]
+pub(crate) fn step(units: usize) {
+    #[cfg(test)]
+    STEPS.with(|s| s.set(s.get() + units as u64));
+    #[cfg(not(test))]
+    let _ = units;
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Work done on this thread since it started (see [`step`]).
+    pub(crate) static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// One statement (or block header) of the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Statement {
@@ -43,7 +60,9 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    /// The blocks enclosing `block`, innermost first.
+    /// The blocks enclosing `block`, innermost first (the scan keeps per-block facts instead:
+    /// walking this per statement is quadratic in the nesting depth).
+    #[cfg(test)]
     pub fn enclosing(&self, block: Option<usize>) -> impl Iterator<Item = (usize, &Block)> {
         std::iter::successors(block, |&b| self.blocks[b].parent).map(|b| (b, &self.blocks[b]))
     }
@@ -57,9 +76,13 @@ pub(crate) fn split(source: &str) -> Source {
     // Per open block (and the top level), the header of its last closed child.
     let mut last_closed: Vec<Option<String>> = vec![None];
     let mut text = String::new();
+    // Whether `text` holds anything but whitespace: asking `text.trim()` per character would
+    // make a long run of spaces quadratic.
+    let mut content = false;
     let mut start_line = 1;
     let mut line = 1;
     let flush = |out: &mut Source, text: &mut String, start: usize, block: Option<usize>| {
+        step(text.len() + 1);
         if !text.trim().is_empty() {
             out.items.push(Item::Statement(Statement {
                 line: start,
@@ -70,6 +93,10 @@ pub(crate) fn split(source: &str) -> Source {
         text.clear();
     };
     for c in clean.chars() {
+        step(1);
+        if matches!(c, '{' | '}' | ';') {
+            content = false;
+        }
         match c {
             '{' => {
                 let header = text.trim().to_string();
@@ -95,8 +122,9 @@ pub(crate) fn split(source: &str) -> Source {
             }
             ';' => flush(&mut out, &mut text, start_line, stack.last().copied()),
             _ => {
-                if text.trim().is_empty() && !c.is_whitespace() {
+                if !content && !c.is_whitespace() {
                     start_line = line;
+                    content = true;
                 }
                 text.push(c);
             }
@@ -122,6 +150,7 @@ pub(crate) fn blank_comments_and_literals(source: &str) -> String {
         _ => ' ',
     };
     while i < chars.len() {
+        step(1);
         let c = chars[i];
         let next = chars.get(i + 1).copied();
         if c == '/' && next == Some('/') {
