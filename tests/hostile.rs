@@ -11,7 +11,9 @@ use common::*;
 use serde_json::Value;
 use std::io::ErrorKind;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(target_os = "linux")]
+use std::path::PathBuf;
 
 fn stdout_of(t: &Value) -> &str {
     t["evidence"]["stdout"].as_str().unwrap_or("").trim()

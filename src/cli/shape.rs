@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
+#[cfg(target_os = "linux")]
 use crate::sandbox::shape_sim::{self, SimShape};
 
 #[derive(Args, Debug)]
@@ -32,10 +33,18 @@ enum ShapeArg {
 }
 
 /// Enters the shape and execs the command; returns only when that failed.
+#[cfg(target_os = "linux")]
 pub(super) fn run(args: ShapeArgs) -> Result<u8> {
     let shape = match args.shape {
         ShapeArg::Container => SimShape::Container,
         ShapeArg::Unprivileged => SimShape::Unprivileged,
     };
     Err(shape_sim::enter(shape, args.uid, &args.command).into())
+}
+
+/// The simulator needs Linux's namespaces and capabilities.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn run(args: ShapeArgs) -> Result<u8> {
+    let _ = (args.shape, args.uid, args.command);
+    anyhow::bail!("the machine-shape simulator needs Linux")
 }

@@ -31,6 +31,8 @@ mod orphans;
 mod ruleset;
 mod seccomp;
 pub mod shape;
+// Namespaces, mounts and capabilities are Linux's: elsewhere there is no shape to simulate.
+#[cfg(target_os = "linux")]
 pub mod shape_sim;
 mod supervise;
 mod uids;
