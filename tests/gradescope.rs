@@ -19,7 +19,18 @@ fn autograder(fill: impl FnOnce(&Path)) -> tempfile::TempDir {
 
 /// Runs `run_autograder` on `root` with `spec`; returns (exit code, results.json if written).
 fn run_autograder(root: &Path, spec: &Path) -> (i32, Option<Value>, String) {
-    let out = std::process::Command::new("bash")
+    run_autograder_with(root, spec, |_| {})
+}
+
+/// [`run_autograder`] with `setup` applied to the command first.
+fn run_autograder_with(
+    root: &Path,
+    spec: &Path,
+    setup: impl FnOnce(&mut std::process::Command),
+) -> (i32, Option<Value>, String) {
+    let mut cmd = std::process::Command::new("bash");
+    setup(&mut cmd);
+    let out = cmd
         .arg(common::root().join("gradescope/run_autograder"))
         .env("AUTOGRADER_ROOT", root)
         .env("LABGRADE_BIN", assert_cmd::cargo::cargo_bin("labgrade"))
@@ -152,4 +163,22 @@ fn a_late_submission_is_penalised_by_gradescopes_own_submission_time() {
         output.contains("Handed in 2 days late (Thursday 3 December 2026, 22:01 (UTC-05:00), per Gradescope's submission time): a 30% late penalty, 10 → 7 / 10 points."),
         "{output}"
     );
+}
+
+#[test]
+fn no_cargo_on_the_image_is_an_autograder_error_not_a_zero() {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), s));
+    // No toolchain anywhere: run_autograder also looks in $HOME/.cargo/bin.
+    let home = tempfile::tempdir().unwrap();
+    let (code, results, log) = run_autograder_with(dir.path(), &quick_spec(), |cmd| {
+        cmd.env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env_remove("CARGO");
+    });
+    assert_ne!(code, 0, "{log}");
+    assert!(
+        results.is_none(),
+        "a score of 0 would blame the student\n{log}"
+    );
+    assert!(log.contains("cannot start cargo"), "{log}");
 }
