@@ -182,3 +182,49 @@ fn no_cargo_on_the_image_is_an_autograder_error_not_a_zero() {
     );
     assert!(log.contains("cannot start cargo"), "{log}");
 }
+
+#[test]
+fn too_few_cores_for_the_speedup_tests_is_an_autograder_error_not_free_points() {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), s));
+    // One core, as on Gradescope's default machine (half a vCPU); the spec's speedup pool is 2.
+    let speedup = root().join("tests/specs/speedup.toml");
+    let one_core = |cmd: &mut std::process::Command| {
+        *cmd = std::process::Command::new("taskset");
+        cmd.args(["-c", "0", "bash"]);
+    };
+    let (code, results, log) = run_autograder_with(dir.path(), &speedup, one_core);
+    assert_eq!(code, 2, "{log}");
+    assert!(results.is_none(), "{log}");
+    assert!(log.contains("too few cores"), "{log}");
+}
+
+#[test]
+fn too_few_cores_can_be_graded_under_the_specs_inconclusive_rule_when_asked() {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), s));
+    let speedup = root().join("tests/specs/speedup.toml");
+    let one_core = |cmd: &mut std::process::Command| {
+        *cmd = std::process::Command::new("taskset");
+        cmd.args(["-c", "0", "bash"])
+            .env("LABGRADE_FEW_CORES", "undecided");
+    };
+    let (code, results, log) = run_autograder_with(dir.path(), &speedup, one_core);
+    assert_eq!(code, 0, "{log}");
+    let results = results.unwrap_or_else(|| panic!("{log}"));
+    let undecided: Vec<&Value> = results["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["output"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not assessable")
+        })
+        .collect();
+    assert!(!undecided.is_empty(), "{results:#}");
+    // tests/specs/speedup.toml says `inconclusive = "fail"`.
+    assert!(
+        undecided.iter().all(|t| t["status"] == "failed"),
+        "{results:#}"
+    );
+}
