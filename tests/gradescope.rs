@@ -228,3 +228,190 @@ fn too_few_cores_can_be_graded_under_the_specs_inconclusive_rule_when_asked() {
         "{results:#}"
     );
 }
+
+/// Whether this test can imitate Gradescope's harness here (root, for the mount namespace and
+/// the shape simulator). Off CI a non-root run says `skipped:`; on CI, which runs as root, not
+/// being root is a failure.
+fn can_imitate_the_harness(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{test}: CI runs as root, and imitating Gradescope needs root"
+    );
+    eprintln!("skipped: {test}: imitating Gradescope's harness needs root");
+    false
+}
+
+/// Gradescope's documented `results.json` fields, with the types and values it accepts.
+fn assert_gradescope_schema(results: &Value, what: &str) {
+    assert!(results["score"].is_number(), "{what}: score\n{results:#}");
+    if let Some(v) = results.get("stdout_visibility") {
+        assert!(
+            ["hidden", "visible", "after_due_date", "after_published"]
+                .contains(&v.as_str().unwrap()),
+            "{what}: stdout_visibility {v}"
+        );
+    }
+    for field in ["output", "visibility"] {
+        if let Some(v) = results.get(field) {
+            assert!(v.is_string(), "{what}: {field} {v}");
+        }
+    }
+    if let Some(v) = results.get("execution_time") {
+        assert!(v.is_number(), "{what}: execution_time {v}");
+    }
+    let tests = results["tests"].as_array().expect("tests is an array");
+    assert!(!tests.is_empty(), "{what}");
+    let mut sum = 0.0;
+    for t in tests {
+        assert!(t["name"].is_string(), "{what}: {t:#}");
+        assert!(t["output"].is_string(), "{what}: {t:#}");
+        assert!(t["max_score"].is_number(), "{what}: {t:#}");
+        let score = t["score"].as_f64().expect("a test's score is a number");
+        assert!(score <= t["max_score"].as_f64().unwrap(), "{what}: {t:#}");
+        sum += score;
+        assert!(
+            ["passed", "failed"].contains(&t["status"].as_str().unwrap()),
+            "{what}: {t:#}"
+        );
+        assert!(
+            ["hidden", "visible", "after_due_date", "after_published"]
+                .contains(&t["visibility"].as_str().unwrap()),
+            "{what}: {t:#}"
+        );
+    }
+    // Without a late penalty the score is the tests' total.
+    let score = results["score"].as_f64().unwrap();
+    assert!((score - sum).abs() < 1e-9, "{what}: {score} != {sum}");
+}
+
+/// What must agree between two gradings of one submission: the score and every test's name,
+/// status, score, maximum and visibility (outputs hold paths and times).
+fn verdicts(results: &Value) -> (f64, Vec<(String, String, f64, f64, String)>) {
+    let tests = results["tests"].as_array().unwrap().iter().map(|t| {
+        (
+            t["name"].as_str().unwrap().to_string(),
+            t["status"].as_str().unwrap().to_string(),
+            t["score"].as_f64().unwrap(),
+            t["max_score"].as_f64().unwrap(),
+            t["visibility"].as_str().unwrap().to_string(),
+        )
+    });
+    (results["score"].as_f64().unwrap(), tests.collect())
+}
+
+/// The whole path a course takes: the zip of make-autograder-zip.sh (with the course's spec in
+/// it), unpacked on a tmpfs /autograder in a private mount namespace, setup.sh run (its cache
+/// warm-up for real), then run_autograder on four kinds of submission in the simulated
+/// Gradescope container; every results.json is checked against Gradescope's documented fields
+/// and against `labgrade grade --format gradescope` of the same submission.
+#[test]
+fn gradescope_end_to_end_from_the_zip_in_a_container() {
+    if !can_imitate_the_harness("gradescope_end_to_end_from_the_zip_in_a_container") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let zip = work.path().join("autograder.zip");
+    let made = std::process::Command::new("bash")
+        .arg(root().join("gradescope/make-autograder-zip.sh"))
+        .arg("--spec")
+        .arg(quick_spec())
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let submissions = [
+        ("correct", "reference"),
+        ("buggy", "off_by_one"),
+        ("loose", "misshaped"),
+        ("threads", "threads_pool"),
+    ];
+    // The mount point; created (empty) only where the machine lacks it, removed after.
+    let mount_point = Path::new("/autograder");
+    let created = !mount_point.exists();
+    if created {
+        std::fs::create_dir(mount_point).unwrap();
+    }
+    let harness = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "bash"])
+        .arg(root().join("tests/gradescope/harness.sh"))
+        .arg(&zip)
+        .arg(&out)
+        .arg(assert_cmd::cargo::cargo_bin("labgrade"))
+        .arg(root().join("fixtures/submissions"))
+        .args(submissions.iter().map(|(n, f)| format!("{n}={f}")))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    if created {
+        let _ = std::fs::remove_dir(mount_point);
+    }
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+    assert!(
+        harness.status.success(),
+        "{harness:?}\nsetup.log:\n{}",
+        read("setup.log")
+    );
+    let setup = read("setup.log");
+    assert!(
+        setup.contains("build cache warm (release and probe"),
+        "{setup}"
+    );
+    eprintln!(
+        "the image's build cache: {} MB",
+        read("cache-bytes").trim().parse::<u64>().unwrap_or(0) >> 20
+    );
+
+    for (name, fixture_name) in submissions {
+        let log = read(&format!("{name}.log"));
+        assert_eq!(read(&format!("{name}.exit")).trim(), "0", "{name}:\n{log}");
+        assert!(
+            log.contains("machine shape: root in a container without namespace privileges"),
+            "{name}: not graded in the container shape\n{log}"
+        );
+        let results: Value = serde_json::from_str(&read(&format!("{name}.json")))
+            .unwrap_or_else(|e| panic!("{name}: no results.json ({e})\n{log}"));
+        assert_gradescope_schema(&results, name);
+        assert_eq!(
+            results["extra_data"]["lab"], "lab10-quick",
+            "{name}: the course's spec from the zip\n{results:#}"
+        );
+
+        // Loose files are graded as run_autograder stages them: in src/bin/.
+        let staged = tempfile::tempdir().unwrap();
+        let graded = if name == "loose" {
+            let bin = staged.path().join("src/bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            for rs in std::fs::read_dir(fixture(fixture_name)).unwrap() {
+                let rs = rs.unwrap().path();
+                std::fs::copy(&rs, bin.join(rs.file_name().unwrap())).unwrap();
+            }
+            staged.path().to_path_buf()
+        } else {
+            fixture(fixture_name)
+        };
+        let direct = labgrade()
+            .arg("grade")
+            .arg(&graded)
+            .arg("--spec")
+            .arg(quick_spec())
+            .args(["--format", "gradescope", "--name", name])
+            .output()
+            .unwrap();
+        let direct: Value = serde_json::from_slice(&direct.stdout)
+            .unwrap_or_else(|e| panic!("{name}: direct grading printed no JSON ({e})"));
+        assert_eq!(verdicts(&results), verdicts(&direct), "{name}");
+        let full = results["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["status"] == "passed");
+        assert_eq!(full, name != "buggy", "{name}\n{results:#}");
+    }
+}

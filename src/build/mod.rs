@@ -229,6 +229,17 @@ pub fn build_unoptimised(
     Ok(report)
 }
 
+/// Compiles the course dependencies into worker `worker`'s target directory in every profile
+/// a grading may build with (release, and the unoptimised `probe` of calibrated race tests),
+/// so that gradings compile only the student's crate: a Gradescope image is warmed this way
+/// once, when it is built. Fetches them first (the network, once).
+pub fn warm(cache: &BuildCache, worker: usize) -> Result<(), BuildError> {
+    resolve_cargo()?;
+    let lease = cache.lease(worker)?;
+    cache.warm_profile(&lease, Profile::Probe)?;
+    Ok(())
+}
+
 /// One cargo invocation for `wanted` in `profile`.
 fn build_profile(
     staged: &Staged,

@@ -3,6 +3,7 @@
 //! terminal, exit status).
 
 mod batch;
+mod cache_cmd;
 mod reports;
 mod sandbox_cmd;
 mod shape;
@@ -57,6 +58,9 @@ enum Command {
     /// Show the machine's shape, which sandbox layers are active on it and why the others
     /// are not, and whether its cores suffice for the spec's speedup tests.
     Doctor(sandbox_cmd::DoctorArgs),
+    /// Work with the build cache.
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
     /// Run one command through the sandbox and print what happened as JSON.
     #[command(name = "sandbox-run")]
     SandboxRun(sandbox_cmd::SandboxRunArgs),
@@ -206,6 +210,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Spec(SpecCommand::Verify(args)) => verify::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
         Command::Doctor(args) => sandbox_cmd::doctor(args),
+        Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),
         Command::Shape(args) => shape::run(args),
     }
