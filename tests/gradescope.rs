@@ -289,9 +289,12 @@ fn assert_gradescope_schema(results: &Value, what: &str) {
     assert!((score - sum).abs() < 1e-9, "{what}: {score} != {sum}");
 }
 
+/// A test's name, status, score, maximum and visibility.
+type Verdict = (String, String, f64, f64, String);
+
 /// What must agree between two gradings of one submission: the score and every test's name,
 /// status, score, maximum and visibility (outputs hold paths and times).
-fn verdicts(results: &Value) -> (f64, Vec<(String, String, f64, f64, String)>) {
+fn verdicts(results: &Value) -> (f64, Vec<Verdict>) {
     let tests = results["tests"].as_array().unwrap().iter().map(|t| {
         (
             t["name"].as_str().unwrap().to_string(),
