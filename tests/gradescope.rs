@@ -418,3 +418,61 @@ fn gradescope_end_to_end_from_the_zip_in_a_container() {
         assert_eq!(full, name != "buggy", "{name}\n{results:#}");
     }
 }
+
+/// `[deadline] due = "gradescope"` graded by run_autograder with `metadata` as Gradescope's
+/// submission_metadata.json; returns results.json.
+fn graded_with_gradescope_dates(metadata: &str) -> Value {
+    let dir = autograder(|s| copy_dir(&fixture("reference"), s));
+    std::fs::write(dir.path().join("submission_metadata.json"), metadata).unwrap();
+    let spec = root().join("tests/specs/gradescope-deadline.toml");
+    let (code, results, log) = run_autograder(dir.path(), &spec);
+    assert_eq!(code, 0, "{log}");
+    results.unwrap_or_else(|| panic!("no results.json\n{log}"))
+}
+
+#[test]
+fn the_due_date_is_gradescopes_and_a_students_extension_applies() {
+    // Due 1 December, submitted 3 December: 2 started days late, 20% off 10 points.
+    let assignment = r#""assignment": {"due_date": "2026-12-01T22:00:00.000000-05:00",
+        "late_due_date": "2026-12-05T22:00:00.000000-05:00", "title": "Lab 10"}"#;
+    let created = r#""created_at": "2026-12-03T21:00:00.5-05:00""#;
+    let late = graded_with_gradescope_dates(&format!(
+        r#"{{"id": 7, {created}, {assignment}, "users": [{{"id": 1, "name": "S"}}]}}"#
+    ));
+    assert_eq!(late["score"], 8.0, "{late:#}");
+    // The same submission from a student whose extension moved the due date to 4 December.
+    let extended = graded_with_gradescope_dates(&format!(
+        r#"{{"id": 7, {created}, {assignment}, "users": [{{"id": 1, "name": "S",
+            "assignment": {{"due_date": "2026-12-04T22:00:00.000000-05:00",
+                            "late_due_date": "2026-12-06T22:00:00.000000-05:00"}}}}]}}"#
+    ));
+    assert_eq!(extended["score"], 10.0, "{extended:#}");
+    // After the late due date (only staff can upload then) it earns nothing.
+    let after = graded_with_gradescope_dates(&format!(
+        r#"{{"id": 7, "created_at": "2026-12-06T21:00:00-05:00", {assignment}, "users": []}}"#
+    ));
+    assert_eq!(after["score"], 0.0, "{after:#}");
+}
+
+#[test]
+fn a_course_spec_in_the_zip_is_graded_without_labgrade_spec() {
+    // Gradescope unpacks the zip in /autograder/source; make-autograder-zip.sh --spec puts the
+    // course's spec in its course/ folder.
+    let dir = autograder(|s| copy_dir(&fixture("off_by_one"), s));
+    let course = dir.path().join("source/course");
+    std::fs::create_dir_all(&course).unwrap();
+    std::fs::copy(hidden_spec(), course.join("hidden.toml")).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(common::root().join("gradescope/run_autograder"))
+        .env("AUTOGRADER_ROOT", dir.path())
+        .env("LABGRADE_BIN", assert_cmd::cargo::cargo_bin("labgrade"))
+        .env_remove("LABGRADE_SPEC")
+        .env("LABGRADE_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("results/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["extra_data"]["lab"], "lab10-hidden", "{results:#}");
+}

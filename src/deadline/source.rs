@@ -103,11 +103,10 @@ fn found(at: ZonedTime, source: TimeSource, skipped: Vec<String>) -> Submitted {
 
 /// `created_at` of a Gradescope metadata file; `Ok(None)` when there is no such file.
 pub fn from_gradescope_metadata(path: &Path) -> Result<Option<ZonedTime>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => created_at(&text).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read it: {e}")),
-    }
+    // Bounded, and never through a symbolic link.
+    super::gradescope::read(path)?
+        .map(|text| created_at(&text))
+        .transpose()
 }
 
 /// The `created_at` field of a metadata file's text
