@@ -46,7 +46,8 @@ pub enum GradeError {
     #[error("could not build the reference solution: {0}")]
     Reference(String),
     #[error("could not take the timing lane: {0}")]
-    Lane(#[source] std::io::Error),
+    // Not a `source`: the message shows it, and error chains would repeat it.
+    Lane(std::io::Error),
 }
 
 impl Grader {
