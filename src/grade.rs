@@ -41,8 +41,13 @@ pub enum GradeError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Run(#[from] SpawnError),
+    /// The reference solution a speedup test compares against did not build: the grader's
+    /// toolchain or cache, never the student (a speedup left undecided would be free points).
+    #[error("could not build the reference solution: {0}")]
+    Reference(String),
     #[error("could not take the timing lane: {0}")]
-    Lane(#[source] std::io::Error),
+    // Not a `source`: the message shows it, and error chains would repeat it.
+    Lane(std::io::Error),
 }
 
 impl Grader {
@@ -58,8 +63,9 @@ impl Grader {
     }
 
     /// The built yardstick's `pool_sum` (the spec's reference solution, else the built-in
-    /// neutral workload), when some test needs it (built once per grader).
-    fn reference(&self, runnable: &[Runnable<'_>]) -> Option<&Path> {
+    /// neutral workload), when some test needs it (built once per grader). A yardstick that
+    /// does not build is the grader's error, never the student's.
+    fn reference(&self, runnable: &[Runnable<'_>]) -> Result<Option<&Path>, GradeError> {
         let needed = runnable.iter().any(|(_, t, _, _)| {
             matches!(
                 &t.kind,
@@ -67,12 +73,15 @@ impl Grader {
             )
         });
         if !needed {
-            return None;
+            return Ok(None);
         }
         let built = self.reference.get_or_init(|| {
             crate::reference::build(&self.cache, self.worker, self.spec.reference.as_deref())
         });
-        built.as_ref().ok().map(|r| r.pool_sum.as_path())
+        match built {
+            Ok(r) => Ok(Some(r.pool_sum.as_path())),
+            Err(why) => Err(GradeError::Reference(why.clone())),
+        }
     }
     /// Grades the submission in `dir`, named `name` in the result.
     pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
@@ -203,7 +212,7 @@ impl Grader {
         lane: &Lane,
         exclusive: bool,
     ) -> Result<Vec<TestResult>, GradeError> {
-        let reference = self.reference(runnable);
+        let reference = self.reference(runnable)?;
         let next = AtomicUsize::new(0);
         let results = Mutex::new(Vec::with_capacity(runnable.len()));
         let threads = jobs.clamp(1, runnable.len().max(1));

@@ -74,3 +74,30 @@ fn the_result_records_the_audit_as_evidence() {
     assert_eq!(audit["workers_created"], 4, "{audit:#}");
     assert_eq!(audit["threads_created"], 0, "{audit:#}");
 }
+
+/// A pool of 64 threads under the runs' 1 GiB address-space limit: glibc's per-thread malloc
+/// arenas (64 MiB reserved each) used to make some runs panic with EAGAIN, so the same
+/// submission got "threads, not processes" one time and a crash the next. With the runs'
+/// `MALLOC_ARENA_MAX` it prints the right total every time.
+#[test]
+fn a_pool_of_64_threads_runs_the_same_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("pool_sum");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let built = std::process::Command::new(rustc)
+        .args(["-O", "--edition", "2021", "-o"])
+        .arg(&exe)
+        .arg(fixture("threads_pool").join("src/bin/pool_sum.rs"))
+        .status()
+        .expect("rustc runs");
+    assert!(built.success());
+    let exe = exe.to_str().unwrap();
+    for run in 0..20 {
+        let r = sandbox_run(&["--wall", "60", "--", exe, "1000000", "64"]);
+        assert_eq!(
+            (&r["ending"], r["stdout"].as_str().unwrap().trim()),
+            (&serde_json::json!({ "exited": 0 }), "500000500000"),
+            "run {run}: {r:#}"
+        );
+    }
+}

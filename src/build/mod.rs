@@ -54,6 +54,15 @@ pub enum BuildError {
     Cache(#[from] CacheError),
     #[error("could not run cargo: {0}")]
     Spawn(#[from] sandbox::SpawnError),
+    /// No cargo to start: the grader's toolchain is missing (never the student's fault).
+    #[error("cannot start cargo: {0}")]
+    NoCargo(String),
+    /// Cargo failed for a reason of this machine, before any compiler judged the code: the
+    /// toolchain could not start in the sandbox, the offline dependencies are gone, the disk
+    /// is full. A student's code fails only through rustc, which cargo reports as
+    /// "could not compile".
+    #[error("cargo failed for a reason of this machine, not of the submission: {0}")]
+    Machine(String),
     #[error("could not copy the built {binary}: {source}")]
     Copy {
         binary: String,
@@ -65,6 +74,64 @@ pub enum BuildError {
 /// The cargo to run: the one that runs us (`cargo run`, tests), else `cargo` on `PATH`.
 pub(crate) fn cargo_program() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The cargo to run as a path that exists: `CARGO` as given, else `cargo` found on `PATH`.
+/// Checked before every build, because inside the sandbox a missing program is only an exit
+/// status, which would read as the student's compile error.
+pub(crate) fn resolve_cargo() -> Result<PathBuf, BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let program = PathBuf::from(cargo_program());
+    if program.components().count() > 1 {
+        return if executable(&program) {
+            Ok(program)
+        } else {
+            Err(BuildError::NoCargo(format!(
+                "CARGO={} is not an executable file",
+                program.display()
+            )))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(&program))
+        .find(|p| executable(p))
+        .ok_or_else(|| {
+            BuildError::NoCargo(format!(
+                "`{}` is not on PATH ({}) and CARGO is unset: install a Rust toolchain \
+                 (rustup) for the user that runs labgrade",
+                program.display(),
+                path.to_string_lossy()
+            ))
+        })
+}
+
+/// Why cargo's failure is the machine's and not the submission's, if it is (see
+/// [`BuildError::Machine`]).
+fn machine_failure(ending: &Ending, stdout: &str, stderr: &str) -> Option<String> {
+    let full = [
+        "No space left on device",
+        "os error 28",
+        "Disk quota exceeded",
+    ];
+    if full
+        .iter()
+        .any(|m| stderr.contains(m) || stdout.contains(m))
+    {
+        return Some("the disk is full (No space left on device)".to_string());
+    }
+    let judged = stderr.contains("could not compile") || stdout.contains(r#""level":"error""#);
+    match ending {
+        Ending::Exited(code) if *code != 0 && !judged => {
+            let last: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = last[last.len().saturating_sub(3)..].join(" / ");
+            Some(format!("cargo exited with status {code}: {tail}"))
+        }
+        _ => None,
+    }
 }
 
 /// The environment of a build: what cargo and rustc need to find the toolchain and the
@@ -175,6 +242,17 @@ pub fn build_unoptimised(
     Ok(report)
 }
 
+/// Compiles the course dependencies into worker `worker`'s target directory in every profile
+/// a grading may build with (release, and the unoptimised `probe` of calibrated race tests),
+/// so that gradings compile only the student's crate: a Gradescope image is warmed this way
+/// once, when it is built. Fetches them first (the network, once).
+pub fn warm(cache: &BuildCache, worker: usize) -> Result<(), BuildError> {
+    resolve_cargo()?;
+    let lease = cache.lease(worker)?;
+    cache.warm_profile(&lease, Profile::Probe)?;
+    Ok(())
+}
+
 /// One cargo invocation for `wanted` in `profile`.
 fn build_profile(
     staged: &Staged,
@@ -200,6 +278,7 @@ fn build_profile(
         });
     }
 
+    let cargo = resolve_cargo()?;
     let lease = cache.lease(worker)?;
     if profile != Profile::Release {
         cache.warm_profile(&lease, profile)?;
@@ -223,7 +302,7 @@ fn build_profile(
         args.push(b.into());
     }
     let job = Job {
-        program: cargo_program().into(),
+        program: cargo,
         args,
         cwd: staged.path().to_path_buf(),
         env: build_env(&lease.dir, &home),
@@ -233,6 +312,13 @@ fn build_profile(
     };
     let outcome = sandbox::run(&job);
     let result = outcome.map_err(BuildError::from).and_then(|outcome| {
+        if let Some(why) = machine_failure(
+            &outcome.ending,
+            &String::from_utf8_lossy(&outcome.stdout.bytes),
+            &outcome.stderr.lossy(),
+        ) {
+            return Err(BuildError::Machine(why));
+        }
         let messages = diagnostics::parse(&outcome.stdout.bytes);
         for b in &present {
             let state = match (&outcome.ending, messages.executables.get(*b)) {
@@ -339,5 +425,40 @@ mod tests {
             home.map(PathBuf::from),
             Some(cargo_home::lease_home(&target))
         );
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::{machine_failure, Ending};
+
+    #[test]
+    fn a_compile_error_is_the_students() {
+        let stderr = "error: could not compile `lab10` (bin \"counter\") due to 1 previous error";
+        assert_eq!(machine_failure(&Ending::Exited(101), "", stderr), None);
+    }
+
+    #[test]
+    fn a_cargo_that_cannot_start_or_find_its_toolchain_is_the_machines() {
+        for stderr in [
+            "labgrade sandbox: cannot start /x/cargo: No such file or directory",
+            "error: toolchain '1.95.0-x86_64-unknown-linux-gnu' is not installed",
+        ] {
+            assert!(machine_failure(&Ending::Exited(1), "", stderr).is_some());
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_the_machines_even_mid_compile() {
+        let stderr = "error: failed to write: No space left on device (os error 28)\n\
+                      error: could not compile `lab10`";
+        let why = machine_failure(&Ending::Exited(101), "", stderr).unwrap();
+        assert!(why.contains("disk is full"), "{why}");
+    }
+
+    #[test]
+    fn a_timeout_stays_a_verdict() {
+        let after = std::time::Duration::from_secs(1);
+        assert_eq!(machine_failure(&Ending::TimedOut { after }, "", ""), None);
     }
 }

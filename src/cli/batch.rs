@@ -44,6 +44,13 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let spec = args.specs.load()?;
     // Said before grading starts: a TA must not discover it in the results.
     super::warnings::warn_cores(&spec);
+    if spec.gradescope_deadline.is_some() {
+        // Gradescope's dates are per submission, in a file batch does not have.
+        eprintln!(
+            "labgrade: warning: no late policy applied: the spec's due date is Gradescope's \
+             (`due = \"gradescope\"`), which only `grade --submission-metadata` reads"
+        );
+    }
     super::warnings::warn_missing_guarantees();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -3,6 +3,7 @@
 //! terminal, exit status).
 
 mod batch;
+mod cache_cmd;
 mod reports;
 mod sandbox_cmd;
 mod shape;
@@ -57,6 +58,9 @@ enum Command {
     /// Show the machine's shape, which sandbox layers are active on it and why the others
     /// are not, and whether its cores suffice for the spec's speedup tests.
     Doctor(sandbox_cmd::DoctorArgs),
+    /// Work with the build cache.
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
     /// Run one command through the sandbox and print what happened as JSON.
     #[command(name = "sandbox-run")]
     SandboxRun(sandbox_cmd::SandboxRunArgs),
@@ -222,6 +226,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Spec(SpecCommand::Verify(args)) => verify::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
         Command::Doctor(args) => sandbox_cmd::doctor(args),
+        Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),
         Command::Shape(args) => shape::run(args),
     }
@@ -243,8 +248,19 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
         spec = spec.select(&args.select.only)?;
     }
     let outputs = reports::Outputs::new(args.format, args.out.as_deref(), &args.select.reports)?;
+    // `due = "gradescope"`: this submission's due date is in Gradescope's metadata.
+    let gradescope_dates = match (&spec.gradescope_deadline, student) {
+        (Some(rules), false) => {
+            let resolved = gradescope_deadline(rules, args.submission_metadata.as_deref())?;
+            resolved.map(|(deadline, dates)| {
+                spec.deadline = Some(deadline);
+                dates
+            })
+        }
+        _ => None,
+    };
     // The student sees the time left; staff get the late policy applied to the result.
-    let (countdown, late) = match (&spec.deadline, student) {
+    let (countdown, mut late) = match (&spec.deadline, student) {
         (Some(d), true) => (Some(deadline::countdown(d, UtcTime::now())), None),
         (Some(d), false) => (
             None,
@@ -252,6 +268,13 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
         ),
         (None, _) => (None, None),
     };
+    // After Gradescope's late due date no student can submit; what staff upload then for
+    // them earns nothing unless an extension moved that date.
+    if let (Some(dates), Some(late)) = (&gradescope_dates, late.as_mut()) {
+        if deadline::gradescope::after_late_due(dates, &late.submitted.at) {
+            late.penalty_fraction = 1.0;
+        }
+    }
     let grader = grader(spec, 0, default_jobs());
     let name = args
         .name
@@ -280,6 +303,29 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
     } else {
         EXIT_FAIL
     })
+}
+
+/// The deadline of a spec whose dates are Gradescope's, from the metadata file Gradescope
+/// wrote (`--submission-metadata`; never one inside the submission). Without that option:
+/// `None`, with a warning (a TA's local run). With it but unusable: the grader's error.
+fn gradescope_deadline(
+    rules: &crate::spec::LateRules,
+    metadata: Option<&Path>,
+) -> Result<Option<(Deadline, deadline::gradescope::Dates)>> {
+    let Some(path) = metadata else {
+        eprintln!(
+            "labgrade: warning: no late policy applied: the spec's due date is Gradescope's, \
+             and no --submission-metadata names Gradescope's submission_metadata.json"
+        );
+        return Ok(None);
+    };
+    let text = deadline::gradescope::read(path)
+        .and_then(|t| t.ok_or_else(|| "no such file".to_string()))
+        .map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+    let dates = deadline::gradescope::parse(&text)
+        .and_then(|dates| Ok((deadline::gradescope::deadline(rules, &dates)?, dates)))
+        .map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+    Ok(Some(dates))
 }
 
 /// What `deadline` makes of the submission in `dir`; `None`, with a warning, when not even its
@@ -323,6 +369,21 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                     s.exercises.len(),
                     s.max_score()
                 );
+                if let Some(rules) = &s.gradescope_deadline {
+                    // Only the policy is the spec's; `describe_policy` reads no due date.
+                    let d = Deadline {
+                        due: deadline::time::ZonedTime {
+                            at: UtcTime { unix_ms: 0 },
+                            offset_minutes: 0,
+                        },
+                        grace: rules.grace,
+                        penalty: rules.penalty,
+                    };
+                    println!(
+                        "  due when Gradescope says (its due date, or the student's extension); {}",
+                        deadline::describe_policy(&d)
+                    );
+                }
                 // The deadline as students will read it: a wrong offset shows here.
                 if let Some(d) = &s.deadline {
                     println!(

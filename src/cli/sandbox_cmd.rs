@@ -18,6 +18,11 @@ use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Refusal, Shap
 pub(super) struct DoctorArgs {
     #[command(flatten)]
     specs: SpecArgs,
+    /// Exit 2 (after the report) when this machine has fewer cores than the spec's largest
+    /// speedup test has workers: for an autograder that must not hand out undecided
+    /// speedups (gradescope/run_autograder).
+    #[arg(long)]
+    require_cores: bool,
 }
 
 /// Prints the machine's shape, every layer as active or missing with the reason, what would
@@ -61,6 +66,11 @@ pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
     let spec = args.specs.load()?;
     let cores = super::default_jobs();
     match super::warnings::cores(&spec) {
+        Some(w) if args.require_cores => {
+            println!("\n{} {w}", "cores:".red().bold());
+            eprintln!("labgrade: error: too few cores to grade this spec: {w}");
+            return Ok(super::EXIT_ERROR);
+        }
         Some(w) => println!("\n{} {w}", "cores:".yellow().bold()),
         None => println!(
             "\n{} {cores} available{}",

@@ -6,6 +6,7 @@
 //! small I/O function per place a submission time can come from (Gradescope's metadata, git,
 //! the files' modification times). Nothing here grades or prints.
 
+pub mod gradescope;
 pub mod source;
 pub mod time;
 

@@ -41,8 +41,6 @@ pub const METADATA_FILE: &str = "submission_metadata.json";
 const GIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Entries looked at for the newest file time; a submission is a few source files.
 const MAX_ENTRIES: usize = 100_000;
-/// Gradescope's metadata is a few KiB.
-const MAX_METADATA_BYTES: u64 = 1 << 20;
 /// A ref file is one line; `packed-refs` of a student's repository a few KiB.
 const MAX_REF_BYTES: u64 = 4 << 10;
 const MAX_PACKED_REFS_BYTES: u64 = 1 << 20;
@@ -133,14 +131,10 @@ fn found(at: ZonedTime, source: TimeSource, skipped: Vec<String>) -> Submitted {
 
 /// `created_at` of a Gradescope metadata file; `Ok(None)` when there is no such file.
 pub fn from_gradescope_metadata(path: &Path) -> Result<Option<ZonedTime>, String> {
-    // Trusted, but a wrong path (a FIFO, a huge file) must still cost nothing. Links are
-    // followed here: the TA named this file.
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    match untrusted_file::read_text_capped(&target, MAX_METADATA_BYTES) {
-        Ok(text) => created_at(&text).map(Some),
-        Err(untrusted_file::Refused::Missing) => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
+    // Bounded, and never through a symbolic link.
+    super::gradescope::read(path)?
+        .map(|text| created_at(&text))
+        .transpose()
 }
 
 /// The `created_at` field of a metadata file's text

@@ -356,6 +356,10 @@ pub fn minimal_env() -> Vec<(OsString, OsString)> {
     vec![
         ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
         ("LC_ALL".into(), "C".into()),
+        // glibc gives every thread its own malloc arena, reserving 64 MiB of address space
+        // each: a pool of 64 threads then exhausts the 1 GiB RLIMIT_AS and panics with EAGAIN
+        // some runs and not others. Two arenas make a thread pool's verdict deterministic.
+        ("MALLOC_ARENA_MAX".into(), "2".into()),
     ]
 }
 

@@ -6,12 +6,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Diagnostics;
-use super::model::{Deadline, LatePenalty, LatePeriod};
+use super::model::{Deadline, LatePenalty, LatePeriod, LateRules};
 use super::raw::{RawDeadline, RawPenalty, RawPenaltyTable};
 use super::values;
 use crate::deadline::time::ZonedTime;
 
 const EXAMPLE_DUE: &str = "due = 2026-12-01T22:00:00-05:00";
+/// `due = "gradescope"`: the due dates of Gradescope's submission metadata.
+const GRADESCOPE: &str = "gradescope";
 const PENALTY_FORMS: &str = "`\"none\"`, `{ flat = 0.2 }` (a fraction of the score), \
                              `{ per_day = 0.1, max = 0.5 }` or `{ per_hour = 0.01, max = 0.5 }`";
 
@@ -28,6 +30,26 @@ pub fn deadline(diags: &mut Diagnostics, raw: &Spanned<RawDeadline>) -> Option<D
             None
         }
     };
+    let rules = late_rules(diags, raw);
+    let rules = rules?;
+    Some(Deadline {
+        due: due?,
+        grace: rules.grace,
+        penalty: rules.penalty,
+    })
+}
+
+/// Whether `[deadline]` takes its dates from Gradescope: `due = "gradescope"`.
+pub fn from_gradescope(raw: &Spanned<RawDeadline>) -> bool {
+    matches!(
+        raw.get_ref().due.as_ref().map(|v| v.get_ref()),
+        Some(toml::Value::String(s)) if s == GRADESCOPE
+    )
+}
+
+/// The grace period and the penalty of `[deadline]`, checked.
+pub fn late_rules(diags: &mut Diagnostics, raw: &Spanned<RawDeadline>) -> Option<LateRules> {
+    let d = raw.get_ref();
     let grace = d.grace.as_ref().map_or(Some(Duration::ZERO), |g| {
         values::duration_or_zero(diags, "grace", g)
     });
@@ -35,8 +57,7 @@ pub fn deadline(diags: &mut Diagnostics, raw: &Spanned<RawDeadline>) -> Option<D
         .penalty
         .as_ref()
         .map_or(Some(LatePenalty::None), |p| penalty(diags, p));
-    Some(Deadline {
-        due: due?,
+    Some(LateRules {
         grace: grace?,
         penalty: penalty?,
     })
@@ -56,7 +77,7 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
             ),
             Err(_) => format!(
                 "`due` is a string; a deadline is a TOML datetime without quotes, like \
-                 `{EXAMPLE_DUE}`"
+                 `{EXAMPLE_DUE}`, or `due = \"{GRADESCOPE}\"` for Gradescope's due dates"
             ),
         },
         other => format!(

@@ -26,6 +26,18 @@ pub struct Spec {
     /// When the lab is due and what lateness costs (`[deadline]`); `None`: no deadline, no
     /// countdown, no late penalty.
     pub deadline: Option<Deadline>,
+    /// `[deadline] due = "gradescope"`: the due dates are Gradescope's, read per submission
+    /// from its `submission_metadata.json` (a student's extension included); these are the
+    /// grace period and penalty applied to them. `deadline` stays `None` until a grading
+    /// resolves it ([`crate::deadline::gradescope`]).
+    pub gradescope_deadline: Option<LateRules>,
+}
+
+/// The late policy without a due date: what `[deadline] due = "gradescope"` keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateRules {
+    pub grace: Duration,
+    pub penalty: LatePenalty,
 }
 
 /// `[deadline]`: the due instant, the grace period and the late penalty.
@@ -338,6 +350,23 @@ impl Spec {
                 }
                 (None, Some(b)) => all.deadline = Some(b),
                 _ => {}
+            }
+            match (&all.gradescope_deadline, next.gradescope_deadline) {
+                (Some(a), Some(b)) if *a != b => {
+                    return Err(CombineError::DifferentDeadlines {
+                        first: all.origin.clone(),
+                        second: next.origin.clone(),
+                    })
+                }
+                (None, Some(b)) => all.gradescope_deadline = Some(b),
+                _ => {}
+            }
+            // A fixed date and Gradescope's are two deadlines.
+            if all.deadline.is_some() && all.gradescope_deadline.is_some() {
+                return Err(CombineError::DifferentDeadlines {
+                    first: all.origin.clone(),
+                    second: next.origin.clone(),
+                });
             }
             all.origin = format!("{}, {}", all.origin, next.origin);
         }

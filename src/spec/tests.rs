@@ -657,3 +657,28 @@ fn specs_naming_different_references_cannot_be_combined() {
         Some("a".into())
     );
 }
+
+#[test]
+fn a_deadline_can_take_its_dates_from_gradescope() {
+    let exercise =
+        "[[exercise]]\nid = \"e\"\nbinary = \"e\"\n[[exercise.test]]\nkind = \"output\"\n\
+                    name = \"a\"\nargs = [\"1\"]\n";
+    let spec = ok(&format!(
+        "lab = \"x\"\ntitle = \"X\"\n[deadline]\ndue = \"gradescope\"\ngrace = \"10m\"\n\
+         penalty = {{ flat = 0.2 }}\n{exercise}"
+    ));
+    assert_eq!(spec.deadline, None, "resolved per submission");
+    assert_eq!(
+        spec.gradescope_deadline,
+        Some(LateRules {
+            grace: Duration::from_secs(600),
+            penalty: LatePenalty::Flat { fraction: 0.2 },
+        })
+    );
+    // A fixed date and Gradescope's cannot both be the deadline.
+    let fixed = ok(&format!(
+        "lab = \"y\"\ntitle = \"Y\"\n[deadline]\ndue = 2026-12-01T22:00:00Z\n{}",
+        exercise.replace("\"e\"", "\"f\"")
+    ));
+    assert!(Spec::combine(vec![spec, fixed]).is_err());
+}

@@ -34,10 +34,13 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<
     let build_timeout = raw.build.as_ref().and_then(|b| b.timeout.as_ref());
     let build_timeout = values::duration_or(&mut diags, "timeout", build_timeout, BUILD_TIMEOUT);
     let defaults = defaults(&mut diags, &raw);
-    let deadline = raw
-        .deadline
-        .as_ref()
-        .and_then(|d| super::deadline::deadline(&mut diags, d));
+    let (deadline, gradescope_deadline) = match raw.deadline.as_ref() {
+        Some(d) if super::deadline::from_gradescope(d) => {
+            (None, super::deadline::late_rules(&mut diags, d))
+        }
+        Some(d) => (super::deadline::deadline(&mut diags, d), None),
+        None => (None, None),
+    };
 
     let mut exercises = Vec::new();
     match &raw.exercise {
@@ -69,6 +72,7 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<
         reference,
         exercises,
         deadline,
+        gradescope_deadline,
     };
     diags.finish(spec)
 }
