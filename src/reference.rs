@@ -64,7 +64,16 @@ pub fn build(
             _staged: staged,
             _sources: sources,
         }),
-        other => Err(format!("{what} did not build: {other:?}")),
+        Some(BinaryBuild::Failed(e)) => Err(format!(
+            "{what} did not build: {} {}",
+            e.location(),
+            e.message
+        )),
+        Some(BinaryBuild::TimedOut { after }) => Err(format!(
+            "{what} did not build within {} s",
+            after.as_secs()
+        )),
+        Some(BinaryBuild::Missing) | None => Err(format!("{what} has no src/bin/pool_sum.rs")),
     }
 }
 

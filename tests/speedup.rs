@@ -145,8 +145,9 @@ fn assert_undecided_says_so(reason: &str, t: &Value) {
 }
 
 /// A staff spec's `reference = "DIR"` is the yardstick (here one that does not compile, so the
-/// test needs no timing: the speedup cannot be decided and says why), and a `reference` naming
-/// no directory is a spec error with its line.
+/// test needs no timing: the course's own reference failing is the grader's error, exit 2 with
+/// the compiler's words, never a verdict on the student), and a `reference` naming no
+/// directory is a spec error with its line.
 #[test]
 fn a_staff_spec_names_the_reference_it_is_timed_against() {
     if !enough_cores() {
@@ -159,11 +160,20 @@ fn a_staff_spec_names_the_reference_it_is_timed_against() {
     let base = std::fs::read_to_string(spec()).unwrap();
     let staff = bundle.path().join("staff.toml");
     std::fs::write(&staff, format!("reference = \"broken-reference\"\n{base}")).unwrap();
-    let (_, r) = grade_json("sequential_pool", Some(&staff));
-    let t = test_named(&r, "pool-sum", "speedup: p=2");
-    assert_eq!(t["reason"], "inconclusive", "{t:#}");
-    let msg = t["message"].as_str().unwrap();
-    assert!(msg.contains("could not be built"), "{msg}");
+    let out = labgrade()
+        .arg("grade")
+        .arg(fixture("sequential_pool"))
+        .arg("--spec")
+        .arg(&staff)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken-reference did not build: src/bin/pool_sum.rs:1:"),
+        "{err}"
+    );
+    assert!(!err.contains("Some("), "a debug value in: {err}");
 
     std::fs::write(&staff, format!("reference = \"nowhere\"\n{base}")).unwrap();
     let out = labgrade()
