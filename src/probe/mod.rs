@@ -4,11 +4,13 @@
 //! student's program, return observations and verdicts, and never print.
 
 mod explain;
+mod hang;
 mod output;
 mod processes;
 mod race;
 mod speedup;
 
+pub use hang::{HangEvidence, HangKind};
 pub use speedup::SpeedupEvidence;
 
 use std::path::Path;
