@@ -1,8 +1,10 @@
 //! The order of a grading's shared tests, and stopping an exercise whose binary hangs on its
 //! first tests (`stop_after_hangs`).
 //!
-//! Tests run cheapest first (shortest timeout, then the runs that must succeed before the
-//! refusals of bad arguments, then spec order), so a hang shows in the first seconds. The
+//! Tests run cheapest first (the smallest numbers in their arguments, then the shortest
+//! timeout, the runs that must succeed before the refusals of bad arguments, spec order), so a
+//! hang shows in the first seconds and a hang on large inputs only is found after the small
+//! tests have passed. The
 //! first `stop_after_hangs` tests of an exercise are its *gates*: they run first, with the
 //! short `hang_timeout` (raised on a slow machine, never above a test's own timeout), and the
 //! exercise's other tests wait for them.
@@ -305,12 +307,32 @@ impl<'a> State<'a> {
     }
 
     /// The exercise hung: its gates fail as timeouts, everything else of it as not run.
-    fn stop(&mut self, exercise: &str, gates: Vec<(Job<'a>, TestResult)>) -> Watch<'a> {
+    fn stop(&mut self, exercise: &str, mut gates: Vec<(Job<'a>, TestResult)>) -> Watch<'a> {
+        // In the order they were planned, not the order they ended in.
+        gates.sort_by_key(|(j, _)| {
+            let tests = &j.runnable.0.tests;
+            let index = tests.iter().position(|t| std::ptr::eq(t, j.runnable.1));
+            cost(j.runnable.1, index.unwrap_or(0))
+        });
         let total = gates.first().map_or(0, |(j, _)| j.runnable.0.tests.len());
         let not_run = total - gates.len();
         let message = hang_report(&gates, not_run);
+        let first = match gates.len() {
+            1 => "Its first test hung".to_string(),
+            n => format!("Its first {n} tests all hung"),
+        };
         for (_, mut result) in gates {
-            result.message = format!("{}; {not_run} other test(s) were not run", result.message);
+            if not_run > 0 {
+                let end = if result.message.ends_with(['?', '.']) {
+                    " "
+                } else {
+                    ". "
+                };
+                result.message = format!(
+                    "{}{end}{first}, so its {not_run} other test(s) were not run.",
+                    result.message
+                );
+            }
             self.results.push(result);
         }
         let (theirs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
@@ -350,10 +372,13 @@ pub(super) fn hang_report(gates: &[(Job<'_>, TestResult)], not_run: usize) -> St
         .iter()
         .find(|h| h.kind == HangKind::Busy)
         .or(hangs.first());
-    let what = shown.map_or_else(String::new, |h| format!("; {}", h.explain()));
+    let what = shown.map_or_else(String::new, |h| match h.kind {
+        HangKind::Idle => " (it sat idle)".to_string(),
+        HangKind::Busy => " (it kept the CPU busy)".to_string(),
+    });
     format!(
-        "`{binary}` hung on {names}: no output after {:.1} s, where a correct program needs \
-         milliseconds on these small inputs{what}; its {not_run} other test(s) were not run",
+        "`{binary}` hung on {names}: no output after {:.1} s{what}, where a correct program \
+         needs milliseconds on these small inputs; its {not_run} other test(s) were not run",
         limit.as_secs_f64()
     )
 }
@@ -373,10 +398,26 @@ pub(super) fn not_run_result(test: &TestCase, exercise: &str, report: &str) -> T
     }
 }
 
-/// Cheapest first: the shortest timeout, runs that must succeed before refusals, spec order.
-fn cost(test: &TestCase, index: usize) -> (Duration, bool, usize) {
+/// Cheapest first: the smallest numbers in the arguments (N, K: the work), then the shortest
+/// timeout, runs that must succeed before refusals, spec order.
+fn cost(test: &TestCase, index: usize) -> (u128, Duration, bool, usize) {
+    let args: &[String] = match &test.kind {
+        TestKind::Output(o) => &o.args,
+        TestKind::Processes(p) => &p.args,
+        TestKind::Speedup(_) | TestKind::Race(_) => &[],
+    };
+    let size = args
+        .iter()
+        .filter_map(|a| a.parse::<u128>().ok())
+        .max()
+        .unwrap_or(0);
     let refusal = matches!(&test.kind, TestKind::Output(o) if o.exit == ExitExpectation::Failure);
-    (own_timeout(test).unwrap_or(Duration::MAX), refusal, index)
+    (
+        size,
+        own_timeout(test).unwrap_or(Duration::MAX),
+        refusal,
+        index,
+    )
 }
 
 /// A gate is a run that must print a result: a program that refuses bad arguments at once
@@ -518,9 +559,9 @@ args = ["safe", "2", "10"]
             [
                 ("n=0", two),
                 ("n=1", two),
+                ("bad args", None),
                 ("n=10", None),
                 ("safe", None),
-                ("bad args", None),
                 ("big n=1000000000", None),
             ]
         );
@@ -541,11 +582,9 @@ args = ["safe", "2", "10"]
         let message = &hung["pool-sum"];
         assert_eq!(
             message,
-            "`pool_sum` hung on n=0 and n=1: no output after 2.0 s, where a correct program \
-             needs milliseconds on these small inputs; it sat idle (2 ms of CPU in 2.0 s): a \
-             hang is usually a pipe whose write end the parent never closed (its read never \
-             sees end-of-file), a `wait` for a worker before reading that worker's pipe, or a \
-             worker that never exits; its 3 other test(s) were not run"
+            "`pool_sum` hung on n=0 and n=1: no output after 2.0 s (it sat idle), where a \
+             correct program needs milliseconds on these small inputs; its 3 other test(s) \
+             were not run"
         );
         let reason = |name: &str| {
             let t = results.iter().find(|t| t.name == name).unwrap();
