@@ -4,8 +4,7 @@
 //! Tests run cheapest first (the smallest numbers in their arguments, then the shortest
 //! timeout, the runs that must succeed before the refusals of bad arguments, spec order), so a
 //! hang shows in the first seconds and a hang on large inputs only is found after the small
-//! tests have passed. The
-//! first `stop_after_hangs` tests of an exercise are its *gates*: they run first, with the
+//! tests have passed. The first `stop_after_hangs` tests of an exercise are its *gates*: they run first, with the
 //! short `hang_timeout` (raised on a slow machine, never above a test's own timeout), and the
 //! exercise's other tests wait for them.
 //! - A gate that ends (pass or any other failure) shows the binary can finish: the other tests
@@ -16,6 +15,9 @@
 //!   must take a small fraction of the limit, else the gates run again with their full
 //!   timeouts): the exercise has hung, its gates fail as `timeout` and its other tests, the
 //!   timing probes included, fail as `not_run_after_hangs`, with one message that says so.
+//!   Its refusals of bad arguments still run, each with the short limit: a program that hangs
+//!   on every valid input may refuse bad arguments at once, and those points were never lost
+//!   to a hang.
 //!
 //! This module decides what runs next and what the results are; the grader's threads run the
 //! probes (it never spawns anything itself).
@@ -33,19 +35,33 @@ use super::Runnable;
 /// The hang limit is at least this many times what a run of nothing takes right now.
 pub(super) const YARDSTICK_MULTIPLE: u32 = 50;
 
-/// A test to run: which, and the limit of its run when it is a gate.
+/// A test to run: which, why, and the limit of its run when it is not the test's own timeout.
 #[derive(Clone, Copy)]
 pub(super) struct Job<'a> {
     pub runnable: Runnable<'a>,
-    /// `Some`: a gate, run with this limit (its own timeout when that is shorter).
-    pub gate_limit: Option<Duration>,
+    /// `Some`: run with this limit (the hang limit, or the test's own timeout when shorter).
+    pub limit: Option<Duration>,
+    pub role: Role,
+}
+
+/// Why a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A test like any other, with its own timeout.
+    Ordinary,
+    /// One of an exercise's first tests, with the hang limit.
+    Gate,
+    /// A refusal of bad arguments of an exercise that hung, with the hang limit: a program
+    /// that hangs on every valid input may still refuse bad arguments at once, and keeps
+    /// those points.
+    Refusal,
 }
 
 impl Job<'_> {
     /// The test as this job runs it: a gate's timeout is its limit.
     pub fn test(&self) -> TestCase {
         let mut test = self.runnable.1.clone();
-        if let (Some(limit), TestKind::Output(o)) = (self.gate_limit, &mut test.kind) {
+        if let (Some(limit), TestKind::Output(o)) = (self.limit, &mut test.kind) {
             o.timeout = limit;
         }
         test
@@ -53,7 +69,7 @@ impl Job<'_> {
 
     /// Whether the run was shorter than the test's own timeout.
     fn shortened(&self) -> bool {
-        self.gate_limit
+        self.limit
             .is_some_and(|l| Some(l) < own_timeout(self.runnable.1))
     }
 
@@ -125,12 +141,14 @@ impl<'a> Scheduler<'a> {
                 let limit = limit.min(own_timeout(r.1).unwrap_or(limit));
                 gates.push(Job {
                     runnable: r,
-                    gate_limit: Some(limit),
+                    limit: Some(limit),
+                    role: Role::Gate,
                 });
             } else {
                 rest.push(Job {
                     runnable: r,
-                    gate_limit: None,
+                    limit: None,
+                    role: Role::Ordinary,
                 });
             }
         }
@@ -164,7 +182,7 @@ impl<'a> Scheduler<'a> {
                 return confirm;
             }
             let ready = s.queue.iter().position(|job| {
-                job.gate_limit.is_some()
+                job.role != Role::Ordinary
                     || matches!(s.watches.get(job.exercise()), Some(Watch::Live))
             });
             if let Some(i) = ready {
@@ -183,7 +201,7 @@ impl<'a> Scheduler<'a> {
     pub fn finish(&self, job: Job<'a>, result: TestResult) {
         let mut s = self.state.lock().expect("no panics under the lock");
         s.running -= 1;
-        if job.gate_limit.is_none() {
+        if job.role != Role::Gate {
             s.results.push(result);
         } else {
             let hung = matches!(result.verdict, Verdict::Fail(Reason::Timeout { .. }));
@@ -277,7 +295,7 @@ impl<'a> State<'a> {
         self.watches.iter_mut().find_map(|(ex, w)| match w {
             Watch::Confirming { hung, claimed } if !*claimed => {
                 *claimed = true;
-                let limit = hung.first()?.0.gate_limit?;
+                let limit = hung.first()?.0.limit?;
                 Some(Next::Confirm {
                     exercise: ex.clone(),
                     limit,
@@ -302,7 +320,8 @@ impl<'a> State<'a> {
     fn requeue(&mut self, job: Job<'a>) {
         self.queue.push_front(Job {
             runnable: job.runnable,
-            gate_limit: None,
+            limit: None,
+            role: Role::Ordinary,
         });
     }
 
@@ -314,8 +333,15 @@ impl<'a> State<'a> {
             let index = tests.iter().position(|t| std::ptr::eq(t, j.runnable.1));
             cost(j.runnable.1, index.unwrap_or(0))
         });
+        let (theirs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|j| j.exercise() == exercise);
+        self.queue = others.into();
+        let (refusals, theirs): (Vec<_>, Vec<_>) =
+            theirs.into_iter().partition(|j| is_refusal(j.runnable.1));
+        let limit = gates.iter().filter_map(|(j, _)| j.limit).max();
         let total = gates.first().map_or(0, |(j, _)| j.runnable.0.tests.len());
-        let not_run = total - gates.len();
+        let not_run = total - gates.len() - refusals.len();
         let message = hang_report(&gates, not_run);
         let first = match gates.len() {
             1 => "Its first test hung".to_string(),
@@ -335,10 +361,15 @@ impl<'a> State<'a> {
             }
             self.results.push(result);
         }
-        let (theirs, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
-            .into_iter()
-            .partition(|j| j.exercise() == exercise);
-        self.queue = others.into();
+        // The refusals still run, each stopped at the hang limit.
+        for job in refusals {
+            let limit = limit.map(|l| l.min(own_timeout(job.runnable.1).unwrap_or(l)));
+            self.queue.push_back(Job {
+                runnable: job.runnable,
+                limit,
+                role: Role::Refusal,
+            });
+        }
         self.results.extend(
             theirs
                 .iter()
@@ -364,7 +395,7 @@ pub(super) fn hang_report(gates: &[(Job<'_>, TestResult)], not_run: usize) -> St
     let hangs: Vec<HangEvidence> = gates.iter().filter_map(|(_, r)| r.evidence.hang).collect();
     let limit = gates
         .iter()
-        .filter_map(|(j, _)| j.gate_limit)
+        .filter_map(|(j, _)| j.limit)
         .max()
         .unwrap_or_default();
     // Busy if any was: an endless loop is the more specific finding.
@@ -411,7 +442,7 @@ fn cost(test: &TestCase, index: usize) -> (u128, Duration, bool, usize) {
         .filter_map(|a| a.parse::<u128>().ok())
         .max()
         .unwrap_or(0);
-    let refusal = matches!(&test.kind, TestKind::Output(o) if o.exit == ExitExpectation::Failure);
+    let refusal = is_refusal(test);
     (
         size,
         own_timeout(test).unwrap_or(Duration::MAX),
@@ -423,7 +454,12 @@ fn cost(test: &TestCase, index: usize) -> (u128, Duration, bool, usize) {
 /// A gate is a run that must print a result: a program that refuses bad arguments at once
 /// proves nothing about whether it hangs.
 fn can_gate(test: &TestCase) -> bool {
-    matches!(&test.kind, TestKind::Output(o) if o.exit != ExitExpectation::Failure)
+    matches!(&test.kind, TestKind::Output(_)) && !is_refusal(test)
+}
+
+/// A run that must fail (bad arguments).
+fn is_refusal(test: &TestCase) -> bool {
+    matches!(&test.kind, TestKind::Output(o) if o.exit == ExitExpectation::Failure)
 }
 
 fn own_timeout(test: &TestCase) -> Option<Duration> {
@@ -529,7 +565,7 @@ args = ["safe", "2", "10"]
                 }
                 Next::Run(job) => {
                     let name = job.runnable.1.name.clone();
-                    ran.push((name.clone(), job.gate_limit));
+                    ran.push((name.clone(), job.limit));
                     let after = own_timeout(&job.test()).unwrap();
                     let r = if hangs(&name) {
                         let hang = HangEvidence::new(Duration::from_millis(2), after);
@@ -576,14 +612,25 @@ args = ["safe", "2", "10"]
         let pool_hangs = |n: &str| n != "safe";
         let (ran, checks, results, hung) =
             drive(Scheduler::new(&r, Duration::ZERO, true), pool_hangs, true);
-        let names: Vec<&str> = ran.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["n=0", "n=1", "safe"]);
+        let two = Some(Duration::from_secs(2));
+        let names: Vec<(&str, Option<Duration>)> =
+            ran.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        // The refusal of bad arguments still runs, with the hang limit.
+        assert_eq!(
+            names,
+            [
+                ("n=0", two),
+                ("n=1", two),
+                ("safe", None),
+                ("bad args", two)
+            ]
+        );
         assert_eq!(checks, ["pool-sum"]);
         let message = &hung["pool-sum"];
         assert_eq!(
             message,
             "`pool_sum` hung on n=0 and n=1: no output after 2.0 s (it sat idle), where a \
-             correct program needs milliseconds on these small inputs; its 3 other test(s) \
+             correct program needs milliseconds on these small inputs; its 2 other test(s) \
              were not run"
         );
         let reason = |name: &str| {
@@ -595,7 +642,8 @@ args = ["safe", "2", "10"]
         };
         assert_eq!(reason("n=0"), "timeout");
         assert_eq!(reason("n=1"), "timeout");
-        for name in ["n=10", "bad args", "big n=1000000000"] {
+        assert_eq!(reason("bad args"), "timeout");
+        for name in ["n=10", "big n=1000000000"] {
             assert_eq!(reason(name), "not_run_after_hangs", "{name}");
         }
         assert_eq!(reason("safe"), "pass");
