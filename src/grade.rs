@@ -4,7 +4,9 @@
 //! binary built), runs the probes on a few threads, and collects verdicts in spec order. It never
 //! prints; reports render what it returns.
 
-use std::collections::BTreeSet;
+mod hangs;
+
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -146,7 +148,18 @@ impl Grader {
         let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
             .into_iter()
             .partition(|(_, t, _, _)| needs_exclusive_cores(&t.kind));
-        tests.extend(self.run_tests(&shared, staged.path(), self.jobs, &lane, false)?);
+        let (done, hung) = self.run_shared(&shared, staged.path(), &lane)?;
+        tests.extend(done);
+        // The timing probes of an exercise that hung are not run either: each would wait for
+        // its own timeout, alone on the machine.
+        let (stopped, exclusive): (Vec<_>, Vec<_>) = exclusive
+            .into_iter()
+            .partition(|(ex, _, _, _)| hung.contains_key(&ex.id));
+        tests.extend(
+            stopped
+                .iter()
+                .map(|(ex, t, _, _)| hangs::not_run_result(t, &ex.id, &hung[&ex.id])),
+        );
         tests.extend(self.run_tests(&exclusive, staged.path(), 1, &lane, true)?);
         // Spec order: exercises as listed, each one's build test first.
         let order = |t: &TestResult| {
@@ -203,6 +216,105 @@ impl Grader {
         Ok(report)
     }
 
+    /// Runs the ordinary (shared-core) tests cheapest first on `self.jobs` threads, stopping
+    /// an exercise that hangs on its first tests (see [`hangs`]). Returns the results and, for
+    /// each exercise that hung, the message its tests not run carry.
+    fn run_shared(
+        &self,
+        runnable: &[Runnable<'_>],
+        workdir: &Path,
+        lane: &Lane,
+    ) -> Result<(Vec<TestResult>, HashMap<String, String>), GradeError> {
+        let early_stop = std::env::var_os("LABGRADE_NO_EARLY_STOP").is_none();
+        let gated = early_stop && runnable.iter().any(|r| r.0.hangs.stop_after > 0);
+        // The hang limit is never shorter than a multiple of what a run of nothing takes in
+        // the same sandbox right now: a slow machine gets a longer one.
+        let least = if gated {
+            yardstick(workdir, lane)?.map_or(Duration::ZERO, |y| y * hangs::YARDSTICK_MULTIPLE)
+        } else {
+            Duration::ZERO
+        };
+        let schedule = hangs::Scheduler::new(runnable, least, early_stop);
+        let error = Mutex::new(None);
+        let threads = self.jobs.clamp(1, runnable.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| loop {
+                    let outcome = match schedule.next() {
+                        hangs::Next::Done => break,
+                        hangs::Next::Confirm { exercise, limit } => {
+                            yardstick(workdir, lane).map(|y| {
+                                // No yardstick (no `true` here): the floor alone decides.
+                                let quiet =
+                                    y.is_none_or(|y| y * hangs::YARDSTICK_MULTIPLE <= limit);
+                                schedule.confirm(&exercise, quiet);
+                            })
+                        }
+                        hangs::Next::Run(job) => {
+                            let test = job.test();
+                            self.run_one(job.runnable, &test, workdir, lane, false, None)
+                                .map(|r| schedule.finish(job, r))
+                        }
+                    };
+                    if let Err(e) = outcome {
+                        error
+                            .lock()
+                            .expect("no panics under the lock")
+                            .get_or_insert(e);
+                        schedule.abort();
+                        break;
+                    }
+                });
+            }
+        });
+        if let Some(e) = error.into_inner().expect("threads joined") {
+            return Err(e);
+        }
+        Ok(schedule.into_results())
+    }
+
+    /// Runs one test (`test`: the runnable's, or a gate's copy with a shorter timeout),
+    /// holding the machine-wide lane: shared for ordinary tests, alone for the probes that
+    /// need every core to themselves.
+    fn run_one(
+        &self,
+        (ex, original, exe, unoptimised): Runnable<'_>,
+        test: &TestCase,
+        workdir: &Path,
+        lane: &Lane,
+        exclusive: bool,
+        reference: Option<&Path>,
+    ) -> Result<TestResult, GradeError> {
+        let slot = if exclusive {
+            lane.exclusive()
+                .map(|x| Box::new(x) as Box<dyn std::any::Any>)
+        } else {
+            lane.shared().map(|x| Box::new(x) as Box<dyn std::any::Any>)
+        };
+        let _slot = slot.map_err(GradeError::Lane)?;
+        let started = Instant::now();
+        let target = Target {
+            executable: exe,
+            unoptimised,
+            binary: &ex.binary,
+            workdir,
+            reference,
+            runner: &probe::SandboxRunner,
+        };
+        let f = probe::run(test, target)?;
+        Ok(TestResult {
+            exercise: ex.id.clone(),
+            kind: original.kind.name(),
+            name: original.name.clone(),
+            verdict: f.verdict,
+            max_score: original.points,
+            message: f.message,
+            evidence: f.evidence,
+            hidden: original.hidden,
+            duration: started.elapsed(),
+        })
+    }
+
     /// Runs the probes of `runnable` on `jobs` threads.
     fn run_tests(
         &self,
@@ -220,40 +332,11 @@ impl Grader {
             for _ in 0..threads {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(ex, test, exe, unoptimised)) = runnable.get(i) else {
+                    let Some(&runnable) = runnable.get(i) else {
                         break;
                     };
-                    // Every run holds the machine-wide lane: shared for ordinary tests, alone
-                    // for the probes that need every core to themselves.
-                    let slot = if exclusive {
-                        lane.exclusive()
-                            .map(|x| Box::new(x) as Box<dyn std::any::Any>)
-                    } else {
-                        lane.shared().map(|x| Box::new(x) as Box<dyn std::any::Any>)
-                    };
-                    let started = Instant::now();
-                    let target = Target {
-                        executable: exe,
-                        unoptimised,
-                        binary: &ex.binary,
-                        workdir,
-                        reference,
-                        runner: &probe::SandboxRunner,
-                    };
-                    let done = slot
-                        .map_err(GradeError::Lane)
-                        .and_then(|_slot| probe::run(test, target).map_err(GradeError::from));
-                    let done = done.map(|f| TestResult {
-                        exercise: ex.id.clone(),
-                        kind: test.kind.name(),
-                        name: test.name.clone(),
-                        verdict: f.verdict,
-                        max_score: test.points,
-                        message: f.message,
-                        evidence: f.evidence,
-                        hidden: test.hidden,
-                        duration: started.elapsed(),
-                    });
+                    let done =
+                        self.run_one(runnable, runnable.1, workdir, lane, exclusive, reference);
                     results
                         .lock()
                         .expect("no panics while holding the lock")
@@ -316,6 +399,34 @@ impl Grader {
 /// A test ready to run: its exercise, the test, the release executable and, for race probes
 /// that rotate builds, the unoptimised one.
 type Runnable<'a> = (&'a Exercise, &'a TestCase, &'a Path, Option<&'a Path>);
+
+/// What a run of nothing (`true`) takes in the full sandbox right now, the median of three:
+/// the yardstick of the hang limit. `None` where there is no `true` to run.
+fn yardstick(workdir: &Path, lane: &Lane) -> Result<Option<Duration>, GradeError> {
+    let Some(program) = ["/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        return Ok(None);
+    };
+    let target = Target {
+        executable: program,
+        unoptimised: None,
+        binary: "true",
+        workdir,
+        reference: None,
+        runner: &probe::SandboxRunner,
+    };
+    let mut walls = Vec::new();
+    for _ in 0..3 {
+        let _slot = lane.shared().map_err(GradeError::Lane)?;
+        let out = crate::sandbox::run(&target.job(&[], Duration::from_secs(10)))?;
+        walls.push(out.wall);
+    }
+    walls.sort();
+    Ok(Some(walls[1]))
+}
 
 /// Whether a test kind must not share the cores with other tests of the same grading.
 fn needs_exclusive_cores(kind: &TestKind) -> bool {

@@ -69,10 +69,9 @@ pub fn build(
             e.location(),
             e.message
         )),
-        Some(BinaryBuild::TimedOut { after }) => Err(format!(
-            "{what} did not build within {} s",
-            after.as_secs()
-        )),
+        Some(BinaryBuild::TimedOut { after }) => {
+            Err(format!("{what} did not build within {} s", after.as_secs()))
+        }
         Some(BinaryBuild::Missing) | None => Err(format!("{what} has no src/bin/pool_sum.rs")),
     }
 }

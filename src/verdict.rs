@@ -72,6 +72,8 @@ pub enum Reason {
     MoreThanPossible { expected: u128, got: u128 },
     /// This version of labgrade cannot run this kind of test yet.
     Unsupported { kind: &'static str },
+    /// Not run: the exercise's binary hung on each of its first tests (`stop_after_hangs`).
+    NotRunAfterHangs,
 }
 
 impl Reason {
@@ -100,6 +102,7 @@ impl Reason {
             Reason::UnreapedWorkers { .. } => "unreaped_workers",
             Reason::MoreThanPossible { .. } => "more_than_possible",
             Reason::Unsupported { .. } => "unsupported",
+            Reason::NotRunAfterHangs => "not_run_after_hangs",
         }
     }
 }
@@ -131,6 +134,9 @@ pub struct Evidence {
     /// The process audit of the run (processes, threads, overlap, leftovers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processes: Option<AuditEvidence>,
+    /// A run stopped at its time limit: whether it sat idle or kept the CPU busy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hang: Option<crate::probe::HangEvidence>,
     /// Set when the verdict could not be decided on this machine: why, and the verdict is the
     /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
     #[serde(skip)]

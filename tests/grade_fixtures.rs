@@ -237,3 +237,132 @@ fn no_worker_outlives_its_grading() {
     let leaked = leaked_student_processes();
     assert!(leaked.is_empty(), "left behind: {leaked:?}");
 }
+
+/// The reason code of each test of `exercise`, by name.
+fn reasons<'a>(r: &'a Value, exercise: &str) -> Vec<(&'a str, &'a str)> {
+    r["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["exercise"] == exercise && t["kind"] != "build")
+        .map(|t| {
+            let reason = t["reason"].as_str().unwrap_or("pass");
+            (t["name"].as_str().unwrap(), reason)
+        })
+        .collect()
+}
+
+#[test]
+fn a_pipe_deadlock_is_stopped_after_its_first_two_tests() {
+    let (code, r) = grade_json("pipe_deadlock", Some(&hangs_spec()));
+    assert_eq!(code, 1);
+    assert_eq!(
+        reasons(&r, "pool-sum"),
+        [
+            ("n=0 p=1", "timeout"),
+            ("n=0 p=2", "timeout"),
+            ("n=10 p=1", "not_run_after_hangs"),
+            ("n=10 p=2", "not_run_after_hangs"),
+            ("large: n=1000003 p=2", "not_run_after_hangs"),
+            // Refusals still run (with the hang limit): this one refuses at once.
+            ("bad args: abc 2", "pass"),
+            ("speedup: p=2", "not_run_after_hangs"),
+        ],
+        "{r:#}"
+    );
+    for gate in ["n=0 p=1", "n=0 p=2"] {
+        let t = test_named(&r, "pool-sum", gate);
+        assert_eq!(t["status"], "fail");
+        // Stopped at the hang limit, not at the test's own 20 s.
+        let stopped = t["evidence"]["wall_ms"].as_u64().unwrap();
+        assert!(stopped < 15_000, "{t:#}");
+        assert_eq!(t["evidence"]["hang"]["kind"], "idle", "{t:#}");
+        let msg = t["message"].as_str().unwrap();
+        assert!(
+            msg.contains("it sat idle") && msg.contains("write end"),
+            "{msg}"
+        );
+    }
+    let t = test_named(&r, "pool-sum", "n=10 p=1");
+    assert_eq!(t["status"], "fail");
+    assert_eq!(t["score"], 0.0);
+    let msg = t["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("not run: `pool_sum` hung on n=0 p=1 and n=0 p=2: no output after "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("no output after")
+            && msg.contains("(it sat idle)")
+            && msg.ends_with("its 4 other test(s) were not run"),
+        "{msg}"
+    );
+    assert!(!msg.contains("TimedOut"), "{msg}");
+    // The other exercise is graded as usual.
+    assert_eq!(
+        test_named(&r, "counter", "safe p=2 k=1000")["status"],
+        "pass"
+    );
+}
+
+#[test]
+fn a_pool_that_hangs_only_on_large_n_loses_only_those_tests() {
+    let (code, r) = grade_json("hangs_on_large_n", Some(&hangs_spec()));
+    assert_eq!(code, 1);
+    let got = reasons(&r, "pool-sum");
+    assert_eq!(
+        got.iter()
+            .filter(|(name, _)| *name != "speedup: p=2")
+            .copied()
+            .collect::<Vec<_>>(),
+        [
+            ("n=0 p=1", "pass"),
+            ("n=0 p=2", "pass"),
+            ("n=10 p=1", "pass"),
+            ("n=10 p=2", "pass"),
+            ("large: n=1000003 p=2", "timeout"),
+            ("bad args: abc 2", "pass"),
+        ],
+        "{r:#}"
+    );
+    let t = test_named(&r, "pool-sum", "large: n=1000003 p=2");
+    // Its own timeout, not the hang limit.
+    assert!(
+        t["message"].as_str().unwrap().contains("within 5.0 s"),
+        "{t:#}"
+    );
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .contains("a worker that never exits"),
+        "{t:#}"
+    );
+}
+
+#[test]
+fn a_busy_loop_on_every_input_is_stopped_and_called_busy() {
+    let (_, r) = grade_json("infinite_loop", Some(&hangs_spec()));
+    let got = reasons(&r, "pool-sum");
+    assert_eq!(got[0], ("n=0 p=1", "timeout"), "{r:#}");
+    assert_eq!(got[1], ("n=0 p=2", "timeout"), "{r:#}");
+    for (name, reason) in &got[2..] {
+        let want = if name.starts_with("bad args") {
+            "pass"
+        } else {
+            "not_run_after_hangs"
+        };
+        assert_eq!(*reason, want, "{name}");
+    }
+    // Only the cgroup counts the CPU of workers nobody waited for.
+    if layer_active(&r, "cgroup") {
+        let t = test_named(&r, "pool-sum", "n=0 p=1");
+        assert_eq!(t["evidence"]["hang"]["kind"], "busy", "{t:#}");
+        let msg = test_named(&r, "pool-sum", "n=10 p=1")["message"]
+            .as_str()
+            .unwrap();
+        assert!(msg.contains("kept the CPU busy"), "{msg}");
+    } else {
+        eprintln!("skipped: busy classification: no cgroup here");
+    }
+}

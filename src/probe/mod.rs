@@ -5,6 +5,7 @@
 //! runs and the clock), return observations and verdicts, and never print.
 
 mod explain;
+mod hang;
 mod output;
 mod processes;
 mod race;
@@ -13,6 +14,7 @@ mod runner;
 pub(crate) mod scripted;
 mod speedup;
 
+pub use hang::{HangEvidence, HangKind};
 pub use runner::{Runner, SandboxRunner};
 pub use speedup::SpeedupEvidence;
 

@@ -4,7 +4,7 @@ use crate::sandbox::{self, Ending, Outcome, SpawnError};
 use crate::spec::{ExitExpectation, OutputTest};
 use crate::verdict::{signal_name, Evidence, Reason, Verdict};
 
-use super::{command_line, explain, Finding, Target};
+use super::{command_line, explain, Finding, HangEvidence, Target};
 
 /// Bytes of each stream kept as evidence in the result.
 const EVIDENCE_BYTES: usize = 600;
@@ -13,7 +13,8 @@ pub(super) fn run(test: &OutputTest, target: Target<'_>) -> Result<Finding, Spaw
     let command = command_line(target.binary, &test.args);
     let job = target.job(&test.args, test.timeout);
     let outcome = target.runner.run(&job)?;
-    let evidence = evidence(&command, &outcome);
+    let mut evidence = evidence(&command, &outcome);
+    evidence.hang = HangEvidence::of(&outcome);
     let (verdict, message) = judge(test, &command, &outcome);
     Ok(Finding {
         verdict,
@@ -39,10 +40,11 @@ fn judge(test: &OutputTest, command: &str, out: &Outcome) -> (Verdict, String) {
             );
         }
         Ending::TimedOut { after } => {
+            let hang = HangEvidence::of(out).expect("a run that timed out");
             let msg = format!(
-                "`{command}` did not finish within {:.1} s and was stopped: an endless loop, a \
-                 worker never waited for, or a read from a pipe nobody closes?",
-                after.as_secs_f64()
+                "`{command}` did not finish within {:.1} s and was stopped: {}",
+                after.as_secs_f64(),
+                hang.explain()
             );
             return fail(Reason::Timeout { after: *after }, msg);
         }

@@ -10,7 +10,7 @@ use crate::sandbox::{Audit, Ending, SpawnError};
 use crate::spec::ProcessesTest;
 use crate::verdict::{signal_name, Evidence, Reason, Verdict};
 
-use super::{command_line, Finding, Target};
+use super::{command_line, Finding, HangEvidence, Target};
 
 pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     let command = command_line(target.binary, &test.args);
@@ -20,6 +20,7 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
         wall_ms: Some(out.wall.as_millis() as u64),
         cpu_ms: Some(out.cpu.as_millis() as u64),
         processes: out.audit.clone().map(Into::into),
+        hang: HangEvidence::of(&out),
         ..Evidence::default()
     };
     let ran_ok = match &out.ending {
@@ -27,8 +28,9 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
         Ending::Exited(code) => Err(format!("exited with status {code}")),
         Ending::Signaled(sig) => Err(format!("was killed by {}", signal_name(*sig))),
         Ending::TimedOut { after } => Err(format!(
-            "did not finish within {:.1} s",
-            after.as_secs_f64()
+            "did not finish within {:.1} s ({})",
+            after.as_secs_f64(),
+            HangEvidence::of(&out).map_or_else(String::new, |h| h.explain())
         )),
         Ending::OutputLimit { stream, .. } => Err(format!("wrote too much to {stream}")),
     };

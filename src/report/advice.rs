@@ -97,6 +97,11 @@ pub(super) fn next_step(t: &TestResult) -> Option<String> {
             "start the counter at 0 and add exactly 1 per increment, then {}",
             run_it("")
         ),
+        Reason::NotRunAfterHangs => run_it(
+            " with the smallest input first: it must print at once; if it hangs, close every \
+             pipe end a process does not use (the parent's write ends before it reads) and \
+             read each pipe before waiting for its worker",
+        ),
         Reason::Unsupported { kind } => format!(
             "nothing to fix on your side: this labgrade cannot grade `{kind}` tests; ask the \
              course staff"

@@ -139,6 +139,9 @@ fn exercise(out: &mut String, ex: &str, tests: &[&TestResult], opts: &ReportOpti
 fn student_failures(out: &mut String, failing: &[&TestResult], opts: &ReportOptions) {
     let (not_run, ran): (Vec<&TestResult>, Vec<&TestResult>) =
         failing.iter().partition(|t| not_run(t));
+    let (after_hangs, ran): (Vec<&TestResult>, Vec<&TestResult>) = ran
+        .into_iter()
+        .partition(|t| matches!(t.verdict, Verdict::Fail(Reason::NotRunAfterHangs)));
     for (i, t) in ran.iter().enumerate() {
         if i < DETAILED_FAILURES {
             failure(out, t, opts);
@@ -161,6 +164,18 @@ fn student_failures(out: &mut String, failing: &[&TestResult], opts: &ReportOpti
             "FAIL".red().bold(),
             not_run.len(),
             plural(not_run.len()),
+            points(max)
+        );
+    }
+    // One line for the tests an exercise that hung did not run; the hung tests above say why.
+    if !after_hangs.is_empty() {
+        let max: f64 = after_hangs.iter().map(|t| t.max_score).sum();
+        let _ = writeln!(
+            out,
+            "  {} {} test{} not run: the first tests hung ({} points)",
+            "FAIL".red().bold(),
+            after_hangs.len(),
+            plural(after_hangs.len()),
             points(max)
         );
     }

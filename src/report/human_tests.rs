@@ -265,3 +265,32 @@ fn no_escape_sequence_of_a_student_reaches_the_terminal() {
         assert!(text.contains("\\u{9b}31m"), "{who}: {text}");
     }
 }
+
+#[test]
+fn tests_not_run_after_hangs_are_one_line_for_the_student() {
+    let mut result = sample();
+    let mut gate = result.tests[1].clone();
+    gate.name = "n=0 p=1".to_string();
+    gate.verdict = Verdict::Fail(Reason::Timeout {
+        after: Duration::from_secs(2),
+    });
+    gate.message =
+        "`pool_sum 0 1` did not finish within 2.0 s and was stopped: it sat idle".to_string();
+    let mut tests = vec![gate.clone()];
+    for name in ["n=10 p=1", "n=10 p=2", "n=100 p=1"] {
+        let mut t = gate.clone();
+        t.name = name.to_string();
+        t.verdict = Verdict::Fail(Reason::NotRunAfterHangs);
+        t.max_score = 0.5;
+        t.message = "not run: `pool_sum` hung on n=0 p=1".to_string();
+        tests.push(t);
+    }
+    result.tests = tests;
+    let text = plain(&result, &student());
+    assert!(text.contains("  FAIL n=0 p=1  0 / 2 points\n"), "{text}");
+    assert!(
+        text.contains("  FAIL 3 tests not run: the first tests hung (1.5 points)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("not run: `pool_sum`"), "{text}");
+}

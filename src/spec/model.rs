@@ -105,6 +105,28 @@ pub struct Exercise {
     /// The `src/bin/<binary>.rs` target that implements it.
     pub binary: String,
     pub tests: Vec<TestCase>,
+    /// When a binary that hangs on its first tests stops being run.
+    pub hangs: HangPolicy,
+}
+
+/// `stop_after_hangs` and `hang_timeout`: an exercise whose binary hung on each of its first
+/// `stop_after` tests (the cheapest, run first) is not run further; its other tests fail as not
+/// run. A binary that finishes any of them is judged test by test, with the full timeouts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HangPolicy {
+    /// How many first tests must all hang; 0: never stop early.
+    pub stop_after: u32,
+    /// The limit of those first runs (at least; the grader raises it on a slow machine), never
+    /// above a test's own `timeout`.
+    pub timeout: Duration,
+}
+
+impl HangPolicy {
+    /// Never stop early: every test runs to its own timeout.
+    pub const OFF: HangPolicy = HangPolicy {
+        stop_after: 0,
+        timeout: Duration::from_secs(2),
+    };
 }
 
 impl Exercise {

@@ -23,6 +23,8 @@ pub struct Defaults {
     pub timeout: Duration,
     /// Points per expanded case.
     pub points: f64,
+    /// `stop_after_hangs` and `hang_timeout`, for exercises that do not set their own.
+    pub hangs: HangPolicy,
 }
 
 const SPEEDUP_BUDGET: Duration = Duration::from_secs(20);

@@ -113,6 +113,10 @@ pub struct RawDefaults {
     pub timeout: Option<Spanned<Scalar>>,
     /// Default points per expanded test.
     pub points: Option<Spanned<f64>>,
+    /// Stop an exercise whose first this-many tests all hung (0: never).
+    pub stop_after_hangs: Option<Spanned<i64>>,
+    /// How long a first test may print nothing before it counts as hung.
+    pub hang_timeout: Option<Spanned<Scalar>>,
 }
 
 /// One `[[exercise]]`.
@@ -123,6 +127,8 @@ pub struct RawExercise {
     pub id: Option<Spanned<String>>,
     /// The `src/bin/<binary>.rs` target.
     pub binary: Option<Spanned<String>>,
+    /// Overrides `[defaults] stop_after_hangs` for this exercise.
+    pub stop_after_hangs: Option<Spanned<i64>>,
     /// `[[exercise.test]]`.
     pub test: Option<Vec<Spanned<RawTest>>>,
 }

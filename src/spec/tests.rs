@@ -682,3 +682,49 @@ fn a_deadline_can_take_its_dates_from_gradescope() {
     ));
     assert!(Spec::combine(vec![spec, fixed]).is_err());
 }
+
+#[test]
+fn stop_after_hangs_defaults_off_is_inherited_and_can_be_overridden() {
+    let plain = ok(&with_tests(
+        "[[exercise.test]]\nkind = \"output\"\nname = \"a\"\n",
+    ));
+    assert_eq!(plain.exercises[0].hangs, HangPolicy::OFF);
+    let src =
+        "lab = \"x\"\ntitle = \"X\"\n[defaults]\nstop_after_hangs = 2\nhang_timeout = \"3s\"\n\
+               [[exercise]]\nid = \"a\"\nbinary = \"a\"\n\
+               [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n\
+               [[exercise]]\nid = \"b\"\nbinary = \"b\"\nstop_after_hangs = 0\n\
+               [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n";
+    let spec = ok(src);
+    let secs = Duration::from_secs(3);
+    assert_eq!(
+        spec.exercises[0].hangs,
+        HangPolicy {
+            stop_after: 2,
+            timeout: secs
+        }
+    );
+    assert_eq!(spec.exercises[1].hangs.stop_after, 0);
+    assert_eq!(spec.exercises[1].hangs.timeout, secs);
+    // The built-in spec stops a hanging pool after its first two tests.
+    assert!(builtin().exercises.iter().all(|e| e.hangs.stop_after == 2));
+}
+
+#[test]
+fn stop_after_hangs_is_a_small_whole_number_and_hang_timeout_a_duration() {
+    let src = "lab = \"x\"\ntitle = \"X\"\n[defaults]\nstop_after_hangs = -1\nhang_timeout = 2\n\
+               [[exercise]]\nid = \"a\"\nbinary = \"a\"\nstop_after_hangs = 99\n\
+               [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n";
+    assert_eq!(
+        errors(src),
+        [
+            "t.toml:4:20: error: `stop_after_hangs` must be a whole number from 0 (never stop \
+             early) to 20; got -1",
+            "t.toml:5:16: error: `hang_timeout`: a duration is a string with a unit: write \
+             `hang_timeout = \"2s\"` (expected a positive whole number followed by `ms`, `s` or \
+             `m`, like `500ms`, `10s` or `2m`)",
+            "t.toml:9:20: error: `stop_after_hangs` must be a whole number from 0 (never stop \
+             early) to 20; got 99",
+        ]
+    );
+}

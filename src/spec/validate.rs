@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::error::{Diagnostics, Position, SpecError};
 use super::expand::{expand, is_identifier, Expanded};
-use super::model::{BuildSettings, Exercise, Spec};
+use super::model::{BuildSettings, Exercise, HangPolicy, Spec};
 use super::prepare::Defaults;
 use super::raw::{RawExercise, RawSpec};
 use super::values;
@@ -20,6 +20,8 @@ use super::values;
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 const TEST_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_POINTS: f64 = 1.0;
+/// More first tests than this is not "the first tests" any more.
+const MAX_STOP_AFTER_HANGS: i64 = 20;
 
 /// Checks `raw` (parsed from `source`) and builds the model.
 /// Relative paths the spec names are resolved against `dir` (the spec file's directory).
@@ -134,13 +136,43 @@ fn defaults(diags: &mut Diagnostics, raw: &RawSpec) -> Defaults {
     let d = raw.defaults.as_ref();
     let timeout = d.and_then(|d| d.timeout.as_ref());
     let points = d.and_then(|d| d.points.as_ref());
+    let stop_after = d.and_then(|d| d.stop_after_hangs.as_ref());
+    let hang_timeout = d.and_then(|d| d.hang_timeout.as_ref());
     Defaults {
         timeout: values::duration_or(diags, "timeout", timeout, TEST_TIMEOUT)
             .unwrap_or(TEST_TIMEOUT),
         points: points
             .map_or(Some(TEST_POINTS), |p| values::points(diags, p))
             .unwrap_or(TEST_POINTS),
+        hangs: HangPolicy {
+            stop_after: stop_after
+                .and_then(|s| stop_after_hangs(diags, s))
+                .unwrap_or(HangPolicy::OFF.stop_after),
+            timeout: values::duration_or(
+                diags,
+                "hang_timeout",
+                hang_timeout,
+                HangPolicy::OFF.timeout,
+            )
+            .unwrap_or(HangPolicy::OFF.timeout),
+        },
     }
+}
+
+/// `stop_after_hangs`: how many first tests must hang to stop an exercise (0: never).
+fn stop_after_hangs(diags: &mut Diagnostics, value: &Spanned<i64>) -> Option<u32> {
+    let n = *value.get_ref();
+    if (0..=MAX_STOP_AFTER_HANGS).contains(&n) {
+        return u32::try_from(n).ok();
+    }
+    diags.error(
+        &value.span(),
+        format!(
+            "`stop_after_hangs` must be a whole number from 0 (never stop early) to \
+             {MAX_STOP_AFTER_HANGS}; got {n}"
+        ),
+    );
+    None
 }
 
 /// Checks the exercise's `id` and `binary` and that no earlier exercise uses them.
@@ -235,10 +267,18 @@ fn exercise(
         .flat_map(|t| expand(diags, t, defaults))
         .collect();
     check_unique_names(diags, &expanded);
+    let stop_after = match &ex.stop_after_hangs {
+        Some(s) => stop_after_hangs(diags, s)?,
+        None => defaults.hangs.stop_after,
+    };
     Some(Exercise {
         id: ex.id.as_ref()?.get_ref().clone(),
         binary: ex.binary.as_ref()?.get_ref().clone(),
         tests: expanded.into_iter().map(|e| e.test).collect(),
+        hangs: HangPolicy {
+            stop_after,
+            ..defaults.hangs
+        },
     })
 }
 

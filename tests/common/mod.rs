@@ -155,3 +155,16 @@ pub fn sandbox_run(args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The hang-handling test spec (`stop_after_hangs = 2`, `hang_timeout = "2s"`).
+pub fn hangs_spec() -> PathBuf {
+    root().join("tests/specs/hangs.toml")
+}
+
+/// Whether the grading that produced `result` had the sandbox layer `name` active.
+pub fn layer_active(result: &Value, name: &str) -> bool {
+    result["sandbox"]
+        .as_array()
+        .and_then(|layers| layers.iter().find(|l| l["name"] == name))
+        .is_some_and(|l| l["active"] == true)
+}

@@ -11,12 +11,23 @@ use crate::stats::{self, Decision, Interval, Shuffler};
 
 use super::curve::{curve_workers, CURVE_RUNS};
 use super::{SpeedupEvidence, Target, RUN_TIMEOUT};
+use crate::probe::HangEvidence;
+use crate::verdict::signal_name;
 
 /// One timed run.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     wall: f64,
     cpu: f64,
+}
+
+/// A run that did not end with exit status 0, in words for the student.
+#[derive(Debug, Clone)]
+pub(super) struct Failed {
+    /// "`pool_sum 421658007 1` exited with status 1".
+    pub(super) words: String,
+    /// Set when it ran past its limit: what it was doing.
+    pub(super) hang: Option<HangEvidence>,
 }
 
 /// Who runs with how many workers.
@@ -70,7 +81,7 @@ impl<'a> Measurement<'a> {
         vec![self.n.to_string(), p.to_string()]
     }
 
-    fn time(&self, arm: Arm) -> Result<Result<(Run, String), String>, SpawnError> {
+    fn time(&self, arm: Arm) -> Result<Result<(Run, String), Failed>, SpawnError> {
         let mut job = self.target.job(&self.args(arm), RUN_TIMEOUT);
         if let (Arm::ReferenceOne | Arm::ReferenceP, Some(r)) = (arm, self.reference) {
             job.program = r.to_path_buf();
@@ -79,11 +90,24 @@ impl<'a> Measurement<'a> {
         }
         let out = self.target.runner.run(&job)?;
         if out.ending != Ending::Exited(0) {
-            return Ok(Err(format!(
-                "`{}` ended with {:?}",
-                self.args(arm).join(" "),
-                out.ending
-            )));
+            let command = format!("{} {}", self.target.binary, self.args(arm).join(" "));
+            let words = match &out.ending {
+                Ending::TimedOut { after } => format!(
+                    "`{command}` printed nothing within {} s and was stopped",
+                    after.as_secs()
+                ),
+                Ending::Exited(code) => format!("`{command}` exited with status {code}"),
+                Ending::Signaled(sig) => {
+                    format!("`{command}` was killed by {}", signal_name(*sig))
+                }
+                Ending::OutputLimit { stream, .. } => {
+                    format!("`{command}` wrote too much to {stream} and was stopped")
+                }
+            };
+            return Ok(Err(Failed {
+                words,
+                hang: HangEvidence::of(&out),
+            }));
         }
         let run = Run {
             wall: out.wall.as_secs_f64(),
@@ -92,7 +116,7 @@ impl<'a> Measurement<'a> {
         Ok(Ok((run, out.stdout.lossy().trim().to_string())))
     }
 
-    pub(super) fn check_output(&mut self, arm: Arm) -> Result<Result<(), String>, SpawnError> {
+    pub(super) fn check_output(&mut self, arm: Arm) -> Result<Result<(), Failed>, SpawnError> {
         Ok(match self.time(arm)? {
             Ok((run, printed)) if printed == triangular(self.n).to_string() => {
                 if arm == Arm::StudentP {
@@ -100,12 +124,15 @@ impl<'a> Measurement<'a> {
                 }
                 Ok(())
             }
-            Ok((_, printed)) => Err(format!(
-                "`{} {}` printed {printed:?}, expected {}",
-                self.target.binary,
-                self.args(arm).join(" "),
-                triangular(self.n)
-            )),
+            Ok((_, printed)) => Err(Failed {
+                words: format!(
+                    "`{} {}` printed {printed:?}, expected {}",
+                    self.target.binary,
+                    self.args(arm).join(" "),
+                    triangular(self.n)
+                ),
+                hang: None,
+            }),
             Err(e) => Err(e),
         })
     }

@@ -30,7 +30,7 @@ use crate::verdict::{Evidence, Reason, Verdict};
 use super::{Finding, Runner, Target};
 use calibrate::{calibrate, calibrated_for_reference};
 use curve::{curve, curve_words, default_curve_end};
-use measure::{Arm, Measurement};
+use measure::{Arm, Failed, Measurement};
 
 /// Looks at the interval: after [`MIN_BLOCKS`] blocks (clear cases end there), at two thirds of
 /// the budget, and when no further block fits in it. Looks planned against the budget always use
@@ -88,6 +88,32 @@ mod scripted_tests;
 #[cfg(test)]
 mod tests;
 
+/// The verdict on a pool whose output check failed: a hang is a timeout, said in words (how
+/// long, idle or busy, the usual causes); anything else is a wrong result.
+fn cannot_time(failed: Failed, n: u64) -> Finding {
+    let Failed { words, hang } = failed;
+    match hang {
+        Some(hang) => Finding {
+            verdict: Verdict::Fail(Reason::Timeout {
+                after: Duration::from_millis(hang.after_ms),
+            }),
+            message: format!("cannot time a pool that hangs: {words}; {}", hang.explain()),
+            evidence: Evidence {
+                hang: Some(hang),
+                ..Evidence::default()
+            },
+        },
+        None => Finding {
+            verdict: Verdict::Fail(Reason::WrongOutput {
+                expected: triangular(n).to_string(),
+                got: words.clone(),
+            }),
+            message: format!("cannot time a pool that gives a wrong result: {words}"),
+            evidence: Evidence::default(),
+        },
+    }
+}
+
 pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     // The budget covers the whole probe: calibration, warm-up, blocks and the curve.
     let clock = target.runner;
@@ -126,15 +152,8 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     // A wrong total makes timing meaningless: say so first. These two runs are also the
     // student's warm-up.
     for arm in [Arm::StudentOne, Arm::StudentP] {
-        if let Err(why) = m.check_output(arm)? {
-            return Ok(Finding {
-                verdict: Verdict::Fail(Reason::WrongOutput {
-                    expected: triangular(n).to_string(),
-                    got: why.clone(),
-                }),
-                message: format!("cannot time a pool that gives a wrong result: {why}"),
-                evidence: Evidence::default(),
-            });
+        if let Err(failed) = m.check_output(arm)? {
+            return Ok(cannot_time(failed, n));
         }
     }
     m.warm_up_reference()?;

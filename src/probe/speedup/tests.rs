@@ -170,3 +170,40 @@ fn idleness_is_judged_against_the_reference_in_the_same_blocks() {
     assert!(idle(0.2, 0.5).is_some(), "idle on a starved machine too");
     assert_eq!(idle(0.97, 0.98), None);
 }
+
+#[test]
+fn a_pool_that_hangs_is_said_to_hang_in_words() {
+    let failed = Failed {
+        words: "`pool_sum 421658007 1` printed nothing within 60 s and was stopped".into(),
+        hang: Some(crate::probe::HangEvidence::new(
+            Duration::from_millis(4),
+            Duration::from_secs(60),
+        )),
+    };
+    let f = cannot_time(failed, 421_658_007);
+    assert_eq!(
+        f.verdict,
+        Verdict::Fail(Reason::Timeout {
+            after: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(
+        f.message,
+        "cannot time a pool that hangs: `pool_sum 421658007 1` printed nothing within 60 s and \
+         was stopped; it sat idle (4 ms of CPU in 60.0 s): a hang is usually a pipe whose write \
+         end the parent never closed (its read never sees end-of-file), a `wait` for a worker \
+         before reading that worker's pipe, or a worker that never exits"
+    );
+    assert!(!f.message.contains("TimedOut"));
+    let wrong = cannot_time(
+        Failed {
+            words: "`pool_sum 10 1` exited with status 1".into(),
+            hang: None,
+        },
+        10,
+    );
+    assert!(!wrong.verdict.passed());
+    assert!(wrong
+        .message
+        .ends_with("wrong result: `pool_sum 10 1` exited with status 1"));
+}
