@@ -178,6 +178,7 @@ fn other_kinds_build_their_models_with_defaults() {
             timeout: Duration::from_secs(10),
             workers: 4,
             overlap: true,
+            inconclusive: InconclusivePolicy::Fail,
         })
     );
     assert_eq!(
