@@ -525,8 +525,9 @@ fn batch_warns_of_what_the_shape_lacks_before_grading() {
         )),
         "{stderr}"
     );
+    // The ptrace audit runs in a container: nothing to warn of there.
+    assert!(!stderr.contains("no process audit"), "{stderr}");
     for cost in [
-        "`processes` tests are not checked",
         "no limit on the whole process tree's memory",
         "only the seccomp filter (socket() refused) keeps student code off the network",
     ] {
@@ -601,4 +602,97 @@ fn fewer_cores_than_a_speedup_tests_workers_is_warned_of_before_grading() {
         "{}",
         text(&verify)
     );
+}
+
+#[test]
+fn processes_are_audited_by_ptrace_in_a_container() {
+    processes_in(Sim::Container);
+}
+
+#[test]
+fn processes_are_audited_by_ptrace_as_an_unprivileged_user() {
+    processes_in(Sim::Unprivileged);
+}
+
+/// The `processes` tests in `sim`, where there is no PID namespace: the ptrace audit decides
+/// them exactly as the full sandbox does (`tests/processes.rs`): a pool of threads fails, the
+/// reference passes.
+fn processes_in(sim: Sim) {
+    if !can_simulate(&format!("the ptrace audit in the {} shape", sim.arg())) {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(reachable_base()).unwrap();
+    let dir = scratch.path();
+    chmod(dir, 0o755);
+    let bin = dir.join("labgrade");
+    std::fs::copy(labgrade_bin(), &bin).unwrap();
+    chmod(&bin, 0o755);
+    let spec = dir.join("processes.toml");
+    std::fs::copy(root().join("tests/specs/processes.toml"), &spec).unwrap();
+    let mut env: Vec<(&str, PathBuf)> = Vec::new();
+    match sim {
+        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
+        Sim::Unprivileged => {
+            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
+            let home = dir.join("home");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            chown_tree(&cache, UID);
+            chown_tree(&home, UID);
+            env.push(("LABGRADE_CACHE_DIR", cache));
+            env.push(("HOME", home));
+        }
+    }
+    for (fixture_name, expected) in [
+        ("threads_pool", "threads_not_processes"),
+        ("reference", "pass"),
+    ] {
+        let submission = dir.join(fixture_name);
+        copy_dir(&fixture(fixture_name), &submission);
+        if sim == Sim::Unprivileged {
+            chown_tree(&submission, UID);
+        }
+        let out = in_shape(
+            &bin,
+            sim,
+            &bin,
+            &[
+                "grade",
+                &submission.display().to_string(),
+                "--format",
+                "json",
+                "--spec",
+                &spec.display().to_string(),
+            ],
+        )
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{sim:?} {fixture_name}: no JSON ({e}): {}", text(&out)));
+        let audit_row = r["sandbox"]
+            .as_array()
+            .expect("the result lists the sandbox layers")
+            .iter()
+            .find(|l| l["name"] == "process audit")
+            .unwrap_or_else(|| panic!("no process audit row in {:#}", r["sandbox"]))
+            .clone();
+        assert_eq!(audit_row["active"], true, "{sim:?}: {audit_row}");
+        assert!(
+            audit_row["detail"].as_str().unwrap().starts_with("ptrace"),
+            "{sim:?}: {audit_row}"
+        );
+        let t = test_named(&r, "pool-sum", "processes: n=1000000000 p=4");
+        let reason = t["reason"].as_str().unwrap_or("pass");
+        assert_eq!(reason, expected, "{sim:?} {fixture_name}: {t:#}");
+        assert!(t["inconclusive"].is_null(), "{sim:?} {fixture_name}: {t:#}");
+        if expected == "pass" {
+            let audit = &t["evidence"]["processes"];
+            assert_eq!(audit["workers_created"], 4, "{audit:#}");
+            assert_eq!(audit["threads_created"], 0, "{audit:#}");
+            assert_eq!(audit["max_workers_alive"], 4, "{audit:#}");
+            assert_eq!(audit["leaked"], 0, "{audit:#}");
+        }
+    }
 }
