@@ -173,9 +173,22 @@ pub struct SpawnError {
     cause: io::Error,
 }
 
+/// Set by [`portable_for_benchmarks`]: runs of this process skip the namespace path.
+static PORTABLE_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether runs of this process take the portable path even where namespaces work: only for
+/// `benches/sandbox_cost.rs`, which measures the portable path with its ptrace audit.
+#[doc(hidden)]
+pub fn portable_for_benchmarks(on: bool) {
+    PORTABLE_ONLY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Runs `job` to completion under its limits.
 pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     let layers = Layers::get();
+    if PORTABLE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return run_portable(job);
+    }
     match (&layers.init_program, job.isolation) {
         // Namespaces are Linux's; elsewhere (macOS) every run takes the portable layer.
         #[cfg(target_os = "linux")]
