@@ -696,3 +696,75 @@ fn processes_in(sim: Sim) {
         }
     }
 }
+
+/// A container whose seccomp profile refuses `ptrace` too (`__shape container
+/// --refuse-ptrace`): no process audit can run. `batch` warns before grading, and the
+/// `processes` test is undecided: it says so in `inconclusive` and counts as the spec says.
+#[test]
+fn without_any_audit_processes_tests_are_undecided_and_the_spec_decides() {
+    if !can_simulate("no process audit in a container refusing ptrace") {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bin = labgrade_bin();
+    let refusing = |args: &[&str]| {
+        let mut cmd = Command::new(&bin);
+        cmd.args(["__shape", "container", "--refuse-ptrace", "--"])
+            .arg(&bin)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("LABGRADE_CACHE_DIR", cache_dir())
+            .env_remove("RUST_BACKTRACE");
+        cmd.output().unwrap()
+    };
+    // batch warns the TA before grading.
+    let submissions = scratch.path().join("submissions");
+    std::fs::create_dir(&submissions).unwrap();
+    let results = scratch.path().join("results");
+    let out = refusing(&[
+        "batch",
+        &submissions.display().to_string(),
+        "--out",
+        &results.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no process audit: `processes` tests are undecided"),
+        "{stderr}"
+    );
+    // The spec decides: `fail` (the default) and `pass`.
+    let original = std::fs::read_to_string(root().join("tests/specs/processes.toml")).unwrap();
+    for (policy, expected) in [("fail", "inconclusive"), ("pass", "pass")] {
+        let spec = scratch.path().join(format!("processes-{policy}.toml"));
+        std::fs::write(&spec, format!("{original}inconclusive = \"{policy}\"\n")).unwrap();
+        let out = refusing(&[
+            "grade",
+            &fixture("reference").display().to_string(),
+            "--format",
+            "json",
+            "--spec",
+            &spec.display().to_string(),
+        ]);
+        let r: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{policy}: no JSON ({e}): {}", text(&out)));
+        let row = r["sandbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "process audit")
+            .unwrap()
+            .clone();
+        assert_eq!(row["active"], false, "{row}");
+        assert!(row["detail"].as_str().unwrap().contains("ptrace"), "{row}");
+        let t = test_named(&r, "pool-sum", "processes: n=1000000000 p=4");
+        assert_eq!(t["reason"].as_str().unwrap_or("pass"), expected, "{t:#}");
+        assert!(
+            t["inconclusive"]
+                .as_str()
+                .is_some_and(|why| why.contains("no process audit")),
+            "{t:#}"
+        );
+    }
+}
