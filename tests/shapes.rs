@@ -11,6 +11,9 @@
 //! The simulator needs root. Elsewhere these tests say `skipped:`; on CI (`CI=true`, root) they
 //! never skip.
 
+// The shapes are Linux's (namespaces, capabilities, seccomp).
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

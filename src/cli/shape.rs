@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
+#[cfg(target_os = "linux")]
 use crate::sandbox::shape_sim::{self, SimShape};
 
 #[derive(Args, Debug)]
@@ -34,7 +35,14 @@ enum ShapeArg {
     Unprivileged,
 }
 
+/// Elsewhere there is nothing to take away.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn run(_args: ShapeArgs) -> Result<u8> {
+    anyhow::bail!("the machine-shape simulator is Linux's")
+}
+
 /// Enters the shape and execs the command; returns only when that failed.
+#[cfg(target_os = "linux")]
 pub(super) fn run(args: ShapeArgs) -> Result<u8> {
     let shape = match args.shape {
         ShapeArg::Container => SimShape::Container,

@@ -31,6 +31,8 @@ mod orphans;
 mod ruleset;
 mod seccomp;
 pub mod shape;
+// The simulator takes Linux's namespaces, capabilities and seccomp away: Linux only.
+#[cfg(target_os = "linux")]
 pub mod shape_sim;
 mod supervise;
 #[cfg(target_os = "linux")]
