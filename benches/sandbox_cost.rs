@@ -1,5 +1,5 @@
 //! The sandbox's cost per run: `/bin/true` spawned bare (std::process), through the portable
-//! layer, and through every layer (namespaces, minimal file system view, cgroup, unprivileged
+//! layer (with and without its ptrace audit), and through every layer (namespaces, minimal file system view, cgroup, unprivileged
 //! user, process audit), measured side by side in one run. Race probes run a program hundreds
 //! of times per submission, so this cost matters.
 //!
@@ -79,6 +79,21 @@ fn main() {
         "  portable layer               {portable:7.2}  (+{:.2})",
         portable - bare
     );
+    if Layers::get().ptrace.is_ok() {
+        // A run of student code on the portable path, as in a container: traced and audited.
+        sandbox::portable_for_benchmarks(true);
+        let traced = time(|| {
+            let out = sandbox::run(&job(Isolation::Full)).unwrap();
+            assert!(!out.isolated && out.audit.is_some());
+        });
+        sandbox::portable_for_benchmarks(false);
+        println!(
+            "  portable + ptrace audit      {traced:7.2}  (+{:.2})",
+            traced - bare
+        );
+    } else {
+        println!("  ptrace audit: skipped ({:?})", Layers::get().ptrace);
+    }
     if Layers::get().isolated() {
         let build = time(|| {
             sandbox::run(&job(Isolation::Build)).unwrap();

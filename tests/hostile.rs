@@ -12,8 +12,6 @@ use serde_json::Value;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::path::Path;
-#[cfg(target_os = "linux")]
-use std::path::PathBuf;
 
 fn stdout_of(t: &Value) -> &str {
     t["evidence"]["stdout"].as_str().unwrap_or("").trim()
@@ -173,7 +171,7 @@ fn compile_time_reads_see_nothing_outside_the_submission() {
 /// The hostile fixture's `pool_sum`, built with cargo as the grader builds submissions (the
 /// course skeleton with the fixture's `src/`), copied where any user may run it.
 #[cfg(target_os = "linux")]
-fn hostile_pool_sum() -> (tempfile::TempDir, PathBuf) {
+fn hostile_pool_sum() -> (tempfile::TempDir, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let pkg = tmp.join("hostile-pkg");

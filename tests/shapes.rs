@@ -523,8 +523,9 @@ fn batch_warns_of_what_the_shape_lacks_before_grading() {
         )),
         "{stderr}"
     );
+    // The ptrace audit runs in a container: nothing to warn of there.
+    assert!(!stderr.contains("no process audit"), "{stderr}");
     for cost in [
-        "`processes` tests are not checked",
         "no limit on the whole process tree's memory",
         "only the seccomp filter (socket() refused) keeps student code off the network",
     ] {
@@ -599,4 +600,169 @@ fn fewer_cores_than_a_speedup_tests_workers_is_warned_of_before_grading() {
         "{}",
         text(&verify)
     );
+}
+
+#[test]
+fn processes_are_audited_by_ptrace_in_a_container() {
+    processes_in(Sim::Container);
+}
+
+#[test]
+fn processes_are_audited_by_ptrace_as_an_unprivileged_user() {
+    processes_in(Sim::Unprivileged);
+}
+
+/// The `processes` tests in `sim`, where there is no PID namespace: the ptrace audit decides
+/// them exactly as the full sandbox does (`tests/processes.rs`): a pool of threads fails, the
+/// reference passes.
+fn processes_in(sim: Sim) {
+    if !can_simulate(&format!("the ptrace audit in the {} shape", sim.arg())) {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(reachable_base()).unwrap();
+    let dir = scratch.path();
+    chmod(dir, 0o755);
+    let bin = dir.join("labgrade");
+    std::fs::copy(labgrade_bin(), &bin).unwrap();
+    chmod(&bin, 0o755);
+    let spec = dir.join("processes.toml");
+    std::fs::copy(root().join("tests/specs/processes.toml"), &spec).unwrap();
+    let mut env: Vec<(&str, PathBuf)> = Vec::new();
+    match sim {
+        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
+        Sim::Unprivileged => {
+            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
+            let home = dir.join("home");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            chown_tree(&cache, UID);
+            chown_tree(&home, UID);
+            env.push(("LABGRADE_CACHE_DIR", cache));
+            env.push(("HOME", home));
+        }
+    }
+    for (fixture_name, expected) in [
+        ("threads_pool", "threads_not_processes"),
+        ("reference", "pass"),
+    ] {
+        let submission = dir.join(fixture_name);
+        copy_dir(&fixture(fixture_name), &submission);
+        if sim == Sim::Unprivileged {
+            chown_tree(&submission, UID);
+        }
+        let out = in_shape(
+            &bin,
+            sim,
+            &bin,
+            &[
+                "grade",
+                &submission.display().to_string(),
+                "--format",
+                "json",
+                "--spec",
+                &spec.display().to_string(),
+            ],
+        )
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{sim:?} {fixture_name}: no JSON ({e}): {}", text(&out)));
+        let audit_row = r["sandbox"]
+            .as_array()
+            .expect("the result lists the sandbox layers")
+            .iter()
+            .find(|l| l["name"] == "process audit")
+            .unwrap_or_else(|| panic!("no process audit row in {:#}", r["sandbox"]))
+            .clone();
+        assert_eq!(audit_row["active"], true, "{sim:?}: {audit_row}");
+        assert!(
+            audit_row["detail"].as_str().unwrap().starts_with("ptrace"),
+            "{sim:?}: {audit_row}"
+        );
+        let t = test_named(&r, "pool-sum", "processes: n=1000000000 p=4");
+        let reason = t["reason"].as_str().unwrap_or("pass");
+        assert_eq!(reason, expected, "{sim:?} {fixture_name}: {t:#}");
+        assert!(t["inconclusive"].is_null(), "{sim:?} {fixture_name}: {t:#}");
+        if expected == "pass" {
+            let audit = &t["evidence"]["processes"];
+            assert_eq!(audit["workers_created"], 4, "{audit:#}");
+            assert_eq!(audit["threads_created"], 0, "{audit:#}");
+            assert_eq!(audit["max_workers_alive"], 4, "{audit:#}");
+            assert_eq!(audit["leaked"], 0, "{audit:#}");
+        }
+    }
+}
+
+/// A container whose seccomp profile refuses `ptrace` too (`__shape container
+/// --refuse-ptrace`): no process audit can run. `batch` warns before grading, and the
+/// `processes` test is undecided: it says so in `inconclusive` and counts as the spec says.
+#[test]
+fn without_any_audit_processes_tests_are_undecided_and_the_spec_decides() {
+    if !can_simulate("no process audit in a container refusing ptrace") {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bin = labgrade_bin();
+    let refusing = |args: &[&str]| {
+        let mut cmd = Command::new(&bin);
+        cmd.args(["__shape", "container", "--refuse-ptrace", "--"])
+            .arg(&bin)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("LABGRADE_CACHE_DIR", cache_dir())
+            .env_remove("RUST_BACKTRACE");
+        cmd.output().unwrap()
+    };
+    // batch warns the TA before grading.
+    let submissions = scratch.path().join("submissions");
+    std::fs::create_dir(&submissions).unwrap();
+    let results = scratch.path().join("results");
+    let out = refusing(&[
+        "batch",
+        &submissions.display().to_string(),
+        "--out",
+        &results.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no process audit: `processes` tests are undecided"),
+        "{stderr}"
+    );
+    // The spec decides: `fail` (the default) and `pass`.
+    let original = std::fs::read_to_string(root().join("tests/specs/processes.toml")).unwrap();
+    for (policy, expected) in [("fail", "inconclusive"), ("pass", "pass")] {
+        let spec = scratch.path().join(format!("processes-{policy}.toml"));
+        std::fs::write(&spec, format!("{original}inconclusive = \"{policy}\"\n")).unwrap();
+        let out = refusing(&[
+            "grade",
+            &fixture("reference").display().to_string(),
+            "--format",
+            "json",
+            "--spec",
+            &spec.display().to_string(),
+        ]);
+        let r: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{policy}: no JSON ({e}): {}", text(&out)));
+        let row = r["sandbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "process audit")
+            .unwrap()
+            .clone();
+        assert_eq!(row["active"], false, "{row}");
+        assert!(row["detail"].as_str().unwrap().contains("ptrace"), "{row}");
+        let t = test_named(&r, "pool-sum", "processes: n=1000000000 p=4");
+        assert_eq!(t["reason"].as_str().unwrap_or("pass"), expected, "{t:#}");
+        assert!(
+            t["inconclusive"]
+                .as_str()
+                .is_some_and(|why| why.contains("no process audit")),
+            "{t:#}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `labgrade __shape <container|unprivileged> [--uid N] -- CMD...` (hidden): runs CMD as on a
+//! `labgrade __shape <container|unprivileged> [--uid N] [--refuse-ptrace] -- CMD...` (hidden): runs CMD as on a
 //! weaker machine, for the tests of every machine shape (`tests/shapes.rs`). The simulation
 //! itself is [`crate::sandbox::shape_sim`]; this owns only its command line.
 
@@ -18,6 +18,9 @@ pub(super) struct ShapeArgs {
     /// The uid (and gid) of the `unprivileged` shape.
     #[arg(long, default_value_t = 1000)]
     uid: u32,
+    /// Refuse `ptrace` too (seccomp `EPERM`): a machine where no process audit can run.
+    #[arg(long)]
+    refuse_ptrace: bool,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -32,6 +35,12 @@ enum ShapeArg {
     Unprivileged,
 }
 
+/// Elsewhere there is nothing to take away.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn run(_args: ShapeArgs) -> Result<u8> {
+    anyhow::bail!("the machine-shape simulator is Linux's")
+}
+
 /// Enters the shape and execs the command; returns only when that failed.
 #[cfg(target_os = "linux")]
 pub(super) fn run(args: ShapeArgs) -> Result<u8> {
@@ -39,7 +48,7 @@ pub(super) fn run(args: ShapeArgs) -> Result<u8> {
         ShapeArg::Container => SimShape::Container,
         ShapeArg::Unprivileged => SimShape::Unprivileged,
     };
-    Err(shape_sim::enter(shape, args.uid, &args.command).into())
+    Err(shape_sim::enter(shape, args.uid, args.refuse_ptrace, &args.command).into())
 }
 
 /// The simulator needs Linux's namespaces and capabilities.

@@ -1,13 +1,13 @@
 //! The `processes` probe: the run must create the required worker *processes* (not threads),
 //! have them alive at the same time, and leave none behind.
 //!
-//! It reads the sandbox's process audit, which exists only where the PID namespace layer is
-//! active. Elsewhere (macOS, unprivileged containers) the test cannot be decided: it passes as
-//! "not checked on this machine" and says so, so a student's laptop never fails a submission
-//! the course's grader would pass.
+//! It reads the sandbox's process audit: the namespace init's, or the ptrace tracer's on the
+//! portable path (containers, unprivileged users). Where neither can run (macOS, ptrace
+//! refused) the test cannot be decided: it says so in `inconclusive`, and counts as the spec's
+//! `inconclusive` policy says (`fail` unless the spec says `pass`).
 
 use crate::sandbox::{Audit, Ending, SpawnError};
-use crate::spec::ProcessesTest;
+use crate::spec::{InconclusivePolicy, ProcessesTest};
 use crate::verdict::{signal_name, Evidence, Reason, Verdict};
 
 use super::{command_line, Finding, HangEvidence, Target};
@@ -51,12 +51,19 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
         });
     }
     let Some(audit) = &out.audit else {
-        let why = "the process audit needs the sandbox's PID namespace, missing on this machine \
-                   (see `labgrade doctor`)";
+        let why = "no process audit can run on this machine: it needs the sandbox's PID \
+                   namespace or ptrace (see `labgrade doctor`, row \"process audit\")";
         evidence.inconclusive = Some(why.to_string());
+        let (verdict, counts) = match test.inconclusive {
+            InconclusivePolicy::Pass => (Verdict::Pass, "counts as passed"),
+            InconclusivePolicy::Fail => (Verdict::Fail(Reason::Inconclusive), "counts as failed"),
+        };
         return Ok(Finding {
-            verdict: Verdict::Pass,
-            message: format!("not checked here: {why}; the course's grader checks it"),
+            verdict,
+            message: format!(
+                "not checked here: {why}; undecided, it {counts} as the spec says; a grader \
+                 with the audit decides it"
+            ),
             evidence,
         });
     };
@@ -169,6 +176,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             workers,
             overlap: true,
+            inconclusive: crate::spec::InconclusivePolicy::Fail,
         }
     }
 

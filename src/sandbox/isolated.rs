@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::supervise::supervise;
+use super::supervise::{supervise, MainWait};
 use super::{
     cgroup, init, landlock_enforcement, orphans, ruleset, seccomp, spawn_error, Applied, Ending,
     Isolation, Job, Layers, NamespaceMode, Outcome, SpawnError, NAMESPACES,
@@ -147,7 +147,7 @@ pub(super) fn run_isolated(
     let spawned = orphans::spawn(&mut cmd);
     drop(audit_write);
     let child = spawned.map_err(spawn_error(init))?;
-    let s = supervise(child, started, &job.limits, false);
+    let s = supervise(child, started, &job.limits, false, MainWait::Own);
     let report = read_report(audit_read);
     let stats = group.as_ref().map(|g| g.stats());
     drop(group);

@@ -47,6 +47,9 @@ pub struct Layers {
     /// Whether the init can turn on process accounting for its PID namespace
     /// ([`super::acct`]): exact process counts in the audit.
     pub accounting: Result<(), String>,
+    /// Whether the grader may trace the runs of the portable path ([`super::trace`]): their
+    /// process audit where there is no PID namespace.
+    pub ptrace: Result<(), String>,
 }
 
 impl Layers {
@@ -71,6 +74,7 @@ impl Layers {
             user,
             landlock: super::ruleset::detect(),
             accounting: probe_accounting(),
+            ptrace: probe_ptrace(),
         }
     }
 
@@ -164,6 +168,7 @@ impl Layers {
                 )
                 .and_then(|d| self.accounting.clone().map(|()| d)),
             ),
+            status("process audit", self.audit_row()),
         ]
     }
 }
@@ -187,6 +192,26 @@ impl Layers {
             (Err(why), false) if nix::unistd::geteuid().is_root() => Err(why.clone()),
             (_, false) => Err(format!(
                 "student programs run as your own user: they can read what you can read{landlock}"
+            )),
+        }
+    }
+
+    /// The "process audit" row: which audit the runs of student programs get here, the
+    /// evidence of every `processes` test.
+    fn audit_row(&self) -> Result<String, String> {
+        if self.isolated() {
+            return Ok(match &self.accounting {
+                Ok(()) => "PID namespace: the init scans /proc every 2 ms, and process                            accounting counts processes exactly"
+                    .to_string(),
+                Err(_) => "PID namespace: the init scans /proc every 2 ms and counts tasks                            exactly (no process accounting: a thread too short for the scans                            counts as a process)"
+                    .to_string(),
+            });
+        }
+        match &self.ptrace {
+            Ok(()) => Ok("ptrace: the grader traces every fork, clone and exit of a run of                           student code: exact counts of processes and threads, leftovers                           killed by pid (about +1 ms a run)"
+                .to_string()),
+            Err(why) => Err(format!(
+                "none: no PID namespace, and no ptrace: {why}; `processes` tests are undecided                  and count as their spec says"
             )),
         }
     }
@@ -253,6 +278,16 @@ fn try_unshare(flags: libc::c_int) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn probe_namespaces() -> Result<NamespaceMode, String> {
     Err("namespaces exist only on Linux".to_string())
+}
+
+#[cfg(target_os = "linux")]
+fn probe_ptrace() -> Result<(), String> {
+    super::trace::probe()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe_ptrace() -> Result<(), String> {
+    Err("the ptrace audit is Linux's".to_string())
 }
 
 /// Process accounting needs `CAP_SYS_PACCT` in the host's user namespace and a kernel built

@@ -11,9 +11,9 @@
 //! `waitid(WNOWAIT)`, so the main process stays a zombie (its group id cannot be reused) while
 //! the group is killed, and is then reaped with `wait4` for its resource usage.
 //!
-//! The portable path is here; the isolated one (namespaces, cgroup, the init's audit) is in
-//! `isolated.rs`, and the supervision both share (output, wall clock, kill, reap) in
-//! `supervise.rs`.
+//! The portable path is here (with the ptrace audit of `trace.rs` for runs of student
+//! programs); the isolated one (namespaces, cgroup, the init's audit) is in `isolated.rs`, and
+//! the supervision both share (output, wall clock, kill, reap) in `supervise.rs`.
 
 // Off Linux only the portable layer exists; the Linux layers still compile, unused.
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
@@ -35,6 +35,8 @@ pub mod shape;
 #[cfg(target_os = "linux")]
 pub mod shape_sim;
 mod supervise;
+#[cfg(target_os = "linux")]
+mod trace;
 mod uids;
 mod view;
 
@@ -57,7 +59,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(target_os = "linux")]
 use isolated::{run_isolated, Isolated};
-use supervise::supervise;
+use supervise::{supervise, MainWait};
 
 pub use capture::{Stream, StreamOutput};
 
@@ -133,7 +135,9 @@ pub struct Outcome {
     pub escaped_output_holder: bool,
     /// The run went through the namespace init.
     pub isolated: bool,
-    /// The process audit, when the run was isolated and audited and the init reported.
+    /// The process audit of a run of student code ([`Isolation::Full`]): the init's on the
+    /// isolated path, the tracer's ([`trace`](self::trace)) on the portable path where ptrace
+    /// is allowed; `None` where neither could run.
     pub audit: Option<Audit>,
     /// What the run's cgroup measured, when there was one.
     pub cgroup: Option<CgroupStats>,
@@ -171,9 +175,22 @@ pub struct SpawnError {
     cause: io::Error,
 }
 
+/// Set by [`portable_for_benchmarks`]: runs of this process skip the namespace path.
+static PORTABLE_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether runs of this process take the portable path even where namespaces work: only for
+/// `benches/sandbox_cost.rs`, which measures the portable path with its ptrace audit.
+#[doc(hidden)]
+pub fn portable_for_benchmarks(on: bool) {
+    PORTABLE_ONLY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Runs `job` to completion under its limits.
 pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     let layers = Layers::get();
+    if PORTABLE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return run_portable(job);
+    }
     match (&layers.init_program, job.isolation) {
         // Namespaces are Linux's; elsewhere (macOS) every run takes the portable layer.
         #[cfg(target_os = "linux")]
@@ -290,11 +307,21 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         _ => None,
     };
     let grader = std::process::id();
-    // SAFETY: the closure only makes system calls (getrlimit/setrlimit, setgroups, setgid,
-    // setuid, prctl, getppid, landlock_restrict_self), which are async-signal-safe, and
+    // Runs of student code are audited by ptrace where the machine allows it (builds are not:
+    // cargo's hundreds of processes would pay a stop each for nothing).
+    let traced =
+        cfg!(target_os = "linux") && job.isolation == Isolation::Full && layers.ptrace.is_ok();
+    // SAFETY: the closure only makes system calls (ptrace, getrlimit/setrlimit, setgroups,
+    // setgid, setuid, prctl, getppid, landlock_restrict_self), which are async-signal-safe, and
     // allocates nothing: the ruleset and the filter were built before the fork.
     unsafe {
         cmd.pre_exec(move || {
+            // First: before the user change (no CAP_SYS_PTRACE needed then) and before the
+            // seccomp filter, which refuses ptrace.
+            #[cfg(target_os = "linux")]
+            if traced {
+                trace::trace_me()?;
+            }
             limits.apply_in_child()?;
             if let Some((uid, gid)) = ids {
                 if libc::setgroups(0, std::ptr::null()) != 0
@@ -323,8 +350,10 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let started = Instant::now();
     // Without a PID namespace, orphans of the run come back to the grader to be ended with it.
     let adopting = orphans::adopt();
-    let child = orphans::spawn(&mut cmd).map_err(spawn_error(&job.program))?;
-    let s = supervise(child, started, &job.limits, adopting);
+    let (child, main_wait, tracer) =
+        spawn_portable(cmd, traced).map_err(spawn_error(&job.program))?;
+    let s = supervise(child, started, &job.limits, adopting, main_wait);
+    let audit = tracer.and_then(|t| t.join().ok().flatten());
     drop(scratch);
     // Only now, every process of the run ended, may another run have the uid.
     drop(user);
@@ -338,7 +367,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
         max_rss_bytes: s.usage.max_rss_bytes,
         escaped_output_holder: s.escaped_output_holder,
         isolated: false,
-        audit: None,
+        audit,
         cgroup: None,
         landlock: landlock_enforcement(layers),
         uid: ids.map_or_else(|| nix::unistd::geteuid().as_raw(), |(uid, _)| uid),
@@ -349,6 +378,24 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
             rlimit_nproc: ids.is_some() && job.limits.processes.is_some(),
         },
     })
+}
+
+/// The tracer thread of a traced portable run, joined for its audit.
+type TracerThread = std::thread::JoinHandle<Option<Audit>>;
+
+/// Spawns a portable run: from a tracer thread of its own when `traced` (see [`trace`]), else
+/// from here.
+fn spawn_portable(
+    mut cmd: Command,
+    traced: bool,
+) -> io::Result<(std::process::Child, MainWait, Option<TracerThread>)> {
+    #[cfg(target_os = "linux")]
+    if traced {
+        let (child, ended, tracer) = trace::spawn(cmd)?;
+        return Ok((child, MainWait::Traced(ended), Some(tracer)));
+    }
+    let _ = traced;
+    Ok((orphans::spawn(&mut cmd)?, MainWait::Own, None))
 }
 
 /// The environment every run of student code gets: nothing of the grader's.

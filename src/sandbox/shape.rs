@@ -260,9 +260,8 @@ impl Refusal {
 pub fn costs(missing: &LayerStatus) -> Option<String> {
     let cost = match missing.name {
         "pid namespace" => {
-            "no process audit: `processes` tests are not checked and count as passed; a \
-             process a submission leaves behind is ended through its process group and the \
-             grader's subreaper only"
+            "no PID namespace: a process a submission leaves behind is ended through its \
+             process group, the grader's subreaper and (where the ptrace audit runs) by pid"
         }
         "network namespace" => {
             "no network namespace: only the seccomp filter (socket() refused) keeps student \
@@ -278,6 +277,10 @@ pub fn costs(missing: &LayerStatus) -> Option<String> {
         "cgroup" => {
             "no limit on the whole process tree's memory (RLIMIT_AS applies per process; \
              RLIMIT_NPROC bounds the processes) and no CPU time of orphans"
+        }
+        "process audit" => {
+            "no process audit: `processes` tests are undecided and count as their spec's \
+             `inconclusive` says (the built-in spec: failed)"
         }
         // Its row says which user, on the path runs take here.
         "unprivileged user" => return Some(missing.detail.clone()),
@@ -431,8 +434,12 @@ mod tests {
             "unprivileged user",
             "landlock",
             "seccomp",
+            "process audit",
         ] {
             assert!(costs(&missing(name)).is_some(), "{name}");
         }
+        // The TA learns before grading that processes tests are undecided there.
+        let audit = costs(&missing("process audit")).unwrap();
+        assert!(audit.contains("`processes` tests are undecided"), "{audit}");
     }
 }

@@ -11,6 +11,9 @@
 //!   user namespaces too, so this is also the shape "user namespaces refused" (Ubuntu 23.10+'s
 //!   `kernel.apparmor_restrict_unprivileged_userns=1`).
 //!
+//! With `--refuse-ptrace` the filter refuses `ptrace` too (Docker's profile on a kernel older
+//! than 4.8, Yama's `ptrace_scope` = 3 alike): the shape where no process audit can run.
+//!
 //! The filter is installed while the process is still privileged, so `no_new_privs` is not set
 //! (Docker does not set it either, and the grader must cope without it).
 //!
@@ -90,8 +93,8 @@ fn check(rc: libc::c_int, what: impl fmt::Display) -> Result<(), SimError> {
 }
 
 /// Enters `shape` and execs `command`; returns only on failure.
-pub fn enter(shape: SimShape, uid: u32, command: &[OsString]) -> SimError {
-    match prepare(shape, uid) {
+pub fn enter(shape: SimShape, uid: u32, refuse_ptrace: bool, command: &[OsString]) -> SimError {
+    match prepare(shape, uid, refuse_ptrace) {
         Ok(()) => {
             let err = std::process::Command::new(&command[0])
                 .args(&command[1..])
@@ -102,7 +105,7 @@ pub fn enter(shape: SimShape, uid: u32, command: &[OsString]) -> SimError {
     }
 }
 
-fn prepare(shape: SimShape, uid: u32) -> Result<(), SimError> {
+fn prepare(shape: SimShape, uid: u32, refuse_ptrace: bool) -> Result<(), SimError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(SimError::NotRoot);
     }
@@ -127,7 +130,7 @@ fn prepare(shape: SimShape, uid: u32) -> Result<(), SimError> {
     if shape == SimShape::Unprivileged {
         toolchain_reachable(uid)?;
     }
-    install_filter()?;
+    install_filter(refuse_ptrace)?;
     match shape {
         SimShape::Container => docker_capabilities(),
         SimShape::Unprivileged => become_user(uid),
@@ -402,7 +405,8 @@ mod filter {
 
     /// The BPF program. `clone3` gets `ENOSYS`, as from Docker: its flags sit in memory a
     /// filter cannot read, so libc falls back to `clone`, whose flags are checked.
-    pub fn program() -> Vec<libc::sock_filter> {
+    /// With `refuse_ptrace`, `ptrace` gets `EPERM` too.
+    pub fn program(refuse_ptrace: bool) -> Vec<libc::sock_filter> {
         const LD_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
         const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
         const JSET: u32 = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
@@ -416,7 +420,9 @@ mod filter {
             stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
             stmt(LD_ABS, 0),
         ];
-        for nr in EPERM {
+        let ptrace = [libc::SYS_ptrace];
+        let refused = EPERM.iter().chain(ptrace.iter().filter(|_| refuse_ptrace));
+        for nr in refused {
             p.push(jump(JEQ, *nr as u32, 0, 1));
             p.push(errno(libc::EPERM));
         }
@@ -437,8 +443,8 @@ mod filter {
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-fn install_filter() -> Result<(), SimError> {
-    let program = filter::program();
+fn install_filter(refuse_ptrace: bool) -> Result<(), SimError> {
+    let program = filter::program(refuse_ptrace);
     let prog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr() as *mut libc::sock_filter,
@@ -460,7 +466,7 @@ fn install_filter() -> Result<(), SimError> {
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
-fn install_filter() -> Result<(), SimError> {
+fn install_filter(_refuse_ptrace: bool) -> Result<(), SimError> {
     Err(SimError::Unsupported)
 }
 
@@ -498,8 +504,12 @@ mod tests {
     fn the_filter_has_one_rule_per_refused_call() {
         // Arch check and load (4), 2 per EPERM call, 2 for clone3, 4 for clone, final allow.
         assert_eq!(
-            filter::program().len(),
+            filter::program(false).len(),
             4 + 2 * filter::EPERM.len() + 2 + 4 + 1
+        );
+        assert_eq!(
+            filter::program(true).len(),
+            filter::program(false).len() + 2
         );
         assert_eq!(filter::CLONE_NEW, 0x7e02_0000);
     }

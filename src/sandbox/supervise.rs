@@ -1,6 +1,10 @@
 //! Supervision of one spawned child: its output captured up to the cap, the wall clock
 //! enforced (SIGTERM to the group, a grace period, SIGKILL), the group killed when the main
 //! process ends, and the main process reaped for its resource usage.
+//!
+//! A traced run ([`super::trace`]) is waited for by its tracer, which receives every wait
+//! status of the run's processes: supervise then learns of the main process's end, its status
+//! and its resource usage from the tracer ([`MainWait::Traced`]) and never waits for it itself.
 
 use std::io;
 use std::process::Child;
@@ -14,10 +18,28 @@ use super::{orphans, Ending, Limits};
 pub(super) enum Event {
     /// The main process has ended (not yet reaped).
     MainEnded,
+    /// The tracer reaped the main process and ended every process of the run.
+    MainReaped(Box<MainEnd>),
     /// A stream passed the cap.
     OverCap(Stream),
     /// A stream reached end of file or was abandoned.
     Closed(Stream, StreamOutput),
+}
+
+/// Who waits for the main process.
+pub(super) enum MainWait {
+    /// Supervise itself: `waitid(WNOWAIT)`, the group killed, then `wait4`.
+    Own,
+    /// The run's tracer, which reports here; a channel closed without a report (the tracer
+    /// died: `EXITKILL` killed its tracees) falls back to supervise's own reaping.
+    Traced(mpsc::Receiver<MainEnd>),
+}
+
+/// The main process's end as its tracer saw it.
+pub(super) struct MainEnd {
+    /// When the tracer reaped it.
+    pub(super) at: Instant,
+    pub(super) usage: Usage,
 }
 
 /// Where the supervision of one run stands.
@@ -56,6 +78,7 @@ pub(super) fn supervise(
     started: Instant,
     limits: &Limits,
     end_orphans: bool,
+    main: MainWait,
 ) -> Supervised {
     let pid = child.id() as libc::pid_t;
     let (tx, rx) = mpsc::channel();
@@ -64,10 +87,18 @@ pub(super) fn supervise(
     capture::spawn_reader(Stream::Stderr, child.stderr.take(), cap, tx.clone());
     {
         let tx = tx.clone();
-        std::thread::spawn(move || {
-            wait_without_reaping(pid);
-            let _ = tx.send(Event::MainEnded);
-        });
+        match main {
+            MainWait::Own => std::thread::spawn(move || {
+                wait_without_reaping(pid);
+                let _ = tx.send(Event::MainEnded);
+            }),
+            MainWait::Traced(ended) => std::thread::spawn(move || {
+                let _ = tx.send(match ended.recv() {
+                    Ok(end) => Event::MainReaped(Box::new(end)),
+                    Err(_) => Event::MainEnded,
+                });
+            }),
+        };
     }
     drop(tx);
 
@@ -75,6 +106,7 @@ pub(super) fn supervise(
     let mut ending: Option<Ending> = None;
     let mut phase = Phase::Running;
     let mut closed: Vec<(Stream, StreamOutput)> = Vec::new();
+    let mut reaped: Option<Usage> = None;
     let wall = loop {
         let wake = match phase {
             Phase::Running => Some(deadline),
@@ -87,6 +119,10 @@ pub(super) fn supervise(
         };
         match event {
             Ok(Event::MainEnded) => break started.elapsed(),
+            Ok(Event::MainReaped(end)) => {
+                reaped = Some(end.usage);
+                break end.at.saturating_duration_since(started);
+            }
             Ok(Event::OverCap(stream)) => {
                 ending.get_or_insert(Ending::OutputLimit {
                     stream,
@@ -114,11 +150,17 @@ pub(super) fn supervise(
         }
     };
     // The main process is a zombie: its group id is still ours. End every process left in it.
-    kill_group(pid, libc::SIGKILL);
+    // (A tracer that reaped it has ended every process of the run already, by pid.)
+    if reaped.is_none() {
+        kill_group(pid, libc::SIGKILL);
+    }
     if end_orphans {
         orphans::end(pid);
     }
-    let usage = reap(pid);
+    let usage = match reaped {
+        Some(usage) => usage,
+        None => reap(pid),
+    };
     orphans::forget(pid);
     // Drop the std handle only now: it never waits, and the pid is already reaped.
     drop(child);

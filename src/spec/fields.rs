@@ -66,7 +66,7 @@ const OWNERS: &[(&str, &[Kind])] = &[
     ("overlap", &[Processes]),
     ("n", &[Speedup]),
     ("threshold", &[Speedup]),
-    ("inconclusive", &[Speedup]),
+    ("inconclusive", &[Processes, Speedup]),
     ("curve_up_to", &[Speedup]),
     ("budget", &[Speedup, Race]),
     ("mode", &[Race]),

@@ -231,6 +231,8 @@ pub struct ProcessesTest {
     pub workers: u32,
     /// The workers must be alive at the same time at least once.
     pub overlap: bool,
+    /// What the test counts as where no process audit can run (macOS, ptrace refused).
+    pub inconclusive: InconclusivePolicy,
 }
 
 /// Time the pool at one worker and at `workers` workers and judge the speedup.

@@ -51,6 +51,7 @@ pub enum Plan {
         timeout: Duration,
         workers: Field,
         overlap: bool,
+        inconclusive: InconclusivePolicy,
     },
     /// `kind = "speedup"`.
     Speedup {
@@ -126,6 +127,7 @@ fn plan(
                     timeout: timeout?,
                     workers: workers?,
                     overlap: raw.overlap.as_ref().is_none_or(|o| *o.get_ref()),
+                    inconclusive: inconclusive(diags, raw)?,
                 })
             }
         }
@@ -139,16 +141,7 @@ fn plan(
                 .as_ref()
                 .map_or(Some(criteria::DEFAULT_THRESHOLD), |t| threshold(diags, t));
             let budget = values::duration_or(diags, "budget", raw.budget.as_ref(), SPEEDUP_BUDGET);
-            let inconclusive =
-                raw.inconclusive
-                    .as_ref()
-                    .map_or(Some(InconclusivePolicy::Fail), |v| {
-                        let choices = [
-                            ("pass", InconclusivePolicy::Pass),
-                            ("fail", InconclusivePolicy::Fail),
-                        ];
-                        values::keyword(diags, "inconclusive", v, &choices)
-                    });
+            let inconclusive = inconclusive(diags, raw);
             let curve_up_to = match raw.curve_up_to.as_ref() {
                 None => Some(None),
                 Some(c) => {
@@ -268,11 +261,13 @@ impl Plan {
                 timeout,
                 workers: w,
                 overlap,
+                inconclusive,
             } => TestKind::Processes(ProcessesTest {
                 args: render(args),
                 timeout: *timeout,
                 workers: workers(diags, w, 1)?,
                 overlap: *overlap,
+                inconclusive: *inconclusive,
             }),
             Plan::Speedup {
                 n,
@@ -321,4 +316,18 @@ impl Plan {
             }
         })
     }
+}
+
+/// What an undecided verdict of a `speedup` or `processes` test counts as: `fail` unless the
+/// spec says `inconclusive = "pass"`.
+fn inconclusive(diags: &mut Diagnostics, raw: &RawTest) -> Option<InconclusivePolicy> {
+    raw.inconclusive
+        .as_ref()
+        .map_or(Some(InconclusivePolicy::Fail), |v| {
+            let choices = [
+                ("pass", InconclusivePolicy::Pass),
+                ("fail", InconclusivePolicy::Fail),
+            ];
+            values::keyword(diags, "inconclusive", v, &choices)
+        })
 }

@@ -52,6 +52,11 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
         &t.kind,
         TestKind::Speedup(s) if s.workers == 2 && s.inconclusive == InconclusivePolicy::Pass
     )));
+    // An undecided processes test (no process audit here) must not give points away.
+    assert!(pool.tests.iter().all(|t| match &t.kind {
+        TestKind::Processes(p) => p.inconclusive == InconclusivePolicy::Fail,
+        _ => true,
+    }));
     assert!(spec
         .exercises
         .iter()
@@ -178,6 +183,7 @@ fn other_kinds_build_their_models_with_defaults() {
             timeout: Duration::from_secs(10),
             workers: 4,
             overlap: true,
+            inconclusive: InconclusivePolicy::Fail,
         })
     );
     assert_eq!(
@@ -727,4 +733,16 @@ fn stop_after_hangs_is_a_small_whole_number_and_hang_timeout_a_duration() {
              early) to 20; got 99",
         ]
     );
+}
+
+#[test]
+fn a_processes_test_says_what_undecided_counts_as() {
+    let spec = ok(&with_tests(
+        "[[exercise.test]]\nkind = \"processes\"\nname = \"p\"\nargs = [\"100\", \"2\"]\n\
+         workers = 2\ninconclusive = \"pass\"\n",
+    ));
+    assert!(matches!(
+        &spec.exercises[0].tests[0].kind,
+        TestKind::Processes(p) if p.inconclusive == InconclusivePolicy::Pass
+    ));
 }
