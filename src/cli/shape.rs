@@ -50,10 +50,3 @@ pub(super) fn run(args: ShapeArgs) -> Result<u8> {
     };
     Err(shape_sim::enter(shape, args.uid, args.refuse_ptrace, &args.command).into())
 }
-
-/// The simulator needs Linux's namespaces and capabilities.
-#[cfg(not(target_os = "linux"))]
-pub(super) fn run(args: ShapeArgs) -> Result<u8> {
-    let _ = (args.shape, args.uid, args.command);
-    anyhow::bail!("the machine-shape simulator needs Linux")
-}
