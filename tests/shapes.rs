@@ -766,3 +766,117 @@ fn without_any_audit_processes_tests_are_undecided_and_the_spec_decides() {
         );
     }
 }
+
+/// Compile-time reads (`include_str!`, `#[path]`) in each shape without namespaces: rustc, run
+/// by the build, reads neither a root-only secret outside the submission nor another
+/// submission's source (Landlock keeps the build to its own paths where no view exists).
+fn compile_time_reads_in(sim: Sim) {
+    if !can_simulate(&format!("compile-time reads in the {} shape", sim.arg())) {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(reachable_base()).unwrap();
+    let dir = scratch.path();
+    chmod(dir, 0o755);
+    let secret = dir.join("hidden-tests.rs");
+    std::fs::write(
+        &secret,
+        "pub const S: &str = \"SECRET-AT-COMPILE-TIME-9\";\n",
+    )
+    .unwrap();
+    chmod(&secret, 0o600);
+    // Another student's submission, readable by anyone, as a staging directory would hold it.
+    let other = dir.join("other-student/src/bin");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("pool_sum.rs"),
+        "pub const S: &str = \"OTHER-STUDENTS-CODE-5\";\n",
+    )
+    .unwrap();
+    chmod_tree_readable(&dir.join("other-student"));
+    let sub = dir.join("sneaky");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        format!(
+            "const S: &str = include_str!({:?});\nfn main() {{ println!(\"{{S}}\"); }}\n",
+            secret.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        sub.join("src/bin/counter.rs"),
+        format!(
+            "#[path = {:?}]\nmod other;\nfn main() {{ println!(\"{{}}\", other::S); }}\n",
+            other.join("pool_sum.rs").display().to_string()
+        ),
+    )
+    .unwrap();
+    chmod_tree_readable(&sub);
+    let mut env: Vec<(&str, PathBuf)> = Vec::new();
+    match sim {
+        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
+        Sim::Unprivileged => {
+            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
+            let home = dir.join("home");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            chown_tree(&cache, UID);
+            chown_tree(&home, UID);
+            env.push(("LABGRADE_CACHE_DIR", cache));
+            env.push(("HOME", home));
+        }
+    }
+    let bin = labgrade_bin();
+    let out = in_shape(
+        &bin,
+        sim,
+        &bin,
+        &[
+            "grade",
+            &sub.display().to_string(),
+            "--format",
+            "json",
+            "--spec",
+            &quick_spec().display().to_string(),
+        ],
+    )
+    .envs(env.iter().map(|(k, v)| (k, v)))
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("SECRET-AT-COMPILE-TIME-9"), "{stdout}");
+    assert!(!stdout.contains("OTHER-STUDENTS-CODE-5"), "{stdout}");
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    for exercise in ["pool-sum", "counter"] {
+        let build = &tests_of(&r, exercise, "build")[0];
+        assert_eq!(build["reason"], "build_failed", "{exercise}: {build:#}");
+        // Refused by the sandbox, not some other compile error.
+        let msg = build["message"].as_str().unwrap_or("");
+        assert!(
+            msg.contains("couldn't read") || msg.contains("file not found"),
+            "{exercise}: {msg}"
+        );
+    }
+}
+
+fn chmod_tree_readable(path: &Path) {
+    let mode = if path.is_dir() { 0o755 } else { 0o644 };
+    chmod(path, mode);
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chmod_tree_readable(&entry.unwrap().path());
+        }
+    }
+}
+
+#[test]
+fn compile_time_reads_see_nothing_outside_the_submission_in_a_container() {
+    compile_time_reads_in(Sim::Container);
+}
+
+#[test]
+fn compile_time_reads_see_nothing_outside_the_submission_as_an_unprivileged_user() {
+    compile_time_reads_in(Sim::Unprivileged);
+}

@@ -69,6 +69,9 @@ impl BuildCache {
             .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("labgrade")))
             .or_else(|| env("HOME").map(|p| p.join(".cache/labgrade")))
             .unwrap_or_else(|| std::env::temp_dir().join("labgrade-cache"));
+        // Builds run in the staged directory: a relative `LABGRADE_CACHE_DIR` would point cargo
+        // at a registry that is not there.
+        let root = std::path::absolute(&root).unwrap_or(root);
         Self::at(root, skeleton)
     }
 
