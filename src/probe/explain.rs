@@ -9,11 +9,22 @@ use crate::spec::{triangular, StdoutCheck};
 /// Ranges longer than this are not searched for (the search is O(length)).
 const MAX_RANGE_LEN: u128 = 100_000;
 
-/// The message for a run of `command` that printed `got` instead of what `check` expects.
-pub(super) fn wrong_output(command: &str, check: &StdoutCheck, got: &str) -> String {
+/// The message for a run of `command` (with `args`) that printed `got` instead of what `check`
+/// expects. For a sum, the run's pool size is `args[1]` (CONTRACT §1: `pool_sum N P`): the
+/// numbers missing for that P are what tell one chunking bug from another.
+pub(super) fn wrong_output(
+    command: &str,
+    args: &[String],
+    check: &StdoutCheck,
+    got: &str,
+) -> String {
     let expected = check.expected_text();
     let head = format!("`{command}` printed {}, expected {expected}", shown(got));
-    let Some(hint) = hint(check, got) else {
+    let workers = args
+        .get(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .filter(|&p| p > 0);
+    let Some(hint) = hint(check, workers, got) else {
         return head;
     };
     format!("{head}: {hint}")
@@ -31,7 +42,7 @@ fn shown(got: &str) -> String {
     format!("{s:?}")
 }
 
-fn hint(check: &StdoutCheck, got: &str) -> Option<String> {
+fn hint(check: &StdoutCheck, workers: Option<u64>, got: &str) -> Option<String> {
     if got.is_empty() {
         return Some("print the result as one decimal line on stdout".to_string());
     }
@@ -51,22 +62,33 @@ fn hint(check: &StdoutCheck, got: &str) -> Option<String> {
         return Some("expected a decimal number".to_string());
     };
     match check {
-        StdoutCheck::SumTo { n } => Some(sum_hint(*n, value)),
+        StdoutCheck::SumTo { n } => Some(sum_hint(*n, workers, value)),
         StdoutCheck::Product { factors } => Some(product_hint(factors, value)),
         StdoutCheck::Equals(_) => None,
     }
 }
 
-fn sum_hint(n: u64, got: u128) -> String {
+fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
     let want = triangular(n);
     let wrapped = want % (1u128 << 64);
     if want > u64::MAX as u128 && got == wrapped {
         return "the total wrapped around 2^64: a u64 overflowed; sum into a u128".to_string();
     }
     let diff = want.abs_diff(got);
-    // A chunk-boundary explanation beats a contiguous range: it names the usual bug.
-    if let Some(hint) = boundary_hint(n, diff, got < want) {
-        return hint;
+    // The remainder first: `chunk = n / p` drops the last `n % p` numbers, which no exclusive
+    // bound explains (and an inclusive loop may already be there).
+    let remainder = workers.and_then(|p| remainder_hint(n, p, diff, got < want));
+    // A chunk-boundary explanation beats a contiguous range: it names the usual bug. With the
+    // run's P known, only that P's chunks are evidence.
+    let boundary = boundary_hint(n, workers, diff, got < want);
+    match (remainder, boundary) {
+        (Some(r), Some(_)) => {
+            return format!(
+                "{r} (or each one-number chunk was summed with an exclusive bound `lo..hi`:                  the two bugs miss the same numbers here; a run with N > P tells them apart)"
+            )
+        }
+        (Some(hint), None) | (None, Some(hint)) => return hint,
+        (None, None) => {}
     }
     if got < want {
         let gap = want - got;
@@ -114,13 +136,43 @@ fn chunk_splits(n: u64, p: u64) -> [Vec<(u64, u64)>; 2] {
     [even, ceil]
 }
 
+/// "the remainder went to no worker": `p` chunks of `n / p` numbers cover `1..=p*(n/p)`, and
+/// the last `n % p` numbers are missing, exactly `diff`.
+fn remainder_hint(n: u64, p: u64, diff: u128, short: bool) -> Option<String> {
+    let rest = n % p;
+    let covered = n - rest;
+    if !short || rest == 0 || diff != triangular(n) - triangular(covered) {
+        return None;
+    }
+    let missing = if rest == 1 {
+        format!("the number {n}")
+    } else {
+        format!("the numbers {}..={n}", covered + 1)
+    };
+    let empty = if n < p {
+        format!(" (here N / P = {n} / {p} = 0: every chunk is empty)")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "short by {diff}: {missing}, the remainder of N / P, went to no worker: chunks of          `n / p` numbers drop the last `n % p`{empty}; give the remainder to some worker          (e.g. the last one ends at N, or the first `n % p` get one more)"
+    ))
+}
+
 /// "the last number of each chunk was not summed" and its kin, when the difference is exactly
-/// the sum of the chunks' first or last numbers for some pool size.
-fn boundary_hint(n: u64, diff: u128, short: bool) -> Option<String> {
+/// the sum of the chunks' first or last numbers for the run's pool size (any size from 2 to 64
+/// when it is not known).
+fn boundary_hint(n: u64, workers: Option<u64>, diff: u128, short: bool) -> Option<String> {
     if diff == 0 || n == 0 {
         return None;
     }
-    for p in 2..=64u64.min(n) {
+    let sizes = match workers {
+        // One chunk has no boundary: a plain missing number says it better.
+        Some(p) if p < 2 => 0..=0,
+        Some(p) => p.min(n)..=p.min(n),
+        None => 2..=64u64.min(n),
+    };
+    for p in sizes.filter(|&p| p >= 2) {
         for split in chunk_splits(n, p) {
             let last = split.len() - 1;
             let candidates: [(&str, Vec<u64>); 3] = [
@@ -249,7 +301,60 @@ mod tests {
     use super::*;
 
     fn sum(n: u64, got: &str) -> String {
-        wrong_output("pool_sum", &StdoutCheck::SumTo { n }, got)
+        wrong_output("pool_sum", &[], &StdoutCheck::SumTo { n }, got)
+    }
+
+    fn sum_p(n: u64, p: u64, got: &str) -> String {
+        let args = [n.to_string(), p.to_string()];
+        wrong_output("pool_sum", &args, &StdoutCheck::SumTo { n }, got)
+    }
+
+    #[test]
+    fn a_dropped_remainder_is_not_called_an_exclusive_bound() {
+        // pool_sum 10 3 with `chunk = n / p` = 3: 1..=9 summed, 10 lost (45).
+        let msg = sum_p(10, 3, "45");
+        assert!(
+            msg.contains("short by 10: the number 10, the remainder of N / P, went to no worker"),
+            "{msg}"
+        );
+        assert!(!msg.contains("lo..hi"), "{msg}");
+        // pool_sum 1000003 4: chunks of 250000 cover 1..=1000000; 1000001..=1000003 lost.
+        let got = triangular(1_000_000).to_string();
+        let msg = sum_p(1_000_003, 4, &got);
+        assert!(
+            msg.contains("the numbers 1000001..=1000003, the remainder"),
+            "{msg}"
+        );
+        assert!(!msg.contains("exclusive"), "{msg}");
+        // pool_sum 5 8: every chunk empty, everything lost. An exclusive bound over one-number
+        // chunks loses the same numbers: both are said, the remainder first.
+        let msg = sum_p(5, 8, "0");
+        assert!(
+            msg.contains(
+                "short by 15: the numbers 1..=5, the remainder of N / P, went to no worker"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("N / P = 5 / 8 = 0: every chunk is empty"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_exclusive_bound_is_named_for_the_runs_own_pool_size() {
+        // The reference's chunks of 1..=10 at P = 3: (1..=4, 5..=7, 8..=10); `lo..hi` loses
+        // 4, 7 and 10 (short by 21), which no remainder explains.
+        let msg = sum_p(10, 3, "34");
+        assert!(
+            msg.contains("short by 21: that is the last number of each of 3 chunks (4, 7, 10)"),
+            "{msg}"
+        );
+        assert!(msg.contains("`lo..hi`"), "{msg}");
+        // With P = 1 there is no chunk boundary: the missing number is named.
+        assert!(sum_p(10, 1, "45").contains("the number 10 was not summed?"));
+        // A gap that fits another P's chunks is not blamed on chunks of this run's P.
+        assert!(!sum_p(10, 3, "40").contains("each of 2 chunks"));
     }
 
     #[test]
@@ -322,6 +427,7 @@ mod tests {
         let c = |got: &str| {
             wrong_output(
                 "counter safe 4 1000",
+                &[],
                 &StdoutCheck::Product {
                     factors: vec![4, 1000],
                 },
