@@ -162,6 +162,35 @@ Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should prin
 }
 
 #[test]
+fn a_different_kind_of_failure_past_the_cap_is_shown_in_full() {
+    let mut result = sample();
+    result.warnings.clear();
+    let wrong = result.tests[1].clone();
+    let mut tests = vec![];
+    for i in 0..7 {
+        let mut t = wrong.clone();
+        t.name = format!("n={i}");
+        tests.push(t);
+    }
+    let mut slow = wrong.clone();
+    slow.name = "n=7".to_string();
+    slow.verdict = Verdict::Fail(Reason::Timeout {
+        after: Duration::from_secs(10),
+    });
+    slow.message = "`pool_sum 7 4` did not finish within 10.0 s".to_string();
+    tests.push(slow);
+    result.tests = tests;
+    let text = plain(&result, &student());
+    assert_eq!(text.matches("printed 5049").count(), DETAILED_FAILURES);
+    assert!(
+        text.contains(
+            "  FAIL n=7  0 / 2 points\n       `pool_sum 7 4` did not finish within 10.0 s\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn hidden_tests_never_reach_the_student() {
     let mut result = sample();
     result.tests[3].verdict = Verdict::Fail(Reason::LostUpdates { lost: 1, runs: 2 });
