@@ -263,3 +263,73 @@ fn every_racy_fixture_is_detected_every_time() {
         }
     }
 }
+
+/// The cause a counter message blames: `Some("wait")`, `Some("race")`, or `None` for a message
+/// that names both as possible (nothing decided) or neither.
+fn blamed_cause(message: &str) -> Option<&'static str> {
+    let wait = [
+        "printed before",
+        "prints before",
+        "did the parent wait",
+        "did the parent print",
+    ]
+    .iter()
+    .any(|w| message.contains(w));
+    let race = ["not synchronised", "(a race)", "races,"]
+        .iter()
+        .any(|w| message.contains(w));
+    match (wait, race) {
+        (true, false) => Some("wait"),
+        (false, true) => Some("race"),
+        _ => None,
+    }
+}
+
+#[test]
+fn no_two_tests_of_one_exercise_blame_contradictory_causes() {
+    // The race probe plus the built-in spec's counter output tests: a parent that prints before
+    // waiting, and two real races.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("race-and-output.toml");
+    let race = std::fs::read_to_string(race_spec()).unwrap();
+    std::fs::write(
+        &spec,
+        format!(
+            "{race}\n[[exercise.test]]\nkind = \"output\"\nname = \"safe p={{p}} k={{k}}\"\n\
+             matrix = {{ p = [1, 2, 4, 8], k = [1000, 100000] }}\n\
+             args = [\"safe\", \"{{p}}\", \"{{k}}\"]\n\
+             stdout = {{ product = [\"{{p}}\", \"{{k}}\"] }}\n"
+        ),
+    )
+    .unwrap();
+    for name in ["prints_before_wait", "racy_counter", "plain_increment"] {
+        let out = labgrade()
+            .arg("grade")
+            .arg(fixture(name))
+            .arg("--spec")
+            .arg(&spec)
+            .args(["--only", "counter/race: safe*", "--only", "counter/safe*"])
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let causes: Vec<(String, &str)> = json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "fail")
+            .filter_map(|t| {
+                let msg = t["message"].as_str().unwrap();
+                blamed_cause(msg).map(|c| (format!("{}: {msg}", t["name"]), c))
+            })
+            .collect();
+        let first = causes.first().map(|c| c.1);
+        assert!(
+            causes.iter().all(|c| Some(c.1) == first),
+            "{name}: contradictory causes: {causes:#?}"
+        );
+        if name == "prints_before_wait" {
+            assert!(causes.iter().all(|c| c.1 == "wait"), "{name}: {causes:#?}");
+        }
+    }
+}

@@ -84,7 +84,7 @@ fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
     match (remainder, boundary) {
         (Some(r), Some(_)) => {
             return format!(
-                "{r} (or each one-number chunk was summed with an exclusive bound `lo..hi`:                  the two bugs miss the same numbers here; a run with N > P tells them apart)"
+                "{r} (or each one-number chunk was summed with an exclusive bound `lo..hi`: the two bugs miss the same numbers here; a run with N > P tells them apart)"
             )
         }
         (Some(hint), None) | (None, Some(hint)) => return hint,
@@ -155,7 +155,7 @@ fn remainder_hint(n: u64, p: u64, diff: u128, short: bool) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "short by {diff}: {missing}, the remainder of N / P, went to no worker: chunks of          `n / p` numbers drop the last `n % p`{empty}; give the remainder to some worker          (e.g. the last one ends at N, or the first `n % p` get one more)"
+        "short by {diff}: {missing}, the remainder of N / P, went to no worker: chunks of `n / p` numbers drop the last `n % p`{empty}; give the remainder to some worker (e.g. the last one ends at N, or the first `n % p` get one more)"
     ))
 }
 
@@ -249,18 +249,57 @@ fn product_hint(factors: &[u64], got: u128) -> String {
         );
     }
     let lost = want - got;
+    if let [1, _] = factors {
+        return lost_hint(lost, Some(LossCause::PrintedEarly));
+    }
     if let [workers, k] = factors {
         let k = *k as u128;
         if k > 0 && lost % k == 0 && lost / k < *workers as u128 {
+            let workers = lost / k;
             return format!(
-                "{lost} updates lost, exactly {} worker(s)' worth of {k}: did the parent wait for \
+                "{lost}{LOST_MARK}, exactly {workers} {} worth of {k}: did the parent wait for \
                  every worker before printing? (If it did, a worker's stale write erased the \
                  others' work: a race.)",
-                lost / k
+                if workers == 1 { "worker's" } else { "workers'" }
             );
         }
     }
-    format!("{lost} updates lost: the increments are not synchronised (a race)")
+    lost_hint(lost, Some(LossCause::Race))
+}
+
+/// What made a counter lose updates, when the evidence decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LossCause {
+    /// The parent read the counter before its workers had finished (one worker, which has
+    /// nobody to race with, lost updates; or the race probe saw it print 0 with one worker).
+    PrintedEarly,
+    /// Increments overwrote each other (the race probe saw losses while one worker alone
+    /// printed exactly K).
+    Race,
+}
+
+/// Marks a counter message written by [`lost_hint`], so that it can be rewritten when the
+/// exercise's other tests decide the cause (`super::consistent`).
+pub(crate) const LOST_MARK: &str = " updates lost";
+
+fn lost_hint(lost: u128, cause: Option<LossCause>) -> String {
+    match cause {
+        Some(LossCause::PrintedEarly) => format!(
+            "{lost}{LOST_MARK}: the parent printed before its workers had finished (with one worker, which has nobody to race with, updates were lost too): wait for every worker (waitpid) before reading the counter"
+        ),
+        Some(LossCause::Race) | None => {
+            format!("{lost}{LOST_MARK}: the increments are not synchronised (a race)")
+        }
+    }
+}
+
+/// The message of a counter run that printed `got` of `want`, once the cause is known.
+pub(crate) fn lost_updates(command: &str, got: u128, want: u128, cause: LossCause) -> String {
+    format!(
+        "`{command}` printed {:?}, expected {want}: {}",
+        got.to_string(),
+        lost_hint(want.saturating_sub(got), Some(cause))
+    )
 }
 
 /// A range `a..=b` within `1..=n` whose numbers add up to `total`, preferring the shortest
@@ -435,7 +474,8 @@ mod tests {
             )
         };
         assert!(c("0").contains("stayed 0"));
-        assert!(c("3000").contains("exactly 1 worker(s)' worth"));
+        assert!(c("3000").contains("exactly 1 worker's worth"));
+        assert!(c("2000").contains("exactly 2 workers' worth"));
         assert!(c("3517").contains("483 updates lost"));
         assert!(c("4001").contains("1 more than possible"));
         assert!(!c("4001").contains("per worker"));

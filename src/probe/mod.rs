@@ -3,6 +3,7 @@
 //! One file per test kind of CONTRACT §3. Probes ask the [`sandbox`](crate::sandbox) to run the
 //! student's program, return observations and verdicts, and never print.
 
+pub(crate) mod consistent;
 mod explain;
 mod output;
 mod processes;

@@ -123,6 +123,15 @@ pub(super) fn always_zero(command: &str, runs: u32) -> (Verdict, String) {
     )
 }
 
+/// "1 worker's worth", "3 workers' worth".
+fn workers_worth(n: u128) -> String {
+    if n == 1 {
+        "1 worker's worth".to_string()
+    } else {
+        format!("{n} workers' worth")
+    }
+}
+
 /// A one-worker run lost updates too: the parent printed before its worker finished.
 pub(super) fn printed_early(
     command: &str,
@@ -172,18 +181,18 @@ pub(super) fn lost_updates(
             );
             if k > 0 && lost % k == 0 && alone_clean {
                 msg.push_str(&format!(
-                    ", exactly {} worker(s)' worth, while one worker alone prints K: each \
+                    ", exactly {}, while one worker alone prints K: each \
                      worker read the counter once, counted in a register and wrote its total at \
                      the end (what the optimiser makes of a plain `*p += 1` loop), so the \
                      workers overwrote each other's totals. Use an atomic fetch_add on the \
                      shared word, or a process-shared lock around each increment",
-                    lost / k
+                    workers_worth(lost / k)
                 ));
             } else if k > 0 && lost % k == 0 {
                 msg.push_str(&format!(
-                    ", exactly {} worker(s)' worth: did the parent print before every worker \
+                    ", exactly {}: did the parent print before every worker \
                      finished?",
-                    lost / k
+                    workers_worth(lost / k)
                 ));
             } else {
                 msg.push_str(
@@ -253,12 +262,12 @@ mod tests {
         let (v, m) = lost_updates(CounterMode::Safe, "`c`", (7, "run 7"), 3000, &C, false);
         assert_eq!(code(&v), "lost_updates");
         assert!(
-            m.contains("exactly 1 worker(s)' worth: did the parent print"),
+            m.contains("exactly 1 worker's worth: did the parent print"),
             "{m}"
         );
         let (_, m) = lost_updates(CounterMode::Safe, "`c`", (7, "run 7"), 1000, &C, true);
         assert!(
-            m.contains("exactly 3 worker(s)' worth, while one worker alone"),
+            m.contains("exactly 3 workers' worth, while one worker alone"),
             "{m}"
         );
         assert!(m.contains("counted in a register"), "{m}");
