@@ -278,14 +278,14 @@ fn the_students_check_reads_as_a_to_do_list() {
        `pool_sum 1000003 3` printed \"500001499999\", expected 500003500006: short by 2000007: that is the last number of each of 3 chunks (333335, 666669, 1000003), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
        {}
   FAIL p > n: n=5 p=8  0 / 1 point
-       `pool_sum 5 8` printed \"0\", expected 15: short by 15: that is the last number of each of 5 chunks (1, 2, 3, 4, 5), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
+       `pool_sum 5 8` printed \"0\", expected 15: short by 15: the numbers 1..=5, the remainder of N / P, went to no worker (`n / p` = 5 / 8 = 0: every chunk is empty): give the last `n % p` numbers to some worker (or an exclusive bound `lo..hi` on one-number chunks: a run with N > P tells them apart)
        {}
   ok   5 other tests passed
 
 ■ counter  all 3 tests passed, 2 / 2 points
 
 Score: 5 / 10 points, 5 tests failing
-Next: run `cargo run --release --bin pool_sum -- 10 1` yourself: it should print 55
+Next: run `labgrade run pool_sum --spec {spec} -- 10 1` yourself: it should print 55
 ",
         rerun("n=10 p=1"),
         rerun("n=10 p=3"),

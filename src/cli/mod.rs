@@ -4,6 +4,7 @@
 
 mod batch;
 mod reports;
+mod run_cmd;
 mod sandbox_cmd;
 mod shape;
 mod verify;
@@ -57,6 +58,9 @@ enum Command {
     /// Show the machine's shape, which sandbox layers are active on it and why the others
     /// are not, and whether its cores suffice for the spec's speedup tests.
     Doctor(sandbox_cmd::DoctorArgs),
+    /// Run one program of DIR (default .) once, built and run exactly as graded, and print
+    /// its output and how it ended: `labgrade run pool_sum -- 10 3`.
+    Run(run_cmd::RunArgs),
     /// Run one command through the sandbox and print what happened as JSON.
     #[command(name = "sandbox-run")]
     SandboxRun(sandbox_cmd::SandboxRunArgs),
@@ -196,6 +200,7 @@ fn run(cli: Cli) -> Result<u8> {
             | Command::Check(_)
             | Command::Batch(_)
             | Command::Spec(SpecCommand::Verify(_))
+            | Command::Run(_)
     );
     if stages {
         // A grader killed by SIGKILL left a student's staged sources and binaries behind:
@@ -221,6 +226,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Merge(args) => batch::merge(args),
         Command::Spec(SpecCommand::Verify(args)) => verify::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
+        Command::Run(args) => run_cmd::run(args),
         Command::Doctor(args) => sandbox_cmd::doctor(args),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),
         Command::Shape(args) => shape::run(args),

@@ -84,7 +84,7 @@ fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
     match (remainder, boundary) {
         (Some(r), Some(_)) => {
             return format!(
-                "{r} (or each one-number chunk was summed with an exclusive bound `lo..hi`: the two bugs miss the same numbers here; a run with N > P tells them apart)"
+                "{r} (or an exclusive bound `lo..hi` on one-number chunks: a run with N > P tells them apart)"
             )
         }
         (Some(hint), None) | (None, Some(hint)) => return hint,
@@ -150,12 +150,12 @@ fn remainder_hint(n: u64, p: u64, diff: u128, short: bool) -> Option<String> {
         format!("the numbers {}..={n}", covered + 1)
     };
     let empty = if n < p {
-        format!(" (here N / P = {n} / {p} = 0: every chunk is empty)")
+        format!(" (`n / p` = {n} / {p} = 0: every chunk is empty)")
     } else {
         String::new()
     };
     Some(format!(
-        "short by {diff}: {missing}, the remainder of N / P, went to no worker: chunks of `n / p` numbers drop the last `n % p`{empty}; give the remainder to some worker (e.g. the last one ends at N, or the first `n % p` get one more)"
+        "short by {diff}: {missing}, the remainder of N / P, went to no worker{empty}: give the last `n % p` numbers to some worker"
     ))
 }
 

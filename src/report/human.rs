@@ -281,7 +281,7 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
         );
     }
     if let Some(first) = shown.iter().find(|t| !t.verdict.passed()) {
-        if let Some(step) = advice::next_step(first) {
+        if let Some(step) = advice::next_step(first, opts.rerun.as_deref()) {
             let _ = writeln!(out, "{} {}", "Next:".cyan().bold(), safe_text(&step));
         }
     }

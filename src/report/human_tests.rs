@@ -83,7 +83,7 @@ fn the_student_sees_failures_first_how_to_rerun_them_and_what_to_try_next() {
        re-run: labgrade check --only counter
 
 Score: 1 / 3 points, 2 tests failing
-Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050
+Next: run `labgrade run pool_sum -- 100 4` yourself: it should print 5050
 "
     );
 }
@@ -155,7 +155,7 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
   FAIL 2 tests not run until it builds (2 points)
 
 Score: 0 / 5.5 points, 10 tests failing
-Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050
+Next: run `labgrade run pool_sum -- 100 4` yourself: it should print 5050
 ";
     assert!(text.ends_with(expected_tail), "{text}");
     assert_eq!(text.matches("printed 5049").count(), DETAILED_FAILURES);
