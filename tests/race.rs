@@ -146,7 +146,7 @@ fn a_std_mutex_in_the_shared_page_hangs_and_is_reported_as_such() {
     // process-private futex and nobody wakes it.
     assert_eq!(reason(&t), "timeout", "{t:#}");
     let msg = message(&t);
-    assert!(msg.contains("hung in run 1"), "{msg}");
+    assert!(msg.contains("hung in the 1st run"), "{msg}");
     assert!(msg.contains("Hint (read from the source"), "{msg}");
     assert!(
         msg.contains("std::sync::Mutex in a program that forks"),
@@ -205,7 +205,17 @@ fn a_lost_update_is_reported_with_its_evidence_and_a_hint() {
     assert!(calibration[0]["increments"].as_u64().unwrap() >= 1_000);
     assert!(["release", "unoptimised"].contains(&c["build"].as_str().unwrap()));
     let msg = message(&t);
-    assert!(msg.contains(&format!("in run {run} (P=")), "{msg}");
+    let suffix = match (run % 10, run % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    assert!(
+        msg.contains(&format!("in the {run}{suffix} run (P=")),
+        "{msg}"
+    );
     assert!(msg.contains("updates lost"), "{msg}");
     assert!(
         msg.contains("loads and line") && msg.contains("stores the same shared value"),

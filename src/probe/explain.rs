@@ -374,10 +374,7 @@ mod tests {
             ),
             "{msg}"
         );
-        assert!(
-            msg.contains("N / P = 5 / 8 = 0: every chunk is empty"),
-            "{msg}"
-        );
+        assert!(msg.contains("= 5 / 8 = 0: every chunk is empty"), "{msg}");
     }
 
     #[test]

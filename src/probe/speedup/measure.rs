@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::sandbox::{Ending, SpawnError};
 use crate::spec::{triangular, SpeedupThreshold};
 use crate::stats::{self, Decision, Interval, Shuffler};
+use crate::verdict::signal_name;
 
 use super::curve::{curve_workers, CURVE_RUNS};
 use super::{SpeedupEvidence, Target, RUN_TIMEOUT};
@@ -79,11 +80,15 @@ impl<'a> Measurement<'a> {
         }
         let out = crate::sandbox::run(&job)?;
         if out.ending != Ending::Exited(0) {
-            return Ok(Err(format!(
-                "`{}` ended with {:?}",
-                self.args(arm).join(" "),
-                out.ending
-            )));
+            let ended = match out.ending {
+                Ending::Exited(code) => format!("exited with status {code}"),
+                Ending::Signaled(sig) => format!("was killed by {}", signal_name(sig)),
+                Ending::TimedOut { after } => {
+                    format!("did not finish within {:.1} s", after.as_secs_f64())
+                }
+                Ending::OutputLimit { stream, .. } => format!("wrote too much to {stream}"),
+            };
+            return Ok(Err(format!("`{}` {ended}", self.args(arm).join(" "))));
         }
         let run = Run {
             wall: out.wall.as_secs_f64(),
@@ -301,6 +306,7 @@ impl<'a> Measurement<'a> {
             one_worker_cpu_share: self.median_of(Arm::StudentOne, |r| r.cpu / r.wall),
             cpu_ratio: self.median_of(Arm::StudentP, |r| r.cpu)
                 / self.median_of(Arm::StudentOne, |r| r.cpu),
+            serial_fraction: Vec::new(),
         }
     }
 }
