@@ -90,7 +90,7 @@ fn correct_counters_pass_both_probes() {
         let racy = &tests[1];
         assert_eq!(racy["status"], "pass", "{name}: {racy:#}");
         assert!(
-            message(racy).contains("updates in run"),
+            message(racy).contains("updates in the "),
             "{}",
             message(racy)
         );
@@ -102,7 +102,7 @@ fn a_counter_that_is_always_zero_is_its_own_class() {
     let t = safe("counter_not_shared");
     assert_eq!(reason(&t), "counter_not_shared", "{t:#}");
     assert!(
-        message(&t).contains("printed 0 in all 3 run(s)") && message(&t).contains("MAP_SHARED"),
+        message(&t).contains("printed 0 in all 3 runs") && message(&t).contains("MAP_SHARED"),
         "{}",
         message(&t)
     );

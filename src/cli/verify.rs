@@ -44,6 +44,24 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8> {
     if spec.reference.is_none() {
         spec.reference = Some(args.reference.clone());
     }
+    // The built-in set's variants, checked before any grading (a typo costs no minutes).
+    let mut known = Vec::new();
+    if let Some(root) = &args.known_buggy {
+        for name in &args.variant {
+            if verify::known_bug(name).is_none() {
+                let all: Vec<&str> = verify::KNOWN_BUGGY.iter().map(|b| b.fixture).collect();
+                anyhow::bail!(
+                    "--variant {name}: not in the known-buggy set ({})",
+                    all.join(", ")
+                );
+            }
+        }
+        known = verify::KNOWN_BUGGY
+            .iter()
+            .filter(|b| args.variant.is_empty() || args.variant.iter().any(|v| v == b.fixture))
+            .map(|b| (root.join(b.fixture), b))
+            .collect();
+    }
     let grader = grader(spec, 0, default_jobs());
     let mut misses = Vec::new();
 
@@ -67,24 +85,6 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8> {
             Some((_, sels)) => sels.push(sel),
             None => fixtures.push((dir, vec![sel])),
         }
-    }
-    // The built-in set first: its variants, checked here before any grading, then graded.
-    let mut known = Vec::new();
-    if let Some(root) = &args.known_buggy {
-        for name in &args.variant {
-            if verify::known_bug(name).is_none() {
-                let all: Vec<&str> = verify::KNOWN_BUGGY.iter().map(|b| b.fixture).collect();
-                anyhow::bail!(
-                    "--variant {name}: not in the known-buggy set ({})",
-                    all.join(", ")
-                );
-            }
-        }
-        known = verify::KNOWN_BUGGY
-            .iter()
-            .filter(|b| args.variant.is_empty() || args.variant.iter().any(|v| v == b.fixture))
-            .map(|b| (root.join(b.fixture), b))
-            .collect();
     }
     let mut table = Vec::new();
     for (dir, bug) in known {
