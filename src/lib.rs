@@ -20,6 +20,7 @@ pub mod lane;
 pub mod probe;
 pub mod reference;
 pub mod report;
+pub mod run_once;
 pub mod sandbox;
 pub mod spec;
 pub mod stage;

@@ -200,3 +200,72 @@ fn no_line_of_the_reference_solution_is_in_the_binary() {
         assert!(leaked.is_empty(), "{file} is in the binary: {leaked:#?}");
     }
 }
+
+#[test]
+fn the_next_hint_runs_the_program_as_graded() {
+    // The "Next:" line's command, pasted into a shell in the submission's folder as a student
+    // would: it builds in the course skeleton and prints what the graded run printed.
+    let check = labgrade()
+        .current_dir(fixture("off_by_one"))
+        .args(["check", "--only", "pool-sum/n=10 p=1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    let next = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Next: run `"))
+        .and_then(|l| l.split('`').next())
+        .unwrap_or_else(|| panic!("no Next: line: {text}"));
+    assert_eq!(next, "labgrade run pool_sum -- 10 1", "{text}");
+    let bin = assert_cmd::cargo::cargo_bin("labgrade");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", next])
+        .current_dir(fixture("off_by_one"))
+        .env("PATH", path)
+        .env("LABGRADE_CACHE_DIR", cache_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("$ pool_sum 10 1"), "{stdout}");
+    assert!(stdout.contains("stdout:\n  45\n"), "{stdout}");
+    assert!(stdout.contains("it exited with status 0"), "{stdout}");
+}
+
+#[test]
+fn labgrade_run_builds_in_the_skeleton_and_reports_how_the_run_ended() {
+    // `extras` brings its own Cargo.toml whose build.rs panics: the skeleton's is used.
+    let out = labgrade()
+        .args(["run", "pool_sum"])
+        .arg(fixture("extras"))
+        .args(["--", "10", "3"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("stdout:\n  55\n"), "{stdout}");
+    // Bad arguments: the program's own message and its non-zero status.
+    let out = labgrade()
+        .args(["run", "pool_sum"])
+        .arg(fixture("reference"))
+        .args(["--", "10", "0"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("P must be between 1 and 64"), "{stdout}");
+    assert!(stdout.contains("it exited with status 2"), "{stdout}");
+    let out = labgrade()
+        .args(["run", "nope"])
+        .arg(fixture("reference"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no program `nope` in this lab"));
+}

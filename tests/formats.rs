@@ -278,14 +278,14 @@ fn the_students_check_reads_as_a_to_do_list() {
        `pool_sum 1000003 3` printed \"500001499999\", expected 500003500006: short by 2000007: that is the last number of each of 3 chunks (333335, 666669, 1000003), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
        {}
   FAIL p > n: n=5 p=8  0 / 1 point
-       `pool_sum 5 8` printed \"0\", expected 15: short by 15: that is the last number of each of 5 chunks (1, 2, 3, 4, 5), which was not summed: an exclusive bound (`lo..hi`) where `lo..=hi` was meant?
+       `pool_sum 5 8` printed \"0\", expected 15: short by 15: the numbers 1..=5, the remainder of N / P, went to no worker (`n / p` = 5 / 8 = 0: every chunk is empty): give the last `n % p` numbers to some worker (or an exclusive bound `lo..hi` on one-number chunks: a run with N > P tells them apart)
        {}
   ok   5 other tests passed
 
 ■ counter  all 3 tests passed, 2 / 2 points
 
 Score: 5 / 10 points, 5 tests failing
-Next: run `cargo run --release --bin pool_sum -- 10 1` yourself: it should print 55
+Next: run `labgrade run pool_sum --spec {spec} -- 10 1` yourself: it should print 55
 ",
         rerun("n=10 p=1"),
         rerun("n=10 p=3"),
@@ -380,5 +380,81 @@ fn colors_go_to_the_terminal_never_to_files() {
     assert_eq!(
         text.lines().filter(|l| l.contains("FAIL")).count(),
         stdout.lines().filter(|l| l.contains("FAIL")).count()
+    );
+}
+
+/// Grader words and shapes a student should never read: internal names, statistics jargon,
+/// Rust debug values, lazy plurals, the staging path.
+fn banned_in_student_text(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in [
+        "release build",
+        "blocks",
+        "Karp",
+        "(s)",
+        "(es)",
+        "Exited(",
+        "Signaled(",
+        "TimedOut {",
+        "OutputLimit {",
+        "Some(",
+        "labgrade-stage",
+    ] {
+        if text.contains(word) {
+            found.push(word.to_string());
+        }
+    }
+    // "run 1", "run 12": a probe's internal numbering.
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices("run ") {
+        if bytes.get(i + 4).is_some_and(u8::is_ascii_digit) {
+            found.push(text[i..(i + 6).min(text.len())].to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn no_student_report_uses_internal_words() {
+    // Output, process and race tests, over fixtures with each kind of failure.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("words.toml");
+    let quick = std::fs::read_to_string(quick_spec()).unwrap();
+    std::fs::write(
+        &spec,
+        format!(
+            "{quick}\n[[exercise.test]]\nkind = \"processes\"\nname = \"processes: safe p=4\"\n\
+             args = [\"safe\", \"4\", \"3000000\"]\nworkers = 4\ntimeout = \"30s\"\n\n\
+             [[exercise.test]]\nkind = \"race\"\nname = \"race: safe\"\nmode = \"safe\"\n\
+             calibrate = true\nbudget = \"2s\"\nmax_runs = 50\n"
+        ),
+    )
+    .unwrap();
+    for name in [
+        "off_by_one",
+        "panics",
+        "bad_args_accepted",
+        "prints_before_wait",
+        "racy_counter",
+        "never_reaped",
+        "counter_not_shared",
+        "inclusive_loop",
+    ] {
+        let out = labgrade()
+            .arg("check")
+            .arg(fixture(name))
+            .arg("--spec")
+            .arg(&spec)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        let banned = banned_in_student_text(&text);
+        assert!(banned.is_empty(), "{name}: {banned:?} in:\n{text}");
+    }
+    // The checker itself catches each pattern.
+    assert_eq!(
+        banned_in_student_text("hung in run 1 (P=2, release build): Exited(Pid(4), 1)").len(),
+        3
     );
 }

@@ -53,7 +53,10 @@ fn u64_overflow_fails_only_beyond_two_to_the_64() {
     assert!(!failed.is_empty(), "the large-N tests must fail");
     for t in &failed {
         let args = t["evidence"]["command"].as_str().unwrap_or("");
-        assert!(args.contains("6074001000"), "only large N may fail: {t:#}");
+        assert!(
+            args.contains("6074001000") || args.contains("7500000000"),
+            "only large N may fail: {t:#}"
+        );
     }
     assert!(tests.len() > failed.len() + 10);
 }
@@ -211,7 +214,7 @@ fn empty_and_misshaped_submissions_score_zero_with_a_reason() {
 fn a_wrapped_u64_total_is_recognised() {
     let (code, r) = grade_json("wrapping_u64", None);
     assert_eq!(code, 1);
-    let t = test_named(&r, "pool-sum", "beyond u64: n=6074001000 p=2");
+    let t = test_named(&r, "pool-sum", "beyond u64: n=6074001000 p=4");
     assert_eq!(t["reason"], "wrong_output");
     assert!(
         t["message"]
@@ -221,6 +224,31 @@ fn a_wrapped_u64_total_is_recognised() {
         "{t:#}"
     );
     assert_eq!(test_named(&r, "pool-sum", "n=10 p=3")["status"], "pass");
+}
+
+#[test]
+fn a_u64_chunk_sum_fails_only_where_a_chunk_exceeds_u64() {
+    // u128 total, u64 per-chunk sum: full marks on every test whose chunks fit a u64, the
+    // total beyond 2^64 included; the worker whose own chunk overflows panics.
+    let (code, r) = grade_json("u64_chunk", None);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        test_named(&r, "pool-sum", "beyond u64: n=6074001000 p=4")["status"],
+        "pass"
+    );
+    let t = test_named(&r, "pool-sum", "beyond u64 per worker: n=7500000000 p=2");
+    assert_eq!(t["status"], "fail", "{t:#}");
+    let failed: Vec<&Value> = r["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "fail")
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "only the per-worker test fails: {failed:#?}"
+    );
 }
 
 #[cfg(target_os = "linux")]

@@ -90,7 +90,7 @@ fn correct_counters_pass_both_probes() {
         let racy = &tests[1];
         assert_eq!(racy["status"], "pass", "{name}: {racy:#}");
         assert!(
-            message(racy).contains("updates in run"),
+            message(racy).contains("updates in the "),
             "{}",
             message(racy)
         );
@@ -102,7 +102,7 @@ fn a_counter_that_is_always_zero_is_its_own_class() {
     let t = safe("counter_not_shared");
     assert_eq!(reason(&t), "counter_not_shared", "{t:#}");
     assert!(
-        message(&t).contains("printed 0 in all 3 run(s)") && message(&t).contains("MAP_SHARED"),
+        message(&t).contains("printed 0 in all 3 runs") && message(&t).contains("MAP_SHARED"),
         "{}",
         message(&t)
     );
@@ -146,7 +146,7 @@ fn a_std_mutex_in_the_shared_page_hangs_and_is_reported_as_such() {
     // process-private futex and nobody wakes it.
     assert_eq!(reason(&t), "timeout", "{t:#}");
     let msg = message(&t);
-    assert!(msg.contains("hung in run 1"), "{msg}");
+    assert!(msg.contains("hung in the 1st run"), "{msg}");
     assert!(msg.contains("Hint (read from the source"), "{msg}");
     assert!(
         msg.contains("std::sync::Mutex in a program that forks"),
@@ -205,7 +205,17 @@ fn a_lost_update_is_reported_with_its_evidence_and_a_hint() {
     assert!(calibration[0]["increments"].as_u64().unwrap() >= 1_000);
     assert!(["release", "unoptimised"].contains(&c["build"].as_str().unwrap()));
     let msg = message(&t);
-    assert!(msg.contains(&format!("in run {run} (P=")), "{msg}");
+    let suffix = match (run % 10, run % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    assert!(
+        msg.contains(&format!("in the {run}{suffix} run (P=")),
+        "{msg}"
+    );
     assert!(msg.contains("updates lost"), "{msg}");
     assert!(
         msg.contains("loads and line") && msg.contains("stores the same shared value"),
@@ -260,6 +270,76 @@ fn every_racy_fixture_is_detected_every_time() {
         for _ in 0..5 {
             let t = safe(name);
             assert_eq!(reason(&t), "lost_updates", "{name}: {t:#}");
+        }
+    }
+}
+
+/// The cause a counter message blames: `Some("wait")`, `Some("race")`, or `None` for a message
+/// that names both as possible (nothing decided) or neither.
+fn blamed_cause(message: &str) -> Option<&'static str> {
+    let wait = [
+        "printed before",
+        "prints before",
+        "did the parent wait",
+        "did the parent print",
+    ]
+    .iter()
+    .any(|w| message.contains(w));
+    let race = ["not synchronised", "(a race)", "races,"]
+        .iter()
+        .any(|w| message.contains(w));
+    match (wait, race) {
+        (true, false) => Some("wait"),
+        (false, true) => Some("race"),
+        _ => None,
+    }
+}
+
+#[test]
+fn no_two_tests_of_one_exercise_blame_contradictory_causes() {
+    // The race probe plus the built-in spec's counter output tests: a parent that prints before
+    // waiting, and two real races.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("race-and-output.toml");
+    let race = std::fs::read_to_string(race_spec()).unwrap();
+    std::fs::write(
+        &spec,
+        format!(
+            "{race}\n[[exercise.test]]\nkind = \"output\"\nname = \"safe p={{p}} k={{k}}\"\n\
+             matrix = {{ p = [1, 2, 4, 8], k = [1000, 100000] }}\n\
+             args = [\"safe\", \"{{p}}\", \"{{k}}\"]\n\
+             stdout = {{ product = [\"{{p}}\", \"{{k}}\"] }}\n"
+        ),
+    )
+    .unwrap();
+    for name in ["prints_before_wait", "racy_counter", "plain_increment"] {
+        let out = labgrade()
+            .arg("grade")
+            .arg(fixture(name))
+            .arg("--spec")
+            .arg(&spec)
+            .args(["--only", "counter/race: safe*", "--only", "counter/safe*"])
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let causes: Vec<(String, &str)> = json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "fail")
+            .filter_map(|t| {
+                let msg = t["message"].as_str().unwrap();
+                blamed_cause(msg).map(|c| (format!("{}: {msg}", t["name"]), c))
+            })
+            .collect();
+        let first = causes.first().map(|c| c.1);
+        assert!(
+            causes.iter().all(|c| Some(c.1) == first),
+            "{name}: contradictory causes: {causes:#?}"
+        );
+        if name == "prints_before_wait" {
+            assert!(causes.iter().all(|c| c.1 == "wait"), "{name}: {causes:#?}");
         }
     }
 }

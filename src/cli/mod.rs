@@ -5,6 +5,7 @@
 mod batch;
 mod cache_cmd;
 mod reports;
+mod run_cmd;
 mod sandbox_cmd;
 mod shape;
 mod verify;
@@ -61,6 +62,9 @@ enum Command {
     /// Work with the build cache.
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// Run one program of DIR (default .) once, built and run exactly as graded, and print
+    /// its output and how it ended: `labgrade run pool_sum -- 10 3`.
+    Run(run_cmd::RunArgs),
     /// Run one command through the sandbox and print what happened as JSON.
     #[command(name = "sandbox-run")]
     SandboxRun(sandbox_cmd::SandboxRunArgs),
@@ -200,6 +204,7 @@ fn run(cli: Cli) -> Result<u8> {
             | Command::Check(_)
             | Command::Batch(_)
             | Command::Spec(SpecCommand::Verify(_))
+            | Command::Run(_)
     );
     if stages {
         // A grader killed by SIGKILL left a student's staged sources and binaries behind:
@@ -225,6 +230,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Merge(args) => batch::merge(args),
         Command::Spec(SpecCommand::Verify(args)) => verify::run(args),
         Command::Spec(SpecCommand::Check { files }) => spec_check(&files),
+        Command::Run(args) => run_cmd::run(args),
         Command::Doctor(args) => sandbox_cmd::doctor(args),
         Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),

@@ -9,11 +9,22 @@ use crate::spec::{triangular, StdoutCheck};
 /// Ranges longer than this are not searched for (the search is O(length)).
 const MAX_RANGE_LEN: u128 = 100_000;
 
-/// The message for a run of `command` that printed `got` instead of what `check` expects.
-pub(super) fn wrong_output(command: &str, check: &StdoutCheck, got: &str) -> String {
+/// The message for a run of `command` (with `args`) that printed `got` instead of what `check`
+/// expects. For a sum, the run's pool size is `args[1]` (CONTRACT §1: `pool_sum N P`): the
+/// numbers missing for that P are what tell one chunking bug from another.
+pub(super) fn wrong_output(
+    command: &str,
+    args: &[String],
+    check: &StdoutCheck,
+    got: &str,
+) -> String {
     let expected = check.expected_text();
     let head = format!("`{command}` printed {}, expected {expected}", shown(got));
-    let Some(hint) = hint(check, got) else {
+    let workers = args
+        .get(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .filter(|&p| p > 0);
+    let Some(hint) = hint(check, workers, got) else {
         return head;
     };
     format!("{head}: {hint}")
@@ -31,7 +42,7 @@ fn shown(got: &str) -> String {
     format!("{s:?}")
 }
 
-fn hint(check: &StdoutCheck, got: &str) -> Option<String> {
+fn hint(check: &StdoutCheck, workers: Option<u64>, got: &str) -> Option<String> {
     if got.is_empty() {
         return Some("print the result as one decimal line on stdout".to_string());
     }
@@ -51,22 +62,33 @@ fn hint(check: &StdoutCheck, got: &str) -> Option<String> {
         return Some("expected a decimal number".to_string());
     };
     match check {
-        StdoutCheck::SumTo { n } => Some(sum_hint(*n, value)),
+        StdoutCheck::SumTo { n } => Some(sum_hint(*n, workers, value)),
         StdoutCheck::Product { factors } => Some(product_hint(factors, value)),
         StdoutCheck::Equals(_) => None,
     }
 }
 
-fn sum_hint(n: u64, got: u128) -> String {
+fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
     let want = triangular(n);
     let wrapped = want % (1u128 << 64);
     if want > u64::MAX as u128 && got == wrapped {
         return "the total wrapped around 2^64: a u64 overflowed; sum into a u128".to_string();
     }
     let diff = want.abs_diff(got);
-    // A chunk-boundary explanation beats a contiguous range: it names the usual bug.
-    if let Some(hint) = boundary_hint(n, diff, got < want) {
-        return hint;
+    // The remainder first: `chunk = n / p` drops the last `n % p` numbers, which no exclusive
+    // bound explains (and an inclusive loop may already be there).
+    let remainder = workers.and_then(|p| remainder_hint(n, p, diff, got < want));
+    // A chunk-boundary explanation beats a contiguous range: it names the usual bug. With the
+    // run's P known, only that P's chunks are evidence.
+    let boundary = boundary_hint(n, workers, diff, got < want);
+    match (remainder, boundary) {
+        (Some(r), Some(_)) => {
+            return format!(
+                "{r} (or an exclusive bound `lo..hi` on one-number chunks: a run with N > P tells them apart)"
+            )
+        }
+        (Some(hint), None) | (None, Some(hint)) => return hint,
+        (None, None) => {}
     }
     if got < want {
         let gap = want - got;
@@ -114,13 +136,43 @@ fn chunk_splits(n: u64, p: u64) -> [Vec<(u64, u64)>; 2] {
     [even, ceil]
 }
 
+/// "the remainder went to no worker": `p` chunks of `n / p` numbers cover `1..=p*(n/p)`, and
+/// the last `n % p` numbers are missing, exactly `diff`.
+fn remainder_hint(n: u64, p: u64, diff: u128, short: bool) -> Option<String> {
+    let rest = n % p;
+    let covered = n - rest;
+    if !short || rest == 0 || diff != triangular(n) - triangular(covered) {
+        return None;
+    }
+    let missing = if rest == 1 {
+        format!("the number {n}")
+    } else {
+        format!("the numbers {}..={n}", covered + 1)
+    };
+    let empty = if n < p {
+        format!(" (`n / p` = {n} / {p} = 0: every chunk is empty)")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "short by {diff}: {missing}, the remainder of N / P, went to no worker{empty}: give the last `n % p` numbers to some worker"
+    ))
+}
+
 /// "the last number of each chunk was not summed" and its kin, when the difference is exactly
-/// the sum of the chunks' first or last numbers for some pool size.
-fn boundary_hint(n: u64, diff: u128, short: bool) -> Option<String> {
+/// the sum of the chunks' first or last numbers for the run's pool size (any size from 2 to 64
+/// when it is not known).
+fn boundary_hint(n: u64, workers: Option<u64>, diff: u128, short: bool) -> Option<String> {
     if diff == 0 || n == 0 {
         return None;
     }
-    for p in 2..=64u64.min(n) {
+    let sizes = match workers {
+        // One chunk has no boundary: a plain missing number says it better.
+        Some(p) if p < 2 => 0..=0,
+        Some(p) => p.min(n)..=p.min(n),
+        None => 2..=64u64.min(n),
+    };
+    for p in sizes.filter(|&p| p >= 2) {
         for split in chunk_splits(n, p) {
             let last = split.len() - 1;
             let candidates: [(&str, Vec<u64>); 3] = [
@@ -197,18 +249,57 @@ fn product_hint(factors: &[u64], got: u128) -> String {
         );
     }
     let lost = want - got;
+    if let [1, _] = factors {
+        return lost_hint(lost, Some(LossCause::PrintedEarly));
+    }
     if let [workers, k] = factors {
         let k = *k as u128;
         if k > 0 && lost % k == 0 && lost / k < *workers as u128 {
+            let workers = lost / k;
             return format!(
-                "{lost} updates lost, exactly {} worker(s)' worth of {k}: did the parent wait for \
+                "{lost}{LOST_MARK}, exactly {workers} {} worth of {k}: did the parent wait for \
                  every worker before printing? (If it did, a worker's stale write erased the \
                  others' work: a race.)",
-                lost / k
+                if workers == 1 { "worker's" } else { "workers'" }
             );
         }
     }
-    format!("{lost} updates lost: the increments are not synchronised (a race)")
+    lost_hint(lost, Some(LossCause::Race))
+}
+
+/// What made a counter lose updates, when the evidence decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LossCause {
+    /// The parent read the counter before its workers had finished (one worker, which has
+    /// nobody to race with, lost updates; or the race probe saw it print 0 with one worker).
+    PrintedEarly,
+    /// Increments overwrote each other (the race probe saw losses while one worker alone
+    /// printed exactly K).
+    Race,
+}
+
+/// Marks a counter message written by [`lost_hint`], so that it can be rewritten when the
+/// exercise's other tests decide the cause (`super::consistent`).
+pub(crate) const LOST_MARK: &str = " updates lost";
+
+fn lost_hint(lost: u128, cause: Option<LossCause>) -> String {
+    match cause {
+        Some(LossCause::PrintedEarly) => format!(
+            "{lost}{LOST_MARK}: the parent printed before its workers had finished (with one worker, which has nobody to race with, updates were lost too): wait for every worker (waitpid) before reading the counter"
+        ),
+        Some(LossCause::Race) | None => {
+            format!("{lost}{LOST_MARK}: the increments are not synchronised (a race)")
+        }
+    }
+}
+
+/// The message of a counter run that printed `got` of `want`, once the cause is known.
+pub(crate) fn lost_updates(command: &str, got: u128, want: u128, cause: LossCause) -> String {
+    format!(
+        "`{command}` printed {:?}, expected {want}: {}",
+        got.to_string(),
+        lost_hint(want.saturating_sub(got), Some(cause))
+    )
 }
 
 /// A range `a..=b` within `1..=n` whose numbers add up to `total`, preferring the shortest
@@ -249,7 +340,57 @@ mod tests {
     use super::*;
 
     fn sum(n: u64, got: &str) -> String {
-        wrong_output("pool_sum", &StdoutCheck::SumTo { n }, got)
+        wrong_output("pool_sum", &[], &StdoutCheck::SumTo { n }, got)
+    }
+
+    fn sum_p(n: u64, p: u64, got: &str) -> String {
+        let args = [n.to_string(), p.to_string()];
+        wrong_output("pool_sum", &args, &StdoutCheck::SumTo { n }, got)
+    }
+
+    #[test]
+    fn a_dropped_remainder_is_not_called_an_exclusive_bound() {
+        // pool_sum 10 3 with `chunk = n / p` = 3: 1..=9 summed, 10 lost (45).
+        let msg = sum_p(10, 3, "45");
+        assert!(
+            msg.contains("short by 10: the number 10, the remainder of N / P, went to no worker"),
+            "{msg}"
+        );
+        assert!(!msg.contains("lo..hi"), "{msg}");
+        // pool_sum 1000003 4: chunks of 250000 cover 1..=1000000; 1000001..=1000003 lost.
+        let got = triangular(1_000_000).to_string();
+        let msg = sum_p(1_000_003, 4, &got);
+        assert!(
+            msg.contains("the numbers 1000001..=1000003, the remainder"),
+            "{msg}"
+        );
+        assert!(!msg.contains("exclusive"), "{msg}");
+        // pool_sum 5 8: every chunk empty, everything lost. An exclusive bound over one-number
+        // chunks loses the same numbers: both are said, the remainder first.
+        let msg = sum_p(5, 8, "0");
+        assert!(
+            msg.contains(
+                "short by 15: the numbers 1..=5, the remainder of N / P, went to no worker"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("= 5 / 8 = 0: every chunk is empty"), "{msg}");
+    }
+
+    #[test]
+    fn an_exclusive_bound_is_named_for_the_runs_own_pool_size() {
+        // The reference's chunks of 1..=10 at P = 3: (1..=4, 5..=7, 8..=10); `lo..hi` loses
+        // 4, 7 and 10 (short by 21), which no remainder explains.
+        let msg = sum_p(10, 3, "34");
+        assert!(
+            msg.contains("short by 21: that is the last number of each of 3 chunks (4, 7, 10)"),
+            "{msg}"
+        );
+        assert!(msg.contains("`lo..hi`"), "{msg}");
+        // With P = 1 there is no chunk boundary: the missing number is named.
+        assert!(sum_p(10, 1, "45").contains("the number 10 was not summed?"));
+        // A gap that fits another P's chunks is not blamed on chunks of this run's P.
+        assert!(!sum_p(10, 3, "40").contains("each of 2 chunks"));
     }
 
     #[test]
@@ -322,6 +463,7 @@ mod tests {
         let c = |got: &str| {
             wrong_output(
                 "counter safe 4 1000",
+                &[],
                 &StdoutCheck::Product {
                     factors: vec![4, 1000],
                 },
@@ -329,7 +471,8 @@ mod tests {
             )
         };
         assert!(c("0").contains("stayed 0"));
-        assert!(c("3000").contains("exactly 1 worker(s)' worth"));
+        assert!(c("3000").contains("exactly 1 worker's worth"));
+        assert!(c("2000").contains("exactly 2 workers' worth"));
         assert!(c("3517").contains("483 updates lost"));
         assert!(c("4001").contains("1 more than possible"));
         assert!(!c("4001").contains("per worker"));

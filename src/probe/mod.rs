@@ -4,6 +4,7 @@
 //! student's program, through the [`Runner`] of their [`Target`] (so tests can script the
 //! runs and the clock), return observations and verdicts, and never print.
 
+pub(crate) mod consistent;
 mod explain;
 mod hang;
 mod output;

@@ -129,7 +129,7 @@ fn judge(test: &OutputTest, command: &str, out: &Outcome) -> (Verdict, String) {
     if got == expected {
         return (Verdict::Pass, format!("`{command}` printed {expected}"));
     }
-    let msg = explain::wrong_output(command, check, got);
+    let msg = explain::wrong_output(command, &test.args, check, got);
     fail(
         Reason::WrongOutput {
             expected,

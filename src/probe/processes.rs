@@ -83,8 +83,9 @@ fn judge(test: &ProcessesTest, command: &str, a: &Audit) -> (Verdict, String) {
         return (
             Verdict::Fail(Reason::ThreadsNotProcesses { threads }),
             format!(
-                "`{command}` used {threads} thread(s) and no worker processes: the lab asks for \
-                 processes (fork, or the program spawning itself), which share no memory"
+                "`{command}` used {threads} {} and no worker processes: the lab asks for \
+                 processes (fork, or the program spawning itself), which share no memory",
+                if threads == 1 { "thread" } else { "threads" }
             ),
         );
     }
@@ -98,14 +99,19 @@ fn judge(test: &ProcessesTest, command: &str, a: &Audit) -> (Verdict, String) {
             ),
             _ => "some pool members were never started".to_string(),
         };
+        // A leftover is a second, separate bug: said too, not hidden behind the count.
+        let also = left_behind(command, a)
+            .map(|(_, m)| format!(". Also: {m}"))
+            .unwrap_or_default();
         return (
             Verdict::Fail(Reason::WrongWorkerCount {
                 expected: test.workers,
                 got: workers,
             }),
             format!(
-                "`{command}` created {workers} worker process(es), expected exactly {} (one per \
-                 pool member): {hint}",
+                "`{command}` created {workers} worker {}, expected exactly {} (one per \
+                 pool member): {hint}{also}",
+                if workers == 1 { "process" } else { "processes" },
                 test.workers
             ),
         );
@@ -137,32 +143,77 @@ fn judge(test: &ProcessesTest, command: &str, a: &Audit) -> (Verdict, String) {
 /// killed them), or ended but never reaped. Shared with the race probe.
 pub(super) fn left_behind(command: &str, a: &Audit) -> Option<(Verdict, String)> {
     if a.leaked > 0 {
+        let n = a.leaked;
+        let (were, them) = if n == 1 {
+            ("1 of its processes was".to_string(), "it")
+        } else {
+            (format!("{n} of its processes were"), "them")
+        };
+        let named = leftover_names(command, &a.leaked_commands);
         return Some((
-            Verdict::Fail(Reason::LeakedProcesses { count: a.leaked }),
+            Verdict::Fail(Reason::LeakedProcesses { count: n }),
             format!(
-                "`{command}` left {} process(es) running after it exited{}: wait for every \
-                 worker with waitpid before exiting",
-                a.leaked,
-                if a.leaked_commands.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", a.leaked_commands.join("; "))
-                }
+                "`{command}` exited while {were} still running{named}; the grader stopped \
+                 {them}. Wait for every worker with waitpid before exiting"
             ),
         ));
     }
     if a.unreaped > 0 {
+        let n = a.unreaped;
         return Some((
-            Verdict::Fail(Reason::UnreapedWorkers { count: a.unreaped }),
+            Verdict::Fail(Reason::UnreapedWorkers { count: n }),
             format!(
-                "`{command}` never waited for {} of its worker process(es): they ended, but \
-                 stayed zombies until the main process exited and the system reaped them. \
-                 Call waitpid for every worker: it is also how the parent knows they are done",
-                a.unreaped
+                "`{command}` never waited for {n} of its worker {}: {} finished, but stayed \
+                 {} until the main process exited and the system reaped {}. Call waitpid for \
+                 every worker: it is also how the parent knows they are done",
+                "processes",
+                if n == 1 { "it" } else { "they" },
+                if n == 1 { "a zombie" } else { "zombies" },
+                if n == 1 { "it" } else { "them" },
             ),
         ));
     }
     None
+}
+
+/// The leftover processes as the student knows them: the program's name and arguments (not
+/// the grader's staging path), each distinct command once with its count; a leftover running
+/// the program itself with the same arguments is a forked worker.
+fn leftover_names(command: &str, leaked: &[String]) -> String {
+    let mut names: Vec<(String, usize)> = Vec::new();
+    for raw in leaked.iter().filter(|c| !c.is_empty()) {
+        let (program, args) = raw.split_once(' ').unwrap_or((raw.as_str(), ""));
+        let program = program.rsplit('/').next().unwrap_or(program);
+        let name = if args.is_empty() {
+            program.to_string()
+        } else {
+            format!("{program} {args}")
+        };
+        match names.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => names.push((name, 1)),
+        }
+    }
+    if names.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = names
+        .into_iter()
+        .map(|(name, count)| {
+            if name == command {
+                if count == 1 {
+                    "a forked worker".to_string()
+                } else {
+                    format!("{count} forked workers")
+                }
+            } else if count == 1 {
+                format!("`{name}`")
+            } else {
+                format!("{count} × `{name}`")
+            }
+        })
+        .collect();
+    format!(" ({})", shown.join(", "))
 }
 
 #[cfg(test)]
@@ -209,7 +260,7 @@ mod tests {
     fn each_failure_class_is_named() {
         let (v, m) = judge(&test(4), "p", &audit(1, 4, 0, 0));
         assert_eq!(reason(v), "threads_not_processes");
-        assert!(m.contains("4 thread(s) and no worker processes"), "{m}");
+        assert!(m.contains("4 threads and no worker processes"), "{m}");
         assert_eq!(
             reason(judge(&test(4), "p", &audit(1, 0, 0, 0)).0),
             "wrong_worker_count"
@@ -232,6 +283,42 @@ mod tests {
         let (v, m) = judge(&test(4), "p", &zombies);
         assert_eq!(reason(v), "unreaped_workers");
         assert!(m.contains("never waited for 3 of its worker"), "{m}");
+    }
+
+    #[test]
+    fn leftovers_are_named_as_typed_counted_once_and_said_running_or_finished() {
+        let leaky = Audit {
+            leaked_commands: vec![
+                "/tmp/labgrade-stage-1.2-x/labgrade-bin/pool_sum 10 4".into(),
+                "/tmp/labgrade-stage-1.2-x/labgrade-bin/pool_sum 10 4".into(),
+            ],
+            ..audit(5, 0, 4, 2)
+        };
+        let (_, m) = judge(&test(4), "pool_sum 10 4", &leaky);
+        assert_eq!(
+            m,
+            "`pool_sum 10 4` exited while 2 of its processes were still running (2 forked \
+             workers); the grader stopped them. Wait for every worker with waitpid before exiting"
+        );
+        assert!(!m.contains("labgrade-stage"), "{m}");
+        let one = Audit {
+            leaked_commands: vec!["/x/labgrade-bin/helper --spin".into()],
+            ..audit(5, 0, 4, 1)
+        };
+        let (_, m) = judge(&test(4), "pool_sum 10 4", &one);
+        assert!(
+            m.contains("while 1 of its processes was still running (`helper --spin`); the grader stopped it."),
+            "{m}"
+        );
+        let zombie = Audit {
+            unreaped: 1,
+            ..audit(5, 0, 4, 0)
+        };
+        let (_, m) = judge(&test(4), "p", &zombie);
+        assert!(
+            m.contains("1 of its worker processes: it finished, but stayed a zombie"),
+            "{m}"
+        );
     }
 
     #[test]

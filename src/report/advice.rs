@@ -1,15 +1,23 @@
 //! What to try next after a failed test: one line, chosen by the failure's reason and filled in
-//! with what the grader ran, so the student can reproduce it by hand (`cargo run --release
-//! --bin pool_sum -- 10 3`). The probes' messages say what went wrong; this says what to do.
+//! with what the grader ran, so the student can reproduce it by hand (`labgrade run pool_sum --
+//! 10 3`: built and run exactly as graded; a `cargo run` in the student's own folder may lack
+//! the skeleton's Cargo.toml or its overflow checks). The probes' messages say what went wrong;
+//! this says what to do.
 
 use crate::verdict::{Reason, TestResult, Verdict};
 
-/// The next step for the student after `t` failed; `None` for a test that passed.
-pub(super) fn next_step(t: &TestResult) -> Option<String> {
+/// The next step for the student after `t` failed; `None` for a test that passed. `check` is
+/// the `labgrade check …` command of this grading, whose folder and specs the suggested
+/// `labgrade run` keeps.
+pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
     let Verdict::Fail(reason) = &t.verdict else {
         return None;
     };
-    let run = t.evidence.command.as_deref().map(cargo_run);
+    let run = t
+        .evidence
+        .command
+        .as_deref()
+        .map(|c| labgrade_run(c, check));
     let run_it = |then: &str| match &run {
         Some(cmd) => format!("run `{cmd}` yourself{then}"),
         None => format!("run the program yourself{then}"),
@@ -109,11 +117,15 @@ pub(super) fn next_step(t: &TestResult) -> Option<String> {
     })
 }
 
-/// `pool_sum 10 3` → `cargo run --release --bin pool_sum -- 10 3`.
-fn cargo_run(command: &str) -> String {
+/// `pool_sum 10 3` → `labgrade run pool_sum -- 10 3`; with `check` = `labgrade check DIR
+/// --spec F`, → `labgrade run pool_sum DIR --spec F -- 10 3`.
+pub(super) fn labgrade_run(command: &str, check: Option<&str>) -> String {
+    let same = check
+        .and_then(|c| c.strip_prefix("labgrade check"))
+        .unwrap_or("");
     match command.split_once(' ') {
-        Some((binary, args)) => format!("cargo run --release --bin {binary} -- {args}"),
-        None => format!("cargo run --release --bin {command}"),
+        Some((binary, args)) => format!("labgrade run {binary}{same} -- {args}"),
+        None => format!("labgrade run {command}{same}"),
     }
 }
 
@@ -135,17 +147,22 @@ mod tests {
     #[test]
     fn wrong_output_says_how_to_reproduce_it() {
         let result = sample();
-        assert_eq!(next_step(&result.tests[0]), None);
+        assert_eq!(next_step(&result.tests[0], None), None);
         assert_eq!(
-            next_step(&result.tests[1]).unwrap(),
-            "run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050"
+            next_step(&result.tests[1], None).unwrap(),
+            "run `labgrade run pool_sum -- 100 4` yourself: it should print 5050"
+        );
+        assert_eq!(
+            next_step(&result.tests[1], Some("labgrade check alice --spec s.toml")).unwrap(),
+            "run `labgrade run pool_sum alice --spec s.toml -- 100 4` yourself: it should \
+             print 5050"
         );
     }
 
     #[test]
     fn build_failures_point_at_the_first_error() {
         assert_eq!(
-            next_step(&sample().tests[2]).unwrap(),
+            next_step(&sample().tests[2], None).unwrap(),
             "fix the first compiler error (src/bin/counter.rs:12:5) and build with \
              `cargo build --release`: later errors often go away with it"
         );
@@ -164,18 +181,18 @@ mod tests {
         ];
         for reason in reasons {
             t.verdict = Verdict::Fail(reason);
-            let step = next_step(&t).unwrap();
+            let step = next_step(&t, None).unwrap();
             assert!(
-                step.contains("cargo run --release --bin counter -- safe 4 1000"),
+                step.contains("labgrade run counter -- safe 4 1000"),
                 "{step}"
             );
         }
         t.evidence.command = None;
         t.verdict = Verdict::Fail(Reason::Crash { signal: 11 });
-        assert!(next_step(&t)
+        assert!(next_step(&t, None)
             .unwrap()
             .starts_with("run the program yourself"));
-        assert_eq!(cargo_run("counter"), "cargo run --release --bin counter");
+        assert_eq!(labgrade_run("counter", None), "labgrade run counter");
         assert_eq!(short(&"9".repeat(50)), format!("{}…", "9".repeat(40)));
     }
 }

@@ -135,15 +135,26 @@ fn exercise(out: &mut String, ex: &str, tests: &[&TestResult], opts: &ReportOpti
 }
 
 /// The student's failures: the first few in full, the rest one line each, and the tests that
-/// could not run because the binary did not build as one line.
+/// could not run because the binary did not build as one line. A failure of a kind not yet
+/// shown (another reason than those above) is shown in full whatever its rank: the cap must
+/// never hide the only message about a different bug.
 fn student_failures(out: &mut String, failing: &[&TestResult], opts: &ReportOptions) {
     let (not_run, ran): (Vec<&TestResult>, Vec<&TestResult>) =
         failing.iter().partition(|t| not_run(t));
     let (after_hangs, ran): (Vec<&TestResult>, Vec<&TestResult>) = ran
         .into_iter()
         .partition(|t| matches!(t.verdict, Verdict::Fail(Reason::NotRunAfterHangs)));
+    let mut reasons_shown: Vec<&str> = Vec::new();
     for (i, t) in ran.iter().enumerate() {
-        if i < DETAILED_FAILURES {
+        let reason = match &t.verdict {
+            Verdict::Fail(r) => r.code(),
+            _ => "",
+        };
+        let new_reason = !reasons_shown.contains(&reason);
+        if new_reason {
+            reasons_shown.push(reason);
+        }
+        if i < DETAILED_FAILURES || new_reason {
             failure(out, t, opts);
         } else {
             let _ = writeln!(
@@ -285,7 +296,7 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
         );
     }
     if let Some(first) = shown.iter().find(|t| !t.verdict.passed()) {
-        if let Some(step) = advice::next_step(first) {
+        if let Some(step) = advice::next_step(first, opts.rerun.as_deref()) {
             let _ = writeln!(out, "{} {}", "Next:".cyan().bold(), safe_text(&step));
         }
     }

@@ -83,7 +83,7 @@ fn the_student_sees_failures_first_how_to_rerun_them_and_what_to_try_next() {
        re-run: labgrade check --only counter
 
 Score: 1 / 3 points, 2 tests failing
-Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050
+Next: run `labgrade run pool_sum -- 100 4` yourself: it should print 5050
 "
     );
 }
@@ -155,10 +155,39 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
   FAIL 2 tests not run until it builds (2 points)
 
 Score: 0 / 5.5 points, 10 tests failing
-Next: run `cargo run --release --bin pool_sum -- 100 4` yourself: it should print 5050
+Next: run `labgrade run pool_sum -- 100 4` yourself: it should print 5050
 ";
     assert!(text.ends_with(expected_tail), "{text}");
     assert_eq!(text.matches("printed 5049").count(), DETAILED_FAILURES);
+}
+
+#[test]
+fn a_different_kind_of_failure_past_the_cap_is_shown_in_full() {
+    let mut result = sample();
+    result.warnings.clear();
+    let wrong = result.tests[1].clone();
+    let mut tests = vec![];
+    for i in 0..7 {
+        let mut t = wrong.clone();
+        t.name = format!("n={i}");
+        tests.push(t);
+    }
+    let mut slow = wrong.clone();
+    slow.name = "n=7".to_string();
+    slow.verdict = Verdict::Fail(Reason::Timeout {
+        after: Duration::from_secs(10),
+    });
+    slow.message = "`pool_sum 7 4` did not finish within 10.0 s".to_string();
+    tests.push(slow);
+    result.tests = tests;
+    let text = plain(&result, &student());
+    assert_eq!(text.matches("printed 5049").count(), DETAILED_FAILURES);
+    assert!(
+        text.contains(
+            "  FAIL n=7  0 / 2 points\n       `pool_sum 7 4` did not finish within 10.0 s\n"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -255,8 +255,12 @@ fn inner(config: &InitConfig) -> ! {
     } else if libc::WIFSIGNALED(status) {
         audit.main_signal = Some(libc::WTERMSIG(status));
     }
+    // A process whose command line reads empty had already exited (its memory is gone) and
+    // was not yet a zombie: it finished, unreaped; it was not left running.
+    let (exiting, leftovers): (Vec<_>, Vec<_>) =
+        leftovers.into_iter().partition(|(_, c)| c.is_empty());
     audit.leaked = leftovers.len() as u32;
-    audit.unreaped = orphans;
+    audit.unreaped = orphans + exiting.len() as u32;
     audit.leaked_commands = leftovers.into_iter().take(5).map(|(_, c)| c).collect();
     report(&InitReport::Done(audit));
     std::process::exit(0);

@@ -102,6 +102,11 @@ fn builtin_spec_encodes_contract_section_1() {
     let total = big.stdout.unwrap().expected_text();
     assert_eq!(total, "18446744077037500500");
     assert!(total.parse::<u128>().unwrap() > u64::MAX as u128);
+    // One worker's own chunk beyond u64 (fixture `u64_chunk`): the upper half of 1..=N at P = 2.
+    let chunk = find(0, "beyond u64 per worker: n=7500000000 p=2");
+    assert_eq!(chunk.args, ["7500000000", "2"]);
+    let (n, half) = (7_500_000_000u128, 3_750_000_000u128);
+    assert!(n * (n + 1) / 2 - half * (half + 1) / 2 > u64::MAX as u128);
     assert_eq!(find(0, "n=5 p=64").args, ["5", "64"]);
     assert_eq!(
         find(0, "n=1000003 p=16").stdout.unwrap().expected_text(),

@@ -6,16 +6,29 @@ use crate::sandbox::Ending;
 use crate::spec::CounterMode;
 use crate::verdict::{signal_name, BuildFlavor, RaceCondition, Reason, Verdict};
 
-/// How a run is named in messages: `run 7 (P=4, unoptimised build)`.
+/// How a run is named in messages: `the 7th run (P=4, unoptimised)` (never the grader's
+/// "run 7" or "release build": the student reads this).
 pub(super) fn run_label(run: u32, c: &RaceCondition, rotating: bool) -> String {
     if !rotating {
-        return format!("run {run}");
+        return format!("the {} run", ordinal(run));
     }
     let build = match c.build {
-        BuildFlavor::Release => "release build",
-        BuildFlavor::Unoptimised => "unoptimised build",
+        BuildFlavor::Release => "optimised",
+        BuildFlavor::Unoptimised => "unoptimised",
     };
-    format!("run {run} (P={}, {build})", c.workers)
+    format!("the {} run (P={}, {build})", ordinal(run), c.workers)
+}
+
+/// `1st`, `2nd`, `3rd`, `11th`, `22nd`.
+pub(crate) fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// The command a student types to reproduce a run of `c`.
@@ -114,13 +127,22 @@ pub(super) fn always_zero(command: &str, runs: u32) -> (Verdict, String) {
     (
         Verdict::Fail(Reason::CounterNotShared { runs }),
         format!(
-            "{command} printed 0 in all {runs} run(s): the workers' increments never reach the \
+            "{command} printed 0 in all {runs} runs: the workers' increments never reach the \
              parent. That is not a race (racing workers still leave most updates): each worker \
              adds to its own copy. Put the counter in an anonymous MAP_SHARED mapping created \
              before fork (a plain variable, a Box or a MAP_PRIVATE page is copied at fork), and \
              wait for the workers before printing"
         ),
     )
+}
+
+/// "1 worker's worth", "3 workers' worth".
+fn workers_worth(n: u128) -> String {
+    if n == 1 {
+        "1 worker's worth".to_string()
+    } else {
+        format!("{n} workers' worth")
+    }
 }
 
 /// A one-worker run lost updates too: the parent printed before its worker finished.
@@ -172,18 +194,18 @@ pub(super) fn lost_updates(
             );
             if k > 0 && lost % k == 0 && alone_clean {
                 msg.push_str(&format!(
-                    ", exactly {} worker(s)' worth, while one worker alone prints K: each \
+                    ", exactly {}, while one worker alone prints K: each \
                      worker read the counter once, counted in a register and wrote its total at \
                      the end (what the optimiser makes of a plain `*p += 1` loop), so the \
                      workers overwrote each other's totals. Use an atomic fetch_add on the \
                      shared word, or a process-shared lock around each increment",
-                    lost / k
+                    workers_worth(lost / k)
                 ));
             } else if k > 0 && lost % k == 0 {
                 msg.push_str(&format!(
-                    ", exactly {} worker(s)' worth: did the parent print before every worker \
+                    ", exactly {}: did the parent print before every worker \
                      finished?",
-                    lost / k
+                    workers_worth(lost / k)
                 ));
             } else {
                 msg.push_str(
@@ -253,12 +275,12 @@ mod tests {
         let (v, m) = lost_updates(CounterMode::Safe, "`c`", (7, "run 7"), 3000, &C, false);
         assert_eq!(code(&v), "lost_updates");
         assert!(
-            m.contains("exactly 1 worker(s)' worth: did the parent print"),
+            m.contains("exactly 1 worker's worth: did the parent print"),
             "{m}"
         );
         let (_, m) = lost_updates(CounterMode::Safe, "`c`", (7, "run 7"), 1000, &C, true);
         assert!(
-            m.contains("exactly 3 worker(s)' worth, while one worker alone"),
+            m.contains("exactly 3 workers' worth, while one worker alone"),
             "{m}"
         );
         assert!(m.contains("counted in a register"), "{m}");
@@ -267,9 +289,13 @@ mod tests {
             m.contains("483 updates lost. The increments are not synchronised"),
             "{m}"
         );
-        let (v, m) = lost_updates(CounterMode::Racy, "`c`", (2, "run 2"), 3517, &C, true);
+        let (v, m) = lost_updates(CounterMode::Racy, "`c`", (2, "the 2nd run"), 3517, &C, true);
         assert_eq!(code(&v), "pass");
-        assert!(m.contains("lost 483 of 4000 updates in run 2"), "{m}");
+        assert!(m.contains("lost 483 of 4000 updates in the 2nd run"), "{m}");
+        assert_eq!(
+            [1, 2, 3, 4, 11, 12, 13, 21, 22, 103].map(ordinal),
+            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd"]
+        );
     }
 
     #[test]
@@ -325,8 +351,8 @@ mod tests {
             build: BuildFlavor::Unoptimised,
             ..C
         };
-        assert_eq!(run_label(3, &unopt, false), "run 3");
-        assert_eq!(run_label(3, &unopt, true), "run 3 (P=4, unoptimised build)");
+        assert_eq!(run_label(3, &unopt, false), "the 3rd run");
+        assert_eq!(run_label(3, &unopt, true), "the 3rd run (P=4, unoptimised)");
         assert_eq!(
             reproduce("counter safe 4 1000", &unopt),
             "`counter safe 4 1000` (unoptimised: `cargo run --bin counter -- safe 4 1000`)"

@@ -359,7 +359,7 @@ impl Probe<'_> {
                 workers.push(c.workers);
             }
             let b = match c.build {
-                BuildFlavor::Release => "release",
+                BuildFlavor::Release => "optimised",
                 BuildFlavor::Unoptimised => "unoptimised",
             };
             if !builds.contains(&b) {
@@ -371,9 +371,10 @@ impl Probe<'_> {
             _ => items.join(""),
         };
         format!(
-            " across {} condition(s) (P = {}; {} build{}; K calibrated so each worker's loop \
+            " across {} condition{} (P = {}; {} build{}; K calibrated so each worker's loop \
              runs ~{} ms)",
             self.conditions.len(),
+            if self.conditions.len() == 1 { "" } else { "s" },
             list(workers.iter().map(u32::to_string).collect()),
             list(builds.iter().map(|b| b.to_string()).collect()),
             if builds.len() > 1 { "s" } else { "" },

@@ -70,7 +70,7 @@ fn one_lost_update_in_run_37_fails_a_safe_counter() {
     );
     assert!(
         f.message
-            .contains("printed 1999 in run 37, expected 2000: 1 updates lost"),
+            .contains("printed 1999 in the 37th run, expected 2000: 1 updates lost"),
         "{}",
         f.message
     );
@@ -90,7 +90,7 @@ fn one_lost_update_in_run_37_is_the_racy_demo_passing() {
     let f = probe(CounterMode::Racy, &runner);
     assert_eq!(f.verdict, Verdict::Pass, "{}", f.message);
     assert!(
-        f.message.contains("lost 1 of 2000 updates in run 37"),
+        f.message.contains("lost 1 of 2000 updates in the 37th run"),
         "{}",
         f.message
     );
@@ -130,7 +130,7 @@ fn a_value_beyond_p_times_k_is_named() {
     );
     assert!(
         f.message
-            .contains("printed 2007 in run 5: 7 more than the 2000 increments made"),
+            .contains("printed 2007 in the 5th run: 7 more than the 2000 increments made"),
         "{}",
         f.message
     );
@@ -161,7 +161,7 @@ fn a_hang_in_run_12_is_a_hang_not_a_race() {
         "{}",
         f.message
     );
-    assert!(f.message.contains("hung in run 12"), "{}", f.message);
+    assert!(f.message.contains("hung in the 12th run"), "{}", f.message);
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn a_calibrated_probe_finds_a_loss_in_the_one_condition_that_shows_it() {
     // of the last is run 12.
     assert_eq!(race.decisive_run, Some(12));
     assert!(
-        f.message.contains("in run 12 (P=2, unoptimised build)"),
+        f.message.contains("in the 12th run (P=2, unoptimised)"),
         "{}",
         f.message
     );

@@ -76,13 +76,6 @@ pub(super) fn curve_words(c: &SpeedupCurve, cores: usize) -> String {
     let Some(best) = best else {
         return String::new();
     };
-    let kf: Vec<String> = c
-        .points
-        .iter()
-        .filter_map(|pt| {
-            stats::karp_flatt(pt.speedup, pt.workers).map(|f| format!("{}: {f:.2}", pt.workers))
-        })
-        .collect();
     let last = c.points.last().map_or(0, |p| p.workers);
     let plural = |w: u32| if w == 1 { "worker" } else { "workers" };
     // Within noise of 1x everywhere: no plateau to explain, the work is not split.
@@ -101,10 +94,17 @@ pub(super) fn curve_words(c: &SpeedupCurve, cores: usize) -> String {
         String::new()
     };
     format!(
-        ". Curve: best {:.2}x at {} {}{plateau}; serial fraction (Karp–Flatt) by workers {}",
+        "; the best was {:.2}x at {} {}{plateau}",
         best.speedup,
         best.workers,
         plural(best.workers),
-        kf.join(", ")
     )
+}
+
+/// The serial fraction (Karp–Flatt) at each worker count of the curve, for the evidence.
+pub(super) fn serial_fractions(c: &SpeedupCurve) -> Vec<(u32, f64)> {
+    c.points
+        .iter()
+        .filter_map(|pt| stats::karp_flatt(pt.speedup, pt.workers).map(|f| (pt.workers, f)))
+        .collect()
 }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use crate::sandbox::{Ending, SpawnError};
 use crate::spec::{triangular, SpeedupThreshold};
 use crate::stats::{self, Decision, Interval, Shuffler};
+use crate::verdict::signal_name;
 
 use super::curve::{curve_workers, CURVE_RUNS};
 use super::{SpeedupEvidence, Target, RUN_TIMEOUT};
 use crate::probe::HangEvidence;
-use crate::verdict::signal_name;
 
 /// One timed run.
 #[derive(Debug, Clone, Copy)]
@@ -332,6 +332,7 @@ impl<'a> Measurement<'a> {
             one_worker_cpu_share: self.median_of(Arm::StudentOne, |r| r.cpu / r.wall),
             cpu_ratio: self.median_of(Arm::StudentP, |r| r.cpu)
                 / self.median_of(Arm::StudentOne, |r| r.cpu),
+            serial_fraction: Vec::new(),
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::verdict::{Evidence, Reason, Verdict};
 
 use super::{Finding, Runner, Target};
 use calibrate::{calibrate, calibrated_for_reference};
-use curve::{curve, curve_words, default_curve_end};
+use curve::{curve, curve_words, default_curve_end, serial_fractions};
 use measure::{Arm, Failed, Measurement};
 
 /// Looks at the interval: after [`MIN_BLOCKS`] blocks (clear cases end there), at two thirds of
@@ -78,6 +78,10 @@ pub struct SpeedupEvidence {
     pub one_worker_cpu_share: f64,
     /// CPU time at P over CPU time at 1 (1.0: the same work, split).
     pub cpu_ratio: f64,
+    /// The serial fraction (Karp–Flatt) at each worker count of the curve: figures for the
+    /// course staff, kept out of the student's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub serial_fraction: Vec<(u32, f64)>,
 }
 
 mod calibrate;
@@ -216,7 +220,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
             break Outcome::OutOfTime;
         }
     };
-    let ev = m.evidence(cores, required);
+    let mut ev = m.evidence(cores, required);
     let known = [(1, ev.student_one_ms), (p, ev.student_p_ms)];
     let up_to = test.curve_up_to.unwrap_or(default_curve_end(cores));
     let curve = (up_to > 1)
@@ -226,33 +230,43 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         .as_ref()
         .map(|c| curve_words(c, cores))
         .unwrap_or_default();
+    ev.serial_fraction = curve.as_ref().map(serial_fractions).unwrap_or_default();
     let evidence = Evidence {
         command: Some(format!("{} {n} {p}", target.binary)),
         speedup_curve: curve,
         speedup: Some(ev.clone()),
         ..Evidence::default()
     };
-    let figures = format!(
-        "{:.2}x (95% interval {:.2}–{:.2}) over {} blocks{}",
-        ev.student_speedup,
-        ev.student_interval.0,
-        ev.student_interval.1,
-        ev.blocks,
-        ev.reference_speedup
-            .map(|r| format!("; the reference reached {r:.2}x"))
-            .unwrap_or_default()
+    let reference = ev
+        .reference_speedup
+        .map(|r| format!("; the reference reached {r:.2}x"))
+        .unwrap_or_default();
+    let figures = format!("{:.2}x{reference}", ev.student_speedup);
+    // Why a measurement could not decide is its interval: said only then.
+    let interval = format!(
+        "{:.2}x (95% interval {:.2}–{:.2}){reference}",
+        ev.student_speedup, ev.student_interval.0, ev.student_interval.1
     );
     let (verdict, message) = match outcome {
         Outcome::Decided(true) => (
             Verdict::Pass,
             format!("`{} {n} {p}` is faster than with one worker: {figures}; required {required:.2}x{words}", target.binary),
         ),
+        // Students first: what to change, then the one figure that shows it. The interval,
+        // blocks and serial fractions are in the evidence for the course staff.
         Outcome::Decided(false) => (
             Verdict::Fail(Reason::TooSlow),
             format!(
-                "`{} {n} {p}` is not fast enough: {figures}; required {required:.2}x{words}. Do \
-                 the workers run at the same time, each on its own chunk?",
-                target.binary
+                "`{} {n} {p}` is not faster with {p} workers: {}. Start every worker before \
+                 waiting for any, each on its own chunk. (It ran {:.2}x as fast as with one \
+                 worker; {required:.2}x needed{words}.)",
+                target.binary,
+                if ev.student_speedup < 1.1 {
+                    "the workers ran one after another, or one of them did all the work"
+                } else {
+                    "the workers overlapped only in part"
+                },
+                ev.student_speedup,
             ),
         ),
         Outcome::Gamed(why) => (Verdict::Fail(Reason::TooSlow), format!("{why} ({figures})")),
@@ -260,7 +274,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
             return Ok(undecided(
                 policy,
                 format!(
-                    "inconclusive within {:.0} s: {figures}; required {required:.2}x: the \
+                    "inconclusive within {:.0} s: {interval}; required {required:.2}x: the \
                      machine is too noisy to decide{words}",
                     test.budget.as_secs_f64()
                 ),

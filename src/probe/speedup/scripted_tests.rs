@@ -114,7 +114,11 @@ fn assert_decided(f: &Finding, verdict: Verdict, says: &str) {
 #[test]
 fn a_sequential_pool_beside_a_yardstick_at_1_8x_fails_at_the_first_look() {
     let (f, _) = probe(pool(1.0), pool(1.8), InconclusivePolicy::Pass);
-    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "is not fast enough");
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "is not faster with 2 workers",
+    );
     assert_eq!(
         blocks(&f),
         MIN_BLOCKS,
@@ -140,7 +144,11 @@ fn a_pool_as_fast_as_the_yardstick_passes_at_the_first_look() {
 fn a_pool_well_below_the_yardstick_fails_even_above_the_floor() {
     // 1.12x clears the 1.1x floor but is less than 60% of the yardstick's 2x.
     let (f, _) = probe(pool(1.12), pool(2.0), InconclusivePolicy::Pass);
-    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "is not fast enough");
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "is not faster with 2 workers",
+    );
 }
 
 #[test]
@@ -190,7 +198,11 @@ fn blocks_are_not_measured_while_other_work_waits_for_the_cpu() {
     // A little pressure (below the 40% bar) does not stop the measurement.
     let light = machine(pool(1.0), pool(1.8)).under_pressure(10.0);
     let (f, _) = probe_on(light, InconclusivePolicy::Pass);
-    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "is not fast enough");
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "is not faster with 2 workers",
+    );
 }
 
 #[test]

@@ -46,9 +46,13 @@ fn the_curve_is_said_in_words() {
         required: None,
     };
     let w = curve_words(&c, 2);
-    assert!(w.contains("best 1.90x at 2 workers"), "{w}");
+    assert!(w.contains("the best was 1.90x at 2 workers"), "{w}");
     assert!(w.contains("beyond 2 workers nothing improves"), "{w}");
-    assert!(w.contains("Karp–Flatt"), "{w}");
+    // Statistics are the staff's, in the evidence: not in the student's words.
+    assert!(!w.contains("Karp–Flatt"), "{w}");
+    let kf = serial_fractions(&c);
+    assert_eq!(kf.len(), 2, "{kf:?}");
+    assert_eq!(kf[0].0, 2);
 }
 
 #[test]
@@ -63,7 +67,7 @@ fn a_curve_that_never_rises_says_the_work_is_not_shared() {
         required: None,
     };
     let w = curve_words(&c, 2);
-    assert!(w.contains("best 1.00x at 1 worker:"), "{w}");
+    assert!(w.contains("the best was 1.00x at 1 worker:"), "{w}");
     assert!(
         w.contains("no number of workers ran clearly faster than one"),
         "{w}"
