@@ -82,7 +82,7 @@ impl Grader {
             Err(unusable) => {
                 let message = unusable.to_string();
                 let tests = self.all_failed(&|_| (Reason::Unusable, message.clone()));
-                return Ok(self.result(name, tests, vec![], Duration::ZERO, started));
+                return Ok(self.result(name, tests, vec![], Duration::ZERO, started, None));
             }
         };
         let wanted: BTreeSet<&str> = self
@@ -149,7 +149,14 @@ impl Grader {
             (ex, test.map_or(0, |i| i + 1))
         };
         tests.sort_by_key(order);
-        Ok(self.result(name, tests, staged.warnings.clone(), built.wall, started))
+        Ok(self.result(
+            name,
+            tests,
+            staged.warnings.clone(),
+            built.wall,
+            started,
+            Some(staged.layout.clone()),
+        ))
     }
 
     /// The unoptimised builds the race probes of this spec rotate through: only binaries that
@@ -290,6 +297,7 @@ impl Grader {
         warnings: Vec<String>,
         build_time: Duration,
         started: Instant,
+        layout: Option<stage::Layout>,
     ) -> GradeResult {
         GradeResult {
             submission: name.to_string(),
@@ -299,6 +307,7 @@ impl Grader {
             build_time,
             total_time: started.elapsed(),
             sandbox: crate::sandbox::Layers::get().report(),
+            layout,
         }
     }
 }

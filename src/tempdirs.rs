@@ -1,6 +1,6 @@
 //! The grader's temporary directories (`labgrade-stage-…` holding a student's sources and
 //! binaries, `labgrade-scratch-…`, `labgrade-reference-…`, `labgrade-warmup-…`,
-//! `labgrade-git-…`): made here, named after their owner, and swept when the owner died.
+//! `labgrade-git-…`, `labgrade-unpack-…` holding a student's unpacked archive): made here, named after their owner, and swept when the owner died.
 //!
 //! A grader killed with SIGKILL runs no destructor, so its directories stay in the temporary
 //! directory. Each name carries the owner's pid namespace (the inode of `/proc/self/ns/pid`),
@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 /// The kinds of directory the grader makes, as in their names.
-pub const KINDS: [&str; 5] = ["stage", "scratch", "reference", "warmup", "git"];
+pub const KINDS: [&str; 6] = ["stage", "scratch", "reference", "warmup", "git", "unpack"];
 
 /// A fresh temporary directory of `kind` (one of [`KINDS`]), named after this process.
 pub fn create(kind: &str) -> io::Result<TempDir> {

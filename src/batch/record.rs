@@ -179,6 +179,7 @@ mod tests {
             build_time: Duration::ZERO,
             total_time: Duration::from_millis(1200),
             sandbox: vec![],
+            layout: None,
         }
     }
 

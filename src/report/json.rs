@@ -30,6 +30,11 @@ pub struct JsonResult<'a> {
     pub grader_version: &'static str,
     /// Which sandbox layers were active when grading.
     pub sandbox: &'a [crate::sandbox::LayerStatus],
+    /// Where the graded programs were found (`kind`: `src`, `loose`, `nested`,
+    /// `nested_loose`; `path`; `archive` when unpacked from one; `note`); absent when the
+    /// submission could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<&'a crate::stage::Layout>,
 }
 
 /// The `late` field: the late policy's outcome.
@@ -95,6 +100,7 @@ pub fn to_json_with<'a>(result: &'a GradeResult, late: Option<&Late>) -> JsonRes
         total_ms: result.total_time.as_millis() as u64,
         grader_version: env!("CARGO_PKG_VERSION"),
         sandbox: &result.sandbox,
+        layout: result.layout.as_ref(),
     }
 }
 
