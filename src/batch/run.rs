@@ -122,7 +122,16 @@ pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Pla
             });
         let earlier = results::read_record(out, &submission.name);
         match (earlier, &key) {
-            (Some(record), Some(key)) if record.graded_from(key) => {
+            // A result is kept only when the export still says the same of it (submitters,
+            // time, late marker): a corrected roster is written again.
+            (Some(record), Some(key))
+                if record.graded_from(key)
+                    && record.collection
+                        == submission
+                            .origin
+                            .as_ref()
+                            .map(super::collection::Origin::to_json) =>
+            {
                 results::keep(out, &submission.name)?;
                 plan.kept.push(Row {
                     name: submission.name,

@@ -44,7 +44,8 @@ pub struct JsonLate {
     pub due: String,
     /// When the submission was handed in, RFC 3339 at the deadline's offset.
     pub submitted_at: String,
-    /// Where `submitted_at` came from: `gradescope`, `git` or `file_times`.
+    /// Where `submitted_at` came from: `gradescope`, `gradescope_export` (a TA's "Download
+    /// Submissions" export), `git` or `file_times`.
     pub source: &'static str,
     /// Seconds after the deadline (0 when on time).
     pub late_by_s: u64,
