@@ -77,7 +77,14 @@ impl Grader {
     /// Grades the submission in `dir`, named `name` in the result.
     pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
         let started = Instant::now();
-        let staged = match stage::stage(dir, self.cache.skeleton())? {
+        let binaries: BTreeSet<&str> = self
+            .spec
+            .exercises
+            .iter()
+            .map(|e| e.binary.as_str())
+            .collect();
+        let binaries: Vec<&str> = binaries.into_iter().collect();
+        let staged = match stage::stage_wanting(dir, self.cache.skeleton(), &binaries)? {
             Ok(staged) => staged,
             Err(unusable) => {
                 let message = unusable.to_string();

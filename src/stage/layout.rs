@@ -6,8 +6,10 @@
 //! This module decides which folder is graded and says so ([`Layout`], shown in every report);
 //! it never copies into the staging directory (that is [`super::stage`]'s) and never unpacks
 //! by itself ([`super::archive`] does, into a temporary directory this module keeps alive).
-//! Two candidate places that disagree (two different `pool_sum.rs`) are an [`Unusable`]
-//! submission naming both, never a guess. Student files are read (to compare copies) only
+//! Places that hold none of the programs the spec wants (a `tests/` folder of a repository) are
+//! passed over; among the rest the first in order of preference is graded (top `src/`, top
+//! loose files, one folder down), and two places that disagree (two different `pool_sum.rs`)
+//! are an [`Unusable`] submission naming both, never a guess. Student files are read (to compare copies) only
 //! through [`untrusted_file`](crate::untrusted_file).
 
 use std::fs;
@@ -131,14 +133,15 @@ struct Candidate {
     loose: Vec<PathBuf>,
 }
 
-/// Finds the programs of the submission in `submission` (a directory).
-pub fn locate(submission: &Path) -> Result<Result<Located, Unusable>, StageError> {
-    let candidates = candidates(submission);
+/// Finds the programs of the submission in `submission` (a directory); `wanted` names the
+/// programs the spec grades (empty: every program counts).
+pub fn locate(submission: &Path, wanted: &[&str]) -> Result<Result<Located, Unusable>, StageError> {
+    let candidates = candidates(submission, wanted);
     if candidates.is_empty() {
         let archives = archives(submission);
         return match archives.as_slice() {
             [] => Ok(Err(Unusable::Empty)),
-            [one] => from_archive(one),
+            [one] => from_archive(one, wanted),
             many => Ok(Err(Unusable::Ambiguous {
                 what: "the submission".into(),
                 places: many
@@ -148,7 +151,7 @@ pub fn locate(submission: &Path) -> Result<Result<Located, Unusable>, StageError
             })),
         };
     }
-    let mut located = match choose(candidates, None)? {
+    let mut located = match choose(candidates, None, wanted)? {
         Ok(l) => l,
         Err(u) => return Ok(Err(u)),
     };
@@ -161,20 +164,23 @@ pub fn locate(submission: &Path) -> Result<Result<Located, Unusable>, StageError
     Ok(Ok(located))
 }
 
-fn from_archive(archive_path: &Path) -> Result<Result<Located, Unusable>, StageError> {
+fn from_archive(
+    archive_path: &Path,
+    wanted: &[&str],
+) -> Result<Result<Located, Unusable>, StageError> {
     let name = display_name(archive_path);
     let unpacked = crate::tempdirs::create("unpack").map_err(StageError::TempDir)?;
     if let Err(why) = archive::unpack(archive_path, unpacked.path())? {
         return Ok(Err(Unusable::Archive { name, why }));
     }
-    let candidates = candidates(unpacked.path());
+    let candidates = candidates(unpacked.path(), wanted);
     if candidates.is_empty() {
         return Ok(Err(Unusable::Archive {
             name,
             why: "it holds no src/ and no .rs file at its top or one folder down".into(),
         }));
     }
-    Ok(match choose(candidates, Some(name))? {
+    Ok(match choose(candidates, Some(name), wanted)? {
         Ok(mut l) => {
             l._unpacked = Some(unpacked);
             Ok(l)
@@ -184,10 +190,11 @@ fn from_archive(archive_path: &Path) -> Result<Result<Located, Unusable>, StageE
 }
 
 /// Picks one candidate: the first in order of preference (top `src/`, top loose, one folder
-/// down), when every other one is only a copy of some of its programs.
+/// down), when no other one holds a different program of the same (wanted) name.
 fn choose(
     candidates: Vec<Candidate>,
     archive: Option<String>,
+    wanted: &[&str],
 ) -> Result<Result<Located, Unusable>, StageError> {
     let mut candidates = candidates.into_iter();
     let chosen = candidates.next().expect("at least one candidate");
@@ -208,20 +215,14 @@ fn choose(
         }
     };
     for other in candidates {
-        for (name, file) in &other.programs {
-            let same = chosen.programs.iter().find(|(n, _)| n == name);
-            let differs = match same {
-                Some((_, mine)) => !same_bytes(mine, file),
-                None => true,
+        for (name, file) in other.programs.iter().filter(|(n, _)| is_wanted(wanted, n)) {
+            let Some((_, mine)) = chosen.programs.iter().find(|(n, _)| n == name) else {
+                continue;
             };
-            if differs {
-                let first = match same {
-                    Some((_, mine)) => shown(&chosen, mine),
-                    None => format!("{} (no {name})", shown(&chosen, &chosen.dir)),
-                };
+            if !same_bytes(mine, file) {
                 return Ok(Err(Unusable::Ambiguous {
                     what: format!("{name}.rs"),
-                    places: vec![first, shown(&other, file)],
+                    places: vec![shown(&chosen, mine), shown(&other, file)],
                 }));
             }
         }
@@ -261,17 +262,24 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The places in `dir` that hold programs, in order of preference.
-fn candidates(dir: &Path) -> Vec<Candidate> {
+fn is_wanted(wanted: &[&str], name: &str) -> bool {
+    wanted.is_empty() || wanted.contains(&name)
+}
+
+/// The places in `dir` that hold programs, in order of preference: those holding a wanted
+/// program, when some do.
+fn candidates(dir: &Path, wanted: &[&str]) -> Vec<Candidate> {
     let mut found = Vec::new();
     found.extend(at(dir, String::new(), LayoutKind::Src, LayoutKind::Loose));
     for sub in subfolders(dir) {
         let path = display_name(&sub);
         found.extend(at(&sub, path, LayoutKind::Nested, LayoutKind::NestedLoose));
     }
-    // A top `src/` without programs yields to a place that has some.
-    if found.iter().any(|c| !c.programs.is_empty()) {
-        found.retain(|c| !c.programs.is_empty());
+    // A top `src/` without programs, or a `tests/` folder of other programs, yields to a
+    // place that has the wanted ones.
+    let relevant = |c: &Candidate| c.programs.iter().any(|(n, _)| is_wanted(wanted, n));
+    if found.iter().any(relevant) {
+        found.retain(relevant);
     }
     found
 }
@@ -397,8 +405,10 @@ mod tests {
         fs::write(p, text).unwrap();
     }
 
+    const WANTED: [&str; 2] = ["pool_sum", "counter"];
+
     fn found(dir: &Path) -> Located {
-        locate(dir).unwrap().unwrap()
+        locate(dir, &WANTED).unwrap().unwrap()
     }
 
     #[test]
@@ -456,7 +466,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "src/bin/pool_sum.rs", "one");
         write(dir.path(), "old/src/bin/pool_sum.rs", "two");
-        match locate(dir.path()).unwrap().unwrap_err() {
+        match locate(dir.path(), &WANTED).unwrap().unwrap_err() {
             Unusable::Ambiguous { what, places } => {
                 assert_eq!(what, "pool_sum.rs");
                 assert_eq!(places, ["src/bin/pool_sum.rs", "old/src/bin/pool_sum.rs"]);
@@ -468,6 +478,15 @@ mod tests {
         write(copy.path(), "src/bin/pool_sum.rs", "one");
         write(copy.path(), "pool_sum.rs", "one");
         assert_eq!(found(copy.path()).layout.kind, LayoutKind::Src);
+
+        // A repository's other programs are not a choice: `tests/`, a `build.rs`.
+        let repo = tempfile::tempdir().unwrap();
+        write(repo.path(), "build.rs", "fn main() {}");
+        write(repo.path(), "tests/it.rs", "");
+        write(repo.path(), "lab10/src/bin/pool_sum.rs", "a");
+        let l = found(repo.path());
+        assert_eq!(l.layout.kind, LayoutKind::Nested);
+        assert_eq!(l.layout.path, "lab10");
     }
 
     #[test]
@@ -482,7 +501,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            locate(dir.path()).unwrap().unwrap_err(),
+            locate(dir.path(), &WANTED).unwrap().unwrap_err(),
             Unusable::Empty
         ));
     }

@@ -119,10 +119,21 @@ pub enum StageError {
     },
 }
 
-/// Stages `submission` (a directory holding `src/`) inside a fresh copy of `skeleton`.
+/// Stages `submission` inside a fresh copy of `skeleton`, wherever its programs are (see
+/// [`layout`]); every program counts when choosing where they are.
 pub fn stage(
     submission: &Path,
     skeleton: &Skeleton,
+) -> Result<Result<Staged, Unusable>, StageError> {
+    stage_wanting(submission, skeleton, &[])
+}
+
+/// [`stage`], choosing among the places a submission holds programs by the programs `wanted`
+/// (the spec's binaries): a repository's `tests/` or `build.rs` is not a candidate.
+pub fn stage_wanting(
+    submission: &Path,
+    skeleton: &Skeleton,
+    wanted: &[&str],
 ) -> Result<Result<Staged, Unusable>, StageError> {
     if !submission.is_dir() {
         return Ok(Err(Unusable::NotADirectory(submission.to_path_buf())));
@@ -131,7 +142,7 @@ pub fn stage(
     if fs::symlink_metadata(submission.join("src")).is_ok_and(|m| m.file_type().is_symlink()) {
         warnings.push("src is a symbolic link: not followed".to_string());
     }
-    let located = match layout::locate(submission)? {
+    let located = match layout::locate(submission, wanted)? {
         Ok(located) => located,
         Err(Unusable::Empty) => {
             let found = rust_files_outside_src(submission);
