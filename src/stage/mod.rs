@@ -203,6 +203,8 @@ fn warn_about_extras(submission: &Path, loose: bool, warnings: &mut Vec<String>)
         // A student's copy of Gradescope's metadata is reported by the late policy (ignored).
         .filter(|n| n != "src" && n != crate::deadline::source::METADATA_FILE)
         .filter(|n| !(loose && n.ends_with(".rs") && !n.starts_with('.')))
+        // Archives beside the programs are reported by the layout search.
+        .filter(|n| archive::Format::of(n).is_none())
         .collect();
     names.sort();
     let more = names.len().saturating_sub(MAX_EXTRA_WARNINGS);

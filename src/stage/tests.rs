@@ -177,6 +177,16 @@ fn loose_files_are_staged_as_src_bin_and_a_zip_is_unpacked() {
         staged.warnings,
         ["ignored notes.txt: only the .rs files are graded"]
     );
+    // An archive beside the programs is said once: they were graded, not it.
+    write(sub.path(), "old.zip", "PK");
+    let staged = stage(sub.path(), &Skeleton::builtin()).unwrap().unwrap();
+    assert_eq!(
+        staged.warnings,
+        [
+            "ignored old.zip: the programs beside it were graded",
+            "ignored notes.txt: only the .rs files are graded"
+        ]
+    );
 
     let zipped = tempfile::tempdir().unwrap();
     let mut w = zip::ZipWriter::new(fs::File::create(zipped.path().join("hw.zip")).unwrap());
