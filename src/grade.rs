@@ -88,12 +88,19 @@ impl Grader {
     /// Grades the submission in `dir`, named `name` in the result.
     pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
         let started = Instant::now();
-        let staged = match stage::stage(dir, self.cache.skeleton())? {
+        let binaries: BTreeSet<&str> = self
+            .spec
+            .exercises
+            .iter()
+            .map(|e| e.binary.as_str())
+            .collect();
+        let binaries: Vec<&str> = binaries.into_iter().collect();
+        let staged = match stage::stage_wanting(dir, self.cache.skeleton(), &binaries)? {
             Ok(staged) => staged,
             Err(unusable) => {
                 let message = unusable.to_string();
                 let tests = self.all_failed(&|_| (Reason::Unusable, message.clone()));
-                return Ok(self.result(name, tests, vec![], Duration::ZERO, started));
+                return Ok(self.result(name, tests, vec![], Duration::ZERO, started, None));
             }
         };
         let wanted: BTreeSet<&str> = self
@@ -171,7 +178,14 @@ impl Grader {
             (ex, test.map_or(0, |i| i + 1))
         };
         tests.sort_by_key(order);
-        Ok(self.result(name, tests, staged.warnings.clone(), built.wall, started))
+        Ok(self.result(
+            name,
+            tests,
+            staged.warnings.clone(),
+            built.wall,
+            started,
+            Some(staged.layout.clone()),
+        ))
     }
 
     /// The unoptimised builds the race probes of this spec rotate through: only binaries that
@@ -383,6 +397,7 @@ impl Grader {
         warnings: Vec<String>,
         build_time: Duration,
         started: Instant,
+        layout: Option<stage::Layout>,
     ) -> GradeResult {
         let mut tests = tests;
         crate::probe::consistent::reconcile(&mut tests);
@@ -394,6 +409,7 @@ impl Grader {
             build_time,
             total_time: started.elapsed(),
             sandbox: crate::sandbox::Layers::get().report(),
+            layout,
         }
     }
 }

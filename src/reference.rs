@@ -47,7 +47,7 @@ pub fn build(
         Some(dir) => format!("the reference solution in {}", dir.display()),
         None => "the built-in yardstick".to_string(),
     };
-    let staged = stage::stage(&dir, cache.skeleton())
+    let staged = stage::stage_wanting(&dir, cache.skeleton(), &["pool_sum"])
         .map_err(|e| format!("{what}: {e}"))?
         .map_err(|u| format!("{what}: {u}"))?;
     let built = build::build(

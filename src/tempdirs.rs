@@ -1,6 +1,7 @@
 //! The grader's temporary directories (`labgrade-stage-…` holding a student's sources and
 //! binaries, `labgrade-scratch-…`, `labgrade-reference-…`, `labgrade-warmup-…`,
-//! `labgrade-git-…`): made here, named after their owner, and swept when the owner died.
+//! `labgrade-git-…`, `labgrade-unpack-…` holding a student's unpacked archive, `labgrade-collect-…`
+//! holding an LMS download's files grouped per student): made here, named after their owner, and swept when the owner died.
 //!
 //! A grader killed with SIGKILL runs no destructor, so its directories stay in the temporary
 //! directory. Each name carries the owner's pid namespace (the inode of `/proc/self/ns/pid`),
@@ -21,7 +22,15 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 /// The kinds of directory the grader makes, as in their names.
-pub const KINDS: [&str; 5] = ["stage", "scratch", "reference", "warmup", "git"];
+pub const KINDS: [&str; 7] = [
+    "stage",
+    "scratch",
+    "reference",
+    "warmup",
+    "git",
+    "unpack",
+    "collect",
+];
 
 /// A fresh temporary directory of `kind` (one of [`KINDS`]), named after this process.
 pub fn create(kind: &str) -> io::Result<TempDir> {

@@ -331,6 +331,8 @@ pub struct GradeResult {
     pub total_time: Duration,
     /// The sandbox layers of the machine that graded, active or missing.
     pub sandbox: Vec<crate::sandbox::LayerStatus>,
+    /// Where the programs were found; absent when the submission could not be used.
+    pub layout: Option<crate::stage::Layout>,
 }
 
 impl GradeResult {

@@ -341,6 +341,7 @@ mod tests {
             build_time: Duration::ZERO,
             total_time: Duration::ZERO,
             sandbox: vec![],
+            layout: None,
         }
     }
 

@@ -196,8 +196,12 @@ fn extra_modules_under_src_are_built() {
 }
 
 #[test]
-fn empty_and_misshaped_submissions_score_zero_with_a_reason() {
-    for (name, needle) in [("empty", "is empty"), ("misshaped", "src/bin/<name>.rs")] {
+fn an_empty_submission_scores_zero_with_a_reason_and_loose_files_are_graded() {
+    let (code, r) = grade_json("misshaped", Some(&quick_spec()));
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["score"], r["max_score"]);
+    assert_eq!(r["layout"]["kind"], "loose");
+    for (name, needle) in [("empty", "is empty")] {
         let (code, r) = grade_json(name, Some(&quick_spec()));
         assert_eq!(code, 1, "{name}: {r:#}");
         assert_eq!(r["score"], 0.0);

@@ -118,6 +118,7 @@ mod tests {
                 }),
                 score_before_penalty: None,
                 late: None,
+                collection: None,
             })),
         }
     }

@@ -7,7 +7,15 @@
 //! taken; `score` is after it, the exercise columns before it). No timings: a gradebook is a
 //! pure function of the verdicts and the submission times, so a resumed batch, an
 //! uninterrupted one and a merge of shards write the same bytes.
+//!
+//! From a collection (a Gradescope, Canvas, Moodle or GitHub Classroom export) that names who
+//! handed each submission in, six more: `names`, `sids`, `emails`, `usernames`, `lms_ids`
+//! (a group's submitters joined with `; `, in the export's order) and `lms_late` (`yes` when
+//! the LMS marked it late). A roster or LMS import wants one row per student: that is
+//! `students.csv` ([`render_students`]), where a student in several submissions gets the
+//! latest one's row (see there).
 
+use super::collection::Identity;
 use super::results::{Entry, Row};
 
 /// The gradebook's text for `rows` (already in name order).
@@ -21,6 +29,12 @@ pub fn render(rows: &[Row]) -> String {
     header.extend(["tests_passed", "tests_total", "status"]);
     if late {
         header.extend(["submitted_at", "late_by_s", "late_penalty"]);
+    }
+    let who = rows
+        .iter()
+        .any(|r| matches!(&r.entry, Entry::Graded(r) if r.collection.is_some()));
+    if who {
+        header.extend(IDENTITY_COLUMNS);
     }
     let mut csv: String = header
         .iter()
@@ -55,6 +69,9 @@ pub fn render(rows: &[Row]) -> String {
                         None => Default::default(),
                     });
                 }
+                if who {
+                    line.extend(identities(r));
+                }
             }
             Entry::Error(_) => {
                 line.extend(std::iter::repeat_n(String::new(), exercises.len() + 4));
@@ -62,8 +79,147 @@ pub fn render(rows: &[Row]) -> String {
                 if late {
                     line.extend(std::iter::repeat_n(String::new(), 3));
                 }
+                if who {
+                    line.extend(std::iter::repeat_n(String::new(), IDENTITY_COLUMNS.len()));
+                }
             }
         }
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+const IDENTITY_COLUMNS: [&str; 6] = [
+    "names",
+    "sids",
+    "emails",
+    "usernames",
+    "lms_ids",
+    "lms_late",
+];
+
+/// The identity columns of a record: each field of every submitter, joined with `; `.
+fn identities(r: &super::record::Record) -> Vec<String> {
+    let Some(c) = &r.collection else {
+        return vec![String::new(); IDENTITY_COLUMNS.len()];
+    };
+    let join = |f: &dyn Fn(&Identity) -> Option<&String>| {
+        let v: Vec<&str> = c
+            .submitters
+            .iter()
+            .filter_map(|i| f(i).map(String::as_str))
+            .collect();
+        field(&v.join("; "))
+    };
+    vec![
+        join(&|i| i.name.as_ref()),
+        join(&|i| i.sid.as_ref()),
+        join(&|i| i.email.as_ref()),
+        join(&|i| i.username.as_ref()),
+        join(&|i| i.lms_id.as_ref()),
+        if c.late_marker {
+            "yes".into()
+        } else {
+            String::new()
+        },
+    ]
+}
+
+/// When a submission was handed in, for choosing between two of one student: the export's
+/// time, else the late policy's.
+fn handed_in(r: &super::record::Record) -> Option<&str> {
+    r.collection
+        .as_ref()
+        .and_then(|c| c.submitted_at.as_deref())
+        .or(r.late.as_ref().map(|l| l.submitted_at.as_str()))
+}
+
+/// Students in more than one graded submission: (who, the submission kept, the others).
+pub fn duplicates(rows: &[Row]) -> Vec<(String, String, Vec<String>)> {
+    let (_, dups) = per_student(rows);
+    dups
+}
+
+/// One row per student, by the rule: a student in several submissions (a regrade, a second
+/// upload, a group and a solo one) gets the row of the one handed in last (times compared as
+/// the export or the late policy gives them, at their instant; a submission without a time
+/// loses to one with, and two without are ordered by name, the last winning). A group's
+/// submission gives each of its submitters a row.
+#[allow(clippy::type_complexity)]
+fn per_student(
+    rows: &[Row],
+) -> (
+    Vec<(Identity, &super::record::Record)>,
+    Vec<(String, String, Vec<String>)>,
+) {
+    use crate::deadline::time::ZonedTime;
+    let instant = |r: &super::record::Record| {
+        handed_in(r)
+            .and_then(|t| ZonedTime::parse(t).ok())
+            .map(|z| z.at.unix_ms)
+    };
+    let mut chosen: Vec<(String, Identity, &super::record::Record, Vec<String>)> = Vec::new();
+    for row in rows {
+        let Entry::Graded(r) = &row.entry else {
+            continue;
+        };
+        let Some(c) = &r.collection else { continue };
+        for who in &c.submitters {
+            let Some(key) = who.key() else { continue };
+            match chosen.iter_mut().find(|(k, ..)| k == key) {
+                None => chosen.push((key.to_string(), who.clone(), r, Vec::new())),
+                Some(slot) => {
+                    let newer =
+                        (instant(r), &r.submission) >= (instant(slot.2), &slot.2.submission);
+                    if newer {
+                        let old = std::mem::replace(&mut slot.2, r);
+                        slot.1 = who.clone();
+                        slot.3.push(old.submission.clone());
+                    } else {
+                        slot.3.push(r.submission.clone());
+                    }
+                }
+            }
+        }
+    }
+    let dups = chosen
+        .iter()
+        .filter(|c| !c.3.is_empty())
+        .map(|(k, _, r, others)| (k.clone(), r.submission.clone(), others.clone()))
+        .collect();
+    (
+        chosen.into_iter().map(|(_, w, r, _)| (w, r)).collect(),
+        dups,
+    )
+}
+
+/// `students.csv`: `name,sid,email,username,lms_id,submission,score,max_score,submitted_at,
+/// lms_late`, one row per student, by the rule of [`per_student`].
+pub fn render_students(rows: &[Row]) -> String {
+    let (students, _) = per_student(rows);
+    let mut csv = String::from(
+        "name,sid,email,username,lms_id,submission,score,max_score,submitted_at,lms_late\n",
+    );
+    for (who, r) in students {
+        let opt = |v: &Option<String>| field(v.as_deref().unwrap_or(""));
+        let late_marker = r.collection.as_ref().is_some_and(|c| c.late_marker);
+        let line = [
+            opt(&who.name),
+            opt(&who.sid),
+            opt(&who.email),
+            opt(&who.username),
+            opt(&who.lms_id),
+            field(&r.submission),
+            number(r.score),
+            number(r.max_score),
+            field(handed_in(r).unwrap_or("")),
+            if late_marker {
+                "yes".into()
+            } else {
+                String::new()
+            },
+        ];
         csv.push_str(&line.join(","));
         csv.push('\n');
     }
@@ -124,6 +280,7 @@ mod tests {
             previous: None,
             score_before_penalty: None,
             late: None,
+            collection: None,
         })
     }
 

@@ -16,6 +16,7 @@
 //! wait. The workers here need nothing for it.
 
 pub mod changes;
+pub mod collection;
 pub mod gradebook;
 pub mod key;
 mod merge;
@@ -45,6 +46,9 @@ pub enum BatchError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The collection's own metadata (the TA's export) cannot be used.
+    #[error("the collection cannot be read: {0}")]
+    Collection(String),
     #[error("{} holds no finished batch (no gradebook.csv): run or resume its `labgrade batch` first", .0.display())]
     Unfinished(PathBuf),
     #[error("{name} has different results in {} and {}; merge shards of one batch only", first.display(), second.display())]
@@ -64,6 +68,15 @@ pub fn write_outputs(out: &std::path::Path, rows: &[Row]) -> Result<Vec<Change>,
         gradebook::render(rows).as_bytes(),
     )?;
     results::write_atomically(&out.join("summary.md"), summary::render(rows).as_bytes())?;
+    if rows
+        .iter()
+        .any(|r| matches!(&r.entry, Entry::Graded(g) if g.collection.is_some()))
+    {
+        results::write_atomically(
+            &out.join("students.csv"),
+            gradebook::render_students(rows).as_bytes(),
+        )?;
+    }
     results::write_atomically(
         &out.join("changes.csv"),
         changes::render_csv(&changes).as_bytes(),

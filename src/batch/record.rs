@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::collection::{JsonOrigin, Origin};
 use super::key::KeyParts;
 use crate::deadline::Late;
 use crate::report::{to_json_with, JsonResult};
@@ -33,6 +34,9 @@ struct ResultFile<'a> {
     key_parts: Option<&'a KeyParts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     previous: Option<&'a Previous>,
+    /// Who handed it in and what the export says of it (`kind`, `submitters`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    collection: Option<JsonOrigin>,
 }
 
 /// The text of `result`'s file, with `late`'s penalty applied to its score when the spec has a
@@ -43,8 +47,10 @@ pub fn render(
     key: Option<&KeyParts>,
     previous: Option<&Previous>,
     late: Option<&Late>,
+    origin: Option<&Origin>,
 ) -> String {
     let file = ResultFile {
+        collection: origin.map(Origin::to_json),
         result: to_json_with(result, late),
         key: key.map(KeyParts::key),
         key_parts: key,
@@ -79,6 +85,9 @@ pub struct Record {
     /// The late policy's outcome, when the spec has a deadline.
     #[serde(default)]
     pub late: Option<RecordLate>,
+    /// What the collection says: who handed it in, when (by the export), a late marker.
+    #[serde(default)]
+    pub collection: Option<JsonOrigin>,
 }
 
 /// The `late` of a [`Record`] (what the gradebook and the summary show).
@@ -179,6 +188,7 @@ mod tests {
             build_time: Duration::ZERO,
             total_time: Duration::from_millis(1200),
             sandbox: vec![],
+            layout: None,
         }
     }
 
@@ -193,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_written_result_reads_back_with_its_key() {
-        let text = render(&result(), Some(&key()), None, None);
+        let text = render(&result(), Some(&key()), None, None, None);
         let record = Record::parse(&text).unwrap();
         assert_eq!(record.submission, "alice");
         assert_eq!((record.score, record.max_score), (1.5, 3.0));
@@ -223,7 +233,7 @@ mod tests {
             max_score: 3.0,
             key_parts: Some(key()),
         };
-        let text = render(&result(), Some(&key()), Some(&previous), None);
+        let text = render(&result(), Some(&key()), Some(&previous), None, None);
         assert_eq!(Record::parse(&text).unwrap().previous, Some(previous));
     }
 
@@ -245,7 +255,7 @@ mod tests {
                 skipped: vec![],
             },
         );
-        let text = render(&result(), Some(&key()), None, Some(&late));
+        let text = render(&result(), Some(&key()), None, Some(&late), None);
         let record = Record::parse(&text).unwrap();
         assert_eq!(
             (record.score, record.score_before_penalty),

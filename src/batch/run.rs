@@ -19,10 +19,12 @@ use crate::report::{self, Format, ReportOptions};
 use crate::spec::Spec;
 
 /// A submission: a directory whose name is the submission's name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Submission {
     pub name: String,
     pub dir: PathBuf,
+    /// What the collection (an LMS or Gradescope export) says about it.
+    pub origin: Option<super::collection::Origin>,
 }
 
 /// A submission to grade, with what its result will be keyed by and what it replaces.
@@ -81,6 +83,7 @@ pub fn list(root: &Path, shard: Option<Shard>) -> Result<Vec<Submission>, BatchE
                 found.push(Submission {
                     name,
                     dir: entry.path(),
+                    origin: None,
                 });
             }
         }
@@ -101,7 +104,12 @@ pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Pla
     };
     for submission in submissions {
         let late = spec.deadline.as_ref().and_then(|d| {
-            let submitted = deadline::submission_time(&submission.dir, None).ok()?;
+            // The TA's export's time, when it has one, is better than any in the submission.
+            let trusted = submission.origin.as_ref().and_then(|o| o.submitted.clone());
+            let submitted = match trusted {
+                Some(t) => t,
+                None => deadline::submission_time(&submission.dir, None).ok()?,
+            };
             Some(deadline::assess(d, submitted))
         });
         let key = key::submission_hash(&submission.dir)
@@ -114,7 +122,16 @@ pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Pla
             });
         let earlier = results::read_record(out, &submission.name);
         match (earlier, &key) {
-            (Some(record), Some(key)) if record.graded_from(key) => {
+            // A result is kept only when the export still says the same of it (submitters,
+            // time, late marker): a corrected roster is written again.
+            (Some(record), Some(key))
+                if record.graded_from(key)
+                    && record.collection
+                        == submission
+                            .origin
+                            .as_ref()
+                            .map(super::collection::Origin::to_json) =>
+            {
                 results::keep(out, &submission.name)?;
                 plan.kept.push(Row {
                     name: submission.name,
@@ -225,6 +242,7 @@ fn graded_record(grader: &Grader, job: &Job, out: &Path) -> Result<Record, Strin
         job.key.as_ref(),
         job.previous.as_ref(),
         job.late.as_ref(),
+        job.submission.origin.as_ref(),
     );
     results::write_result(out, name, &text).map_err(|e| one_line(&e.to_string()))?;
     // The row is what the file says, exactly as a resumed batch or a merge will read it.

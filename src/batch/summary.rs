@@ -28,6 +28,7 @@ pub fn render(rows: &[Row]) -> String {
         graded.len(),
         rows.len() - graded.len()
     );
+    collection(&mut md, &graded, rows);
     scores(&mut md, &graded);
     pass_rates(&mut md, &graded);
     limits(&mut md, &graded);
@@ -35,6 +36,38 @@ pub fn render(rows: &[Row]) -> String {
     errors(&mut md, rows);
     slowest(&mut md, &graded);
     md
+}
+
+/// Which export the submissions came from, and students found in more than one submission.
+fn collection(md: &mut String, graded: &[&Record], rows: &[Row]) {
+    let mut kinds: Vec<&str> = graded
+        .iter()
+        .filter_map(|r| r.collection.as_ref().map(|c| c.kind.as_str()))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    if kinds.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "Collection: {} (identities in gradebook.csv; one row per student in students.csv).\n",
+        kinds.join(", ")
+    );
+    let dups = super::gradebook::duplicates(rows);
+    if !dups.is_empty() {
+        md.push_str("## Students in more than one submission\n\nThe one handed in last counts in students.csv.\n\n");
+        for (who, kept, others) in dups {
+            let _ = writeln!(
+                md,
+                "- {}: kept {}, not {}",
+                cell(&who),
+                cell(&kept),
+                cell(&others.join(", "))
+            );
+        }
+        md.push('\n');
+    }
 }
 
 fn scores(md: &mut String, graded: &[&Record]) {
@@ -348,6 +381,7 @@ mod tests {
                 previous: None,
                 score_before_penalty: None,
                 late: None,
+                collection: None,
             })),
         }
     }

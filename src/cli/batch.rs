@@ -26,8 +26,38 @@ pub(super) struct BatchArgs {
     /// Combine the shards' results directories with `labgrade merge`.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
+    /// What the root is: `auto` recognises it; `folders` (one folder per submission),
+    /// `gradescope` ("Download Submissions": submission_metadata.yml), `github-classroom`
+    /// (<assignment>-<username> clones), `canvas` (a flat bulk download), `moodle`.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    collection: CollectionArg,
     #[command(flatten)]
     specs: SpecArgs,
+}
+
+/// `--collection`: a kind, or `auto`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CollectionArg {
+    Auto,
+    Folders,
+    Gradescope,
+    GithubClassroom,
+    Canvas,
+    Moodle,
+}
+
+impl CollectionArg {
+    fn kind(self) -> Option<batch::collection::Kind> {
+        use batch::collection::Kind;
+        Some(match self {
+            CollectionArg::Auto => return None,
+            CollectionArg::Folders => Kind::Folders,
+            CollectionArg::Gradescope => Kind::Gradescope,
+            CollectionArg::GithubClassroom => Kind::GithubClassroom,
+            CollectionArg::Canvas => Kind::Canvas,
+            CollectionArg::Moodle => Kind::Moodle,
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -56,9 +86,18 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     // A results directory inside the root is not a submission.
     let out_dir = std::fs::canonicalize(&args.out).ok();
-    let submissions: Vec<_> = batch::list(&args.root, args.shard)?
-        .into_iter()
+    let collected = batch::collection::collect(&args.root, args.collection.kind())?;
+    // Said before grading: a wrong guess is overridden with --collection.
+    eprintln!("labgrade: {}", collected.headline());
+    for note in &collected.notes {
+        eprintln!("  note: {}", crate::report::terminal::line(note));
+    }
+    let submissions: Vec<_> = collected
+        .submissions
+        .iter()
+        .filter(|s| args.shard.is_none_or(|k| k.contains(&s.name)))
         .filter(|s| std::fs::canonicalize(&s.dir).ok() != out_dir)
+        .cloned()
         .collect();
     let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);

@@ -54,6 +54,9 @@ const MAX_GIT_OUTPUT: u64 = 16 << 10;
 pub enum TimeSource {
     /// Gradescope's `submission_metadata.json`, `created_at`.
     Gradescope,
+    /// Gradescope's "Download Submissions" export, `submission_metadata.yml`'s `:created_at:`
+    /// (the TA's download, beside the submissions, not inside one).
+    GradescopeExport,
     /// The submission's last git commit (committer date).
     Git,
     /// The newest modification time of the submission's files.
@@ -65,6 +68,7 @@ impl TimeSource {
     pub fn code(self) -> &'static str {
         match self {
             TimeSource::Gradescope => "gradescope",
+            TimeSource::GradescopeExport => "gradescope_export",
             TimeSource::Git => "git",
             TimeSource::FileTimes => "file_times",
         }
@@ -75,6 +79,10 @@ impl TimeSource {
     pub fn describe(self) -> &'static str {
         match self {
             TimeSource::Gradescope => "Gradescope's submission time, which students cannot set",
+            TimeSource::GradescopeExport => {
+                "Gradescope's submission time from the TA's export (submission_metadata.yml), \
+                 which students cannot set"
+            }
             TimeSource::Git => "the last git commit, whose date the student sets",
             TimeSource::FileTimes => {
                 "the newest file's modification time, set by whatever unpacked the files"

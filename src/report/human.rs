@@ -35,6 +35,10 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
         safe(&result.submission).bold(),
         safe(&result.lab)
     );
+    // The TA checks what was graded when it is not the handout's layout.
+    if let Some(layout) = result.layout.as_ref().filter(|l| !l.is_handout()) {
+        let _ = writeln!(out, "  {} {}", "layout:".cyan().bold(), safe(&layout.note));
+    }
     let missing: Vec<&str> = result
         .sandbox
         .iter()

@@ -30,6 +30,11 @@ pub struct JsonResult<'a> {
     pub grader_version: &'static str,
     /// Which sandbox layers were active when grading.
     pub sandbox: &'a [crate::sandbox::LayerStatus],
+    /// Where the graded programs were found (`kind`: `src`, `loose`, `nested`,
+    /// `nested_loose`; `path`; `archive` when unpacked from one; `note`); absent when the
+    /// submission could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<&'a crate::stage::Layout>,
 }
 
 /// The `late` field: the late policy's outcome.
@@ -39,7 +44,8 @@ pub struct JsonLate {
     pub due: String,
     /// When the submission was handed in, RFC 3339 at the deadline's offset.
     pub submitted_at: String,
-    /// Where `submitted_at` came from: `gradescope`, `git` or `file_times`.
+    /// Where `submitted_at` came from: `gradescope`, `gradescope_export` (a TA's "Download
+    /// Submissions" export), `git` or `file_times`.
     pub source: &'static str,
     /// Seconds after the deadline (0 when on time).
     pub late_by_s: u64,
@@ -95,6 +101,7 @@ pub fn to_json_with<'a>(result: &'a GradeResult, late: Option<&Late>) -> JsonRes
         total_ms: result.total_time.as_millis() as u64,
         grader_version: env!("CARGO_PKG_VERSION"),
         sandbox: &result.sandbox,
+        layout: result.layout.as_ref(),
     }
 }
 

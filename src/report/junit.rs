@@ -259,6 +259,7 @@ pub(super) mod tests {
             build_time: Duration::from_millis(1500),
             total_time: Duration::from_millis(2600),
             sandbox: vec![],
+            layout: None,
         }
     }
 

@@ -9,8 +9,11 @@
 //! cannot be graded at all (empty, misshaped) is not an error of the grader: it is described by
 //! [`Unusable`] and graded zero with that message.
 
+mod archive;
+pub mod layout;
 mod skeleton;
 
+pub use layout::{Layout, LayoutKind};
 pub use skeleton::Skeleton;
 
 use std::collections::BTreeSet;
@@ -41,6 +44,8 @@ pub struct Staged {
     pub warnings: Vec<String>,
     /// The `src/bin/` targets the submission provides (`pool_sum`, `counter`, …).
     pub binaries: BTreeSet<String>,
+    /// Where the programs were found (the handout's `src/bin/`, loose files, …).
+    pub layout: Layout,
 }
 
 impl Staged {
@@ -61,6 +66,10 @@ pub enum Unusable {
     Misshaped { found: Vec<String> },
     /// The submission is larger than the grader copies.
     TooLarge { limit: String },
+    /// Two places hold different programs (`what`): which to grade is the student's choice.
+    Ambiguous { what: String, places: Vec<String> },
+    /// An uploaded archive was refused (hostile, corrupt or too large): `why`.
+    Archive { name: String, why: String },
 }
 
 impl std::fmt::Display for Unusable {
@@ -84,6 +93,15 @@ impl std::fmt::Display for Unusable {
                     "src/ holds more than {limit}: remove generated or data files"
                 )
             }
+            Unusable::Ambiguous { what, places } => write!(
+                f,
+                "{what} is in more than one place ({}), and they differ: keep one, at \
+                 src/bin/<name>.rs",
+                places.join(" and ")
+            ),
+            Unusable::Archive { name, why } => {
+                write!(f, "{name} was not unpacked: {why}")
+            }
         }
     }
 }
@@ -101,29 +119,44 @@ pub enum StageError {
     },
 }
 
-/// Stages `submission` (a directory holding `src/`) inside a fresh copy of `skeleton`.
+/// Stages `submission` inside a fresh copy of `skeleton`, wherever its programs are (see
+/// [`layout`]); every program counts when choosing where they are.
 pub fn stage(
     submission: &Path,
     skeleton: &Skeleton,
+) -> Result<Result<Staged, Unusable>, StageError> {
+    stage_wanting(submission, skeleton, &[])
+}
+
+/// [`stage`], choosing among the places a submission holds programs by the programs `wanted`
+/// (the spec's binaries): a repository's `tests/` or `build.rs` is not a candidate.
+pub fn stage_wanting(
+    submission: &Path,
+    skeleton: &Skeleton,
+    wanted: &[&str],
 ) -> Result<Result<Staged, Unusable>, StageError> {
     if !submission.is_dir() {
         return Ok(Err(Unusable::NotADirectory(submission.to_path_buf())));
     }
     let mut warnings = Vec::new();
-    let src = submission.join("src");
-    let src_meta = fs::symlink_metadata(&src).ok();
-    if !src_meta.as_ref().is_some_and(|m| m.is_dir()) {
-        if src_meta.is_some_and(|m| m.file_type().is_symlink()) {
-            warnings.push("src is a symbolic link: not followed".to_string());
-        }
-        let found = rust_files_outside_src(submission);
-        return Ok(Err(if found.is_empty() {
-            Unusable::Empty
-        } else {
-            Unusable::Misshaped { found }
-        }));
+    if fs::symlink_metadata(submission.join("src")).is_ok_and(|m| m.file_type().is_symlink()) {
+        warnings.push("src is a symbolic link: not followed".to_string());
     }
-    warn_about_extras(submission, &mut warnings);
+    let located = match layout::locate(submission, wanted)? {
+        Ok(located) => located,
+        Err(Unusable::Empty) => {
+            let found = rust_files_outside_src(submission);
+            return Ok(Err(if found.is_empty() {
+                Unusable::Empty
+            } else {
+                Unusable::Misshaped { found }
+            }));
+        }
+        Err(other) => return Ok(Err(other)),
+    };
+    warnings.extend(located.warnings.iter().cloned());
+    let loose = matches!(located.source, layout::Source::Loose(..));
+    warn_about_extras(located.root(), loose, &mut warnings);
 
     let dir = crate::tempdirs::create("stage").map_err(StageError::TempDir)?;
     skeleton
@@ -133,13 +166,19 @@ pub fn stage(
             source,
         })?;
     let mut budget = CopyBudget::default();
-    if let Err(over) = copy_tree(
-        &src,
-        &dir.path().join("src"),
-        "src",
-        &mut budget,
-        &mut warnings,
-    )? {
+    let copied = match &located.source {
+        layout::Source::Src(root) => copy_tree(
+            &root.join("src"),
+            &dir.path().join("src"),
+            "src",
+            &mut budget,
+            &mut warnings,
+        )?,
+        layout::Source::Loose(_, files) => {
+            copy_loose(files, &dir.path().join("src"), &mut budget, &mut warnings)?
+        }
+    };
+    if let Err(over) = copied {
         return Ok(Err(over));
     }
     let binaries = discover_binaries(&dir.path().join("src/bin"));
@@ -147,11 +186,13 @@ pub fn stage(
         dir,
         warnings,
         binaries,
+        layout: located.layout,
     }))
 }
 
-/// Files and directories at the top of the submission other than `src/`, reported once each.
-fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
+/// Files and directories at the top of the graded folder other than `src/` (or, for loose
+/// files, other than the `.rs` files), reported once each.
+fn warn_about_extras(submission: &Path, loose: bool, warnings: &mut Vec<String>) {
     let Ok(entries) = fs::read_dir(submission) else {
         return;
     };
@@ -161,6 +202,9 @@ fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         // A student's copy of Gradescope's metadata is reported by the late policy (ignored).
         .filter(|n| n != "src" && n != crate::deadline::source::METADATA_FILE)
+        .filter(|n| !(loose && n.ends_with(".rs") && !n.starts_with('.')))
+        // Archives beside the programs are reported by the layout search.
+        .filter(|n| archive::Format::of(n).is_none())
         .collect();
     names.sort();
     let more = names.len().saturating_sub(MAX_EXTRA_WARNINGS);
@@ -171,6 +215,7 @@ fn warn_about_extras(submission: &Path, warnings: &mut Vec<String>) {
             "build.rs" => "build scripts are not run",
             "target" => "build output is rebuilt from src/",
             n if n.starts_with('.') => "hidden files are not graded",
+            _ if loose => "only the .rs files are graded",
             _ => "only src/ is graded",
         };
         warnings.push(format!("ignored {name}: {why}"));
@@ -309,6 +354,44 @@ fn copy_dir(
             }
         } else {
             warnings.push(format!("{shown} is not a regular file: not copied"));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Copies loose `.rs` files into `src/bin/` (`lib.rs` into `src/`), as the handout's layout.
+fn copy_loose(
+    files: &[PathBuf],
+    src: &Path,
+    budget: &mut CopyBudget,
+    warnings: &mut Vec<String>,
+) -> Result<Result<(), Unusable>, StageError> {
+    let bin = src.join("bin");
+    fs::create_dir_all(&bin).map_err(|source| StageError::Copy {
+        path: bin.clone(),
+        source,
+    })?;
+    for file in files {
+        let Some(name) = file.file_name() else {
+            continue;
+        };
+        let to = if name == "lib.rs" {
+            src.join(name)
+        } else {
+            bin.join(name)
+        };
+        budget.files += 1;
+        let left = MAX_BYTES - budget.bytes;
+        match untrusted_file::copy_capped(file, &to, left) {
+            Ok(bytes) => budget.bytes += bytes,
+            Err(Refused::TooLarge { .. }) => return Ok(Err(CopyBudget::exceeded())),
+            Err(Refused::Io(source)) => {
+                return Err(StageError::Copy {
+                    path: file.clone(),
+                    source,
+                })
+            }
+            Err(why) => warnings.push(format!("{}: {why}", name.to_string_lossy())),
         }
     }
     Ok(Ok(()))

@@ -65,13 +65,14 @@ fn empty_and_misshaped_submissions_are_unusable_not_errors() {
         Unusable::Empty
     );
 
-    let flat = tempfile::tempdir().unwrap();
-    write(flat.path(), "pool_sum.rs", "fn main() {}");
-    match stage(flat.path(), &Skeleton::builtin())
+    // Two folders down is past every layout the grader looks for.
+    let deep = tempfile::tempdir().unwrap();
+    write(deep.path(), "a/b/pool_sum.rs", "fn main() {}");
+    match stage(deep.path(), &Skeleton::builtin())
         .unwrap()
         .unwrap_err()
     {
-        Unusable::Misshaped { found } => assert_eq!(found, ["pool_sum.rs"]),
+        Unusable::Misshaped { found } => assert_eq!(found, ["a/b/pool_sum.rs"]),
         other => panic!("{other:?}"),
     }
 
@@ -155,5 +156,53 @@ fn many_extra_entries_give_a_bounded_list_of_warnings() {
     assert_eq!(
         staged.warnings.last().unwrap(),
         "ignored 30 more entries: only src/ is graded"
+    );
+}
+
+#[test]
+fn loose_files_are_staged_as_src_bin_and_a_zip_is_unpacked() {
+    let sub = tempfile::tempdir().unwrap();
+    write(sub.path(), "pool_sum.rs", "fn main() {}");
+    write(sub.path(), "counter.rs", "fn main() {}");
+    write(sub.path(), "lib.rs", "");
+    write(sub.path(), "notes.txt", "");
+    let staged = stage(sub.path(), &Skeleton::builtin()).unwrap().unwrap();
+    assert!(staged.path().join("src/bin/pool_sum.rs").is_file());
+    assert!(staged.path().join("src/lib.rs").is_file());
+    assert!(!staged.path().join("src/bin/lib.rs").exists());
+    assert_eq!(staged.layout.kind, LayoutKind::Loose);
+    let bins: Vec<_> = staged.binaries.iter().map(String::as_str).collect();
+    assert_eq!(bins, ["counter", "pool_sum"]);
+    assert_eq!(
+        staged.warnings,
+        ["ignored notes.txt: only the .rs files are graded"]
+    );
+    // An archive beside the programs is said once: they were graded, not it.
+    write(sub.path(), "old.zip", "PK");
+    let staged = stage(sub.path(), &Skeleton::builtin()).unwrap().unwrap();
+    assert_eq!(
+        staged.warnings,
+        [
+            "ignored old.zip: the programs beside it were graded",
+            "ignored notes.txt: only the .rs files are graded"
+        ]
+    );
+
+    let zipped = tempfile::tempdir().unwrap();
+    let mut w = zip::ZipWriter::new(fs::File::create(zipped.path().join("hw.zip")).unwrap());
+    w.start_file(
+        "lab10/src/bin/counter.rs",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut w, b"fn main() {}").unwrap();
+    w.finish().unwrap();
+    let staged = stage(zipped.path(), &Skeleton::builtin()).unwrap().unwrap();
+    assert!(staged.path().join("src/bin/counter.rs").is_file());
+    assert_eq!(staged.layout.kind, LayoutKind::Nested);
+    assert_eq!(staged.layout.archive.as_deref(), Some("hw.zip"));
+    assert_eq!(
+        staged.layout.note,
+        "unpacked hw.zip; graded lab10/src/bin/ (src/bin/counter.rs), one folder down inside it"
     );
 }

@@ -39,6 +39,7 @@ fn record(name: &str, passed: &[bool], late: Option<(u64, f64)>) -> Row {
                 within_grace: false,
                 penalty_fraction,
             }),
+            collection: None,
         })),
     }
 }
