@@ -103,7 +103,7 @@ fn uploaded_files_without_src_are_graded_from_src_bin() {
     let results = results.unwrap();
     assert_eq!(results["score"], 3.0, "{log}");
     assert!(
-        log.contains("graded its .rs files as src/bin/*.rs"),
+        log.contains("loose at the top, as src/bin/*.rs"),
         "{log}"
     );
 }
