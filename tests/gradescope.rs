@@ -102,10 +102,7 @@ fn uploaded_files_without_src_are_graded_from_src_bin() {
     assert_eq!(code, 0, "{log}");
     let results = results.unwrap();
     assert_eq!(results["score"], 3.0, "{log}");
-    assert!(
-        log.contains("loose at the top, as src/bin/*.rs"),
-        "{log}"
-    );
+    assert!(log.contains("loose at the top, as src/bin/*.rs"), "{log}");
 }
 
 #[test]

@@ -201,17 +201,29 @@ impl Layers {
     fn audit_row(&self) -> Result<String, String> {
         if self.isolated() {
             return Ok(match &self.accounting {
-                Ok(()) => "PID namespace: the init scans /proc every 2 ms, and process                            accounting counts processes exactly"
-                    .to_string(),
-                Err(_) => "PID namespace: the init scans /proc every 2 ms and counts tasks                            exactly (no process accounting: a thread too short for the scans                            counts as a process)"
-                    .to_string(),
+                Ok(()) => {
+                    "PID namespace: the init scans /proc every 2 ms, and process accounting counts \
+                           processes exactly"
+                        .to_string()
+                }
+                Err(_) => {
+                    "PID namespace: the init scans /proc every 2 ms and counts tasks exactly (no \
+                           process accounting: a thread too short for the scans counts as a \
+                           process)"
+                        .to_string()
+                }
             });
         }
         match &self.ptrace {
-            Ok(()) => Ok("ptrace: the grader traces every fork, clone and exit of a run of                           student code: exact counts of processes and threads, leftovers                           killed by pid (about +1 ms a run)"
-                .to_string()),
+            Ok(()) => Ok(
+                "ptrace: the grader traces every fork, clone and exit of a run of \
+                          student code: exact counts of processes and threads, leftovers \
+                          killed by pid (about +1 ms a run)"
+                    .to_string(),
+            ),
             Err(why) => Err(format!(
-                "none: no PID namespace, and no ptrace: {why}; `processes` tests are undecided                  and count as their spec says"
+                "none: no PID namespace, and no ptrace: {why}; `processes` tests are \
+                 undecided and count as their spec says"
             )),
         }
     }
