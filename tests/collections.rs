@@ -227,3 +227,52 @@ fn github_classroom_canvas_and_moodle_downloads_are_recognised() {
     full(&j);
     assert_eq!(j["collection"]["submitters"][0]["name"], "Jane Doe");
 }
+
+/// GitHub Classroom clones are dated by the graded commit (read without letting git run the
+/// student's configuration, `src/deadline/source.rs`): one on time, one a day late.
+#[test]
+fn github_classroom_lateness_is_the_graded_commits_date() {
+    let classroom = tempfile::tempdir().unwrap();
+    for (user, date) in [
+        ("alice", "2026-12-01T20:00:00-05:00"),
+        ("bob", "2026-12-02T23:00:00-05:00"),
+    ] {
+        let d = classroom.path().join(format!("lab10-{user}"));
+        copy_dir(&fixture("reference"), &d);
+        git(&d, &["init", "-q"]);
+        git(&d, &["add", "."]);
+        let ok = Command::new("git")
+            .args(["commit", "-qm", "lab"])
+            .current_dir(&d)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &d)
+            .env("GIT_AUTHOR_NAME", "s")
+            .env("GIT_AUTHOR_EMAIL", "s@x")
+            .env("GIT_COMMITTER_NAME", "s")
+            .env("GIT_COMMITTER_EMAIL", "s@x")
+            .env("GIT_COMMITTER_DATE", date)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git commit for {user}");
+    }
+    let spec = root().join("tests/specs/deadline.toml");
+    let b = batch(classroom.path(), &spec, &[]);
+    assert!(
+        b.stderr.contains("recognised GitHub Classroom"),
+        "{}",
+        b.stderr
+    );
+    let alice = b.json("lab10-alice");
+    assert_eq!(alice["late"]["source"], "git", "{:#}", alice["late"]);
+    assert_eq!(alice["late"]["late_by_s"], 0, "{:#}", alice["late"]);
+    let bob = b.json("lab10-bob");
+    assert_eq!(bob["late"]["source"], "git", "{:#}", bob["late"]);
+    assert!(
+        bob["late"]["late_by_s"]
+            .as_u64()
+            .is_some_and(|s| s > 20 * 3600),
+        "{:#}",
+        bob["late"]
+    );
+}
