@@ -144,6 +144,27 @@ fn chown_tree(path: &Path, uid: u32) {
     }
 }
 
+/// The grader's environment in `sim`: the shared build cache as root; as the unprivileged user,
+/// a cache, a home and `theirs` (its results) that it owns, the cache kept between runs so the
+/// course's dependencies compile once.
+fn grader_env(sim: Sim, dir: &Path, theirs: &[&Path]) -> Vec<(&'static str, PathBuf)> {
+    match sim {
+        Sim::Container => vec![("LABGRADE_CACHE_DIR", cache_dir())],
+        Sim::Unprivileged => {
+            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
+            let home = dir.join("home");
+            std::fs::create_dir_all(&cache).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            let mut owned: Vec<&Path> = vec![&cache, &home];
+            owned.extend_from_slice(theirs);
+            for d in owned {
+                chown_tree(d, UID);
+            }
+            vec![("LABGRADE_CACHE_DIR", cache), ("HOME", home)]
+        }
+    }
+}
+
 #[test]
 fn the_simulator_takes_away_what_each_shape_lacks() {
     if !can_simulate("the shape simulator") {
@@ -290,21 +311,7 @@ fn hostile_in(sim: Sim) {
 
     // The unprivileged grader owns its results, its home and its build cache (kept between
     // runs, so the course's dependencies compile once).
-    let mut env: Vec<(&str, PathBuf)> = Vec::new();
-    match sim {
-        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
-        Sim::Unprivileged => {
-            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
-            let home = dir.join("home");
-            std::fs::create_dir_all(&cache).unwrap();
-            std::fs::create_dir_all(&home).unwrap();
-            for d in [&cache, &home, &results] {
-                chown_tree(d, UID);
-            }
-            env.push(("LABGRADE_CACHE_DIR", cache));
-            env.push(("HOME", home));
-        }
-    }
+    let env = grader_env(sim, dir, &[&results]);
     let before: Vec<Vec<u8>> = [&bin, &spec, &earlier]
         .iter()
         .map(|p| std::fs::read(p).unwrap())
@@ -628,20 +635,7 @@ fn processes_in(sim: Sim) {
     chmod(&bin, 0o755);
     let spec = dir.join("processes.toml");
     std::fs::copy(root().join("tests/specs/processes.toml"), &spec).unwrap();
-    let mut env: Vec<(&str, PathBuf)> = Vec::new();
-    match sim {
-        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
-        Sim::Unprivileged => {
-            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
-            let home = dir.join("home");
-            std::fs::create_dir_all(&cache).unwrap();
-            std::fs::create_dir_all(&home).unwrap();
-            chown_tree(&cache, UID);
-            chown_tree(&home, UID);
-            env.push(("LABGRADE_CACHE_DIR", cache));
-            env.push(("HOME", home));
-        }
-    }
+    let env = grader_env(sim, dir, &[]);
     for (fixture_name, expected) in [
         ("threads_pool", "threads_not_processes"),
         ("reference", "pass"),
@@ -813,20 +807,7 @@ fn compile_time_reads_in(sim: Sim) {
     )
     .unwrap();
     chmod_tree_readable(&sub);
-    let mut env: Vec<(&str, PathBuf)> = Vec::new();
-    match sim {
-        Sim::Container => env.push(("LABGRADE_CACHE_DIR", cache_dir())),
-        Sim::Unprivileged => {
-            let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
-            let home = dir.join("home");
-            std::fs::create_dir_all(&cache).unwrap();
-            std::fs::create_dir_all(&home).unwrap();
-            chown_tree(&cache, UID);
-            chown_tree(&home, UID);
-            env.push(("LABGRADE_CACHE_DIR", cache));
-            env.push(("HOME", home));
-        }
-    }
+    let env = grader_env(sim, dir, &[]);
     let bin = labgrade_bin();
     let out = in_shape(
         &bin,
