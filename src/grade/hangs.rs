@@ -355,8 +355,9 @@ impl<'a> State<'a> {
                     ". "
                 };
                 result.message = format!(
-                    "{}{end}{first}, so its {not_run} other test(s) were not run.",
-                    result.message
+                    "{}{end}{first}, so {} were not run.",
+                    result.message,
+                    other_tests(not_run)
                 );
             }
             self.results.push(result);
@@ -409,9 +410,15 @@ pub(super) fn hang_report(gates: &[(Job<'_>, TestResult)], not_run: usize) -> St
     });
     format!(
         "`{binary}` hung on {names}: no output after {:.1} s{what}, where a correct program \
-         needs milliseconds on these small inputs; its {not_run} other test(s) were not run",
-        limit.as_secs_f64()
+         needs milliseconds on these small inputs; {} were not run",
+        limit.as_secs_f64(),
+        other_tests(not_run)
     )
+}
+
+/// "its 1 other test" / "its 24 other tests": real plurals in student text.
+fn other_tests(n: usize) -> String {
+    format!("its {n} other test{}", if n == 1 { "" } else { "s" })
 }
 
 /// A test of an exercise that hung, failed as not run.
@@ -630,7 +637,7 @@ args = ["safe", "2", "10"]
         assert_eq!(
             message,
             "`pool_sum` hung on n=0 and n=1: no output after 2.0 s (it sat idle), where a \
-             correct program needs milliseconds on these small inputs; its 2 other test(s) \
+             correct program needs milliseconds on these small inputs; its 2 other tests \
              were not run"
         );
         let reason = |name: &str| {
