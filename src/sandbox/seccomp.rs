@@ -108,6 +108,23 @@ mod imp {
         ("open_by_handle_at", libc::SYS_open_by_handle_at),
     ];
 
+    /// The BPF program: check the architecture, refuse x32 numbers, compare the call number
+    /// with each denied one, turn `clone3` away, then look at `clone`'s flags.
+    pub fn program() -> Vec<libc::sock_filter> {
+        let mut f = Filter::for_this_arch();
+        #[cfg(target_arch = "x86_64")]
+        f.refuse_from(X32_SYSCALL_BIT, libc::EPERM);
+        for (_, nr) in DENIED {
+            f.refuse(*nr, libc::EPERM);
+        }
+        f.finish(NAMESPACE_FLAGS)
+    }
+
+    /// A filter program being built: the architecture checked and the call number loaded, then
+    /// one rule per refused call. Shared with the machine-shape simulator
+    /// (`super::shape_sim`), whose Docker-like profile has the same shape.
+    pub struct Filter(Vec<libc::sock_filter>);
+
     const fn stmt(code: u16, k: u32) -> libc::sock_filter {
         libc::sock_filter {
             code,
@@ -123,68 +140,87 @@ mod imp {
 
     const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    #[cfg(target_arch = "x86_64")]
     const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
     const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
     const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
-    const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
     /// Offsets in `struct seccomp_data`: nr at 0, arch at 4, args from 16 (8 bytes each; the
     /// low half first on a little-endian machine).
     const NR: u32 = 0;
     const ARCH: u32 = 4;
     const ARG0_LOW: u32 = 16;
 
-    /// The BPF program: check the architecture, refuse x32 numbers, compare the call number
-    /// with each denied one, turn `clone3` away, then look at `clone`'s flags.
-    pub fn program() -> Vec<libc::sock_filter> {
-        let mut p = vec![
-            stmt(LD_W_ABS, ARCH),
-            jump(JEQ_K, AUDIT_ARCH, 1, 0),
-            stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
-            stmt(LD_W_ABS, NR),
-        ];
+    fn fail_with(errno: i32) -> libc::sock_filter {
+        stmt(RET_K, libc::SECCOMP_RET_ERRNO | errno as u32)
+    }
+
+    impl Filter {
+        /// Another architecture's calls (i386 through `int 0x80`) kill the process; the call
+        /// number is loaded for the rules.
+        pub fn for_this_arch() -> Filter {
+            Filter(vec![
+                stmt(LD_W_ABS, ARCH),
+                jump(JEQ_K, AUDIT_ARCH, 1, 0),
+                stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
+                stmt(LD_W_ABS, NR),
+            ])
+        }
+
+        /// Call `nr` fails with `errno`, whatever its arguments.
+        pub fn refuse(&mut self, nr: libc::c_long, errno: i32) {
+            self.0.push(jump(JEQ_K, nr as u32, 0, 1));
+            self.0.push(fail_with(errno));
+        }
+
+        /// Every call numbered `first` or above fails with `errno` (x32's bit).
         #[cfg(target_arch = "x86_64")]
-        {
-            p.push(jump(JGE_K, X32_SYSCALL_BIT, 0, 1));
-            p.push(stmt(RET_K, EPERM));
+        pub fn refuse_from(&mut self, first: u32, errno: i32) {
+            self.0.push(jump(JGE_K, first, 0, 1));
+            self.0.push(fail_with(errno));
         }
-        for (_, nr) in DENIED {
-            p.push(jump(JEQ_K, *nr as u32, 0, 1));
-            p.push(stmt(RET_K, EPERM));
+
+        /// The last rules: `clone3` gets `ENOSYS` (its flags live in memory a filter cannot
+        /// read, so libc falls back to `clone`), `clone` with any of `clone_flags` gets
+        /// `EPERM`, and everything else is allowed. `clone` comes last, since it replaces the
+        /// call number in the accumulator with the flags.
+        pub fn finish(mut self, clone_flags: u32) -> Vec<libc::sock_filter> {
+            self.refuse(libc::SYS_clone3, libc::ENOSYS);
+            self.0.push(jump(JEQ_K, libc::SYS_clone as u32, 0, 3));
+            self.0.push(stmt(LD_W_ABS, ARG0_LOW));
+            self.0.push(jump(JSET_K, clone_flags, 0, 1));
+            self.0.push(fail_with(libc::EPERM));
+            self.0.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+            self.0
         }
-        p.push(jump(JEQ_K, libc::SYS_clone3 as u32, 0, 1));
-        p.push(stmt(RET_K, ENOSYS));
-        // Last, since it replaces the call number in the accumulator with the flags.
-        p.push(jump(JEQ_K, libc::SYS_clone as u32, 0, 3));
-        p.push(stmt(LD_W_ABS, ARG0_LOW));
-        p.push(jump(JSET_K, NAMESPACE_FLAGS, 0, 1));
-        p.push(stmt(RET_K, EPERM));
-        p.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = JGE_K;
-        p
     }
 
     /// Installs `program` on the calling thread (and everything it execs and forks), with
     /// `no_new_privs`. Two `prctl` calls: async-signal-safe, no allocation.
     pub fn install(program: &[libc::sock_filter]) -> io::Result<()> {
+        // SAFETY: plain prctl without pointers.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        install_without_no_new_privs(program)
+    }
+
+    /// Installs `program` without setting `no_new_privs`: allowed only to a process with
+    /// `CAP_SYS_ADMIN` (the shape simulator, imitating Docker, which leaves it unset).
+    pub fn install_without_no_new_privs(program: &[libc::sock_filter]) -> io::Result<()> {
         let prog = libc::sock_fprog {
             len: program.len() as u16,
             filter: program.as_ptr() as *mut libc::sock_filter,
         };
         // SAFETY: prctl with a valid, live filter program.
-        unsafe {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::prctl(
+        let rc = unsafe {
+            libc::prctl(
                 libc::PR_SET_SECCOMP,
                 libc::SECCOMP_MODE_FILTER,
                 &prog as *const libc::sock_fprog,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
         }
         Ok(())
     }
@@ -195,7 +231,7 @@ mod imp {
     target_endian = "little",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-pub use imp::{install, program};
+pub use imp::{install, install_without_no_new_privs, program, Filter};
 
 /// Elsewhere there is no filter: nothing to build.
 #[cfg(not(all(

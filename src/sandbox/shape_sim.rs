@@ -354,11 +354,6 @@ fn become_user(uid: u32) -> Result<(), SimError> {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 mod filter {
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xc000_003e;
-    #[cfg(target_arch = "aarch64")]
-    const AUDIT_ARCH: u32 = 0xc000_00b7;
-
     /// What Docker's default profile refuses a container without `CAP_SYS_ADMIN` that matters
     /// to the sandbox: namespaces and mounts (the new mount API included).
     pub const EPERM: &[libc::c_long] = &[
@@ -385,55 +380,19 @@ mod filter {
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET) as u32;
 
-    const fn stmt(code: u32, k: u32) -> libc::sock_filter {
-        libc::sock_filter {
-            code: code as u16,
-            jt: 0,
-            jf: 0,
-            k,
-        }
-    }
-
-    const fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-        libc::sock_filter {
-            code: code as u16,
-            jt,
-            jf,
-            k,
-        }
-    }
-
-    /// The BPF program. `clone3` gets `ENOSYS`, as from Docker: its flags sit in memory a
-    /// filter cannot read, so libc falls back to `clone`, whose flags are checked.
-    /// With `refuse_ptrace`, `ptrace` gets `EPERM` too.
+    /// The BPF program, built like the sandbox's own ([`crate::sandbox::seccomp::Filter`]).
+    /// `clone3` gets `ENOSYS`, as from Docker: its flags sit in memory a filter cannot read, so
+    /// libc falls back to `clone`, whose flags are checked. With `refuse_ptrace`, `ptrace` gets
+    /// `EPERM` too.
     pub fn program(refuse_ptrace: bool) -> Vec<libc::sock_filter> {
-        const LD_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-        const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
-        const JSET: u32 = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
-        const RET: u32 = libc::BPF_RET | libc::BPF_K;
-        let errno = |e: i32| stmt(RET, libc::SECCOMP_RET_ERRNO | e as u32);
-        // struct seccomp_data: nr at 0, arch at 4, args[0] at 16 (its low half first: both
-        // architectures are little-endian).
-        let mut p = vec![
-            stmt(LD_ABS, 4),
-            jump(JEQ, AUDIT_ARCH, 1, 0),
-            stmt(RET, libc::SECCOMP_RET_KILL_PROCESS),
-            stmt(LD_ABS, 0),
-        ];
-        let ptrace = [libc::SYS_ptrace];
-        let refused = EPERM.iter().chain(ptrace.iter().filter(|_| refuse_ptrace));
-        for nr in refused {
-            p.push(jump(JEQ, *nr as u32, 0, 1));
-            p.push(errno(libc::EPERM));
+        let mut f = crate::sandbox::seccomp::Filter::for_this_arch();
+        for nr in EPERM {
+            f.refuse(*nr, libc::EPERM);
         }
-        p.push(jump(JEQ, libc::SYS_clone3 as u32, 0, 1));
-        p.push(errno(libc::ENOSYS));
-        p.push(jump(JEQ, libc::SYS_clone as u32, 0, 3));
-        p.push(stmt(LD_ABS, 16));
-        p.push(jump(JSET, CLONE_NEW, 0, 1));
-        p.push(errno(libc::EPERM));
-        p.push(stmt(RET, libc::SECCOMP_RET_ALLOW));
-        p
+        if refuse_ptrace {
+            f.refuse(libc::SYS_ptrace, libc::EPERM);
+        }
+        f.finish(CLONE_NEW)
     }
 }
 
@@ -444,22 +403,8 @@ mod filter {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 fn install_filter(refuse_ptrace: bool) -> Result<(), SimError> {
-    let program = filter::program(refuse_ptrace);
-    let prog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: prctl with a valid, live filter program.
-    check(
-        unsafe {
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &prog as *const libc::sock_fprog,
-            )
-        },
-        "installing the seccomp filter",
-    )
+    crate::sandbox::seccomp::install_without_no_new_privs(&filter::program(refuse_ptrace))
+        .map_err(sys("installing the seccomp filter"))
 }
 
 #[cfg(not(all(
