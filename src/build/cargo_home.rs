@@ -147,13 +147,12 @@ pub(super) fn populate(root: &Path, skeleton: &Skeleton) -> Result<PathBuf, Cach
 
 /// `cargo fetch --locked` of the skeleton with the user's cargo home (the network, once).
 fn fetch(skeleton: &Skeleton) -> Result<(), CacheError> {
-    let pkg = tempfile::Builder::new()
-        .prefix("labgrade-fetch-")
-        .tempdir()
-        .map_err(|source| CacheError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    // Named like every directory of the grader's, so a grader killed mid-fetch leaves nothing
+    // the next run does not sweep.
+    let pkg = crate::tempdirs::create("warmup").map_err(|source| CacheError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
     let io_err = |source| CacheError::Io {
         path: pkg.path().to_path_buf(),
         source,
