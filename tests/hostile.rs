@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::attacks::{attacks, spec_for, tamper, unix_listener, Targets};
+use common::attacks::{attacks, sneaky_submission, spec_for, tamper, unix_listener, Targets};
 use common::*;
 use serde_json::Value;
 use std::io::ErrorKind;
@@ -123,24 +123,7 @@ fn compile_time_reads_see_nothing_outside_the_submission() {
         "pub const S: &str = \"SECRET-AT-COMPILE-TIME-7\";\n",
     )
     .unwrap();
-    let sub = scratch.path().join("sneaky");
-    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
-    std::fs::write(
-        sub.join("src/bin/pool_sum.rs"),
-        format!(
-            "const S: &str = include_str!({:?});\nfn main() {{ println!(\"{{S}}\"); }}\n",
-            secret.display().to_string()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        sub.join("src/bin/counter.rs"),
-        format!(
-            "#[path = {:?}]\nmod hidden;\nfn main() {{ println!(\"{{}}\", hidden::S); }}\n",
-            secret.display().to_string()
-        ),
-    )
-    .unwrap();
+    let sub = sneaky_submission(scratch.path(), &secret, &secret);
     let out = labgrade()
         .arg("grade")
         .arg(&sub)

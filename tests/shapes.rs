@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use common::attacks::{attacks, spec_for, tamper, unix_listener, Targets};
+use common::attacks::{attacks, sneaky_submission, spec_for, tamper, unix_listener, Targets};
 use common::*;
 use serde_json::Value;
 
@@ -788,24 +788,7 @@ fn compile_time_reads_in(sim: Sim) {
     )
     .unwrap();
     chmod_tree_readable(&dir.join("other-student"));
-    let sub = dir.join("sneaky");
-    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
-    std::fs::write(
-        sub.join("src/bin/pool_sum.rs"),
-        format!(
-            "const S: &str = include_str!({:?});\nfn main() {{ println!(\"{{S}}\"); }}\n",
-            secret.display().to_string()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        sub.join("src/bin/counter.rs"),
-        format!(
-            "#[path = {:?}]\nmod other;\nfn main() {{ println!(\"{{}}\", other::S); }}\n",
-            other.join("pool_sum.rs").display().to_string()
-        ),
-    )
-    .unwrap();
+    let sub = sneaky_submission(dir, &secret, &other.join("pool_sum.rs"));
     chmod_tree_readable(&sub);
     let env = grader_env(sim, dir, &[]);
     let bin = labgrade_bin();

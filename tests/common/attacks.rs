@@ -306,3 +306,31 @@ pub fn unix_listener(dir: &std::path::Path) -> (PathBuf, std::os::unix::net::Uni
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
     (path, listener)
 }
+
+/// A submission that reads files at compile time: `pool_sum` `include_str!`s `included`,
+/// `counter` takes `path_module` as a module through `#[path]`. Written to `dir/sneaky`.
+pub fn sneaky_submission(
+    dir: &std::path::Path,
+    included: &std::path::Path,
+    path_module: &std::path::Path,
+) -> PathBuf {
+    let sub = dir.join("sneaky");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        format!(
+            "const S: &str = include_str!({:?});\nfn main() {{ println!(\"{{S}}\"); }}\n",
+            included.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        sub.join("src/bin/counter.rs"),
+        format!(
+            "#[path = {:?}]\nmod hidden;\nfn main() {{ println!(\"{{}}\", hidden::S); }}\n",
+            path_module.display().to_string()
+        ),
+    )
+    .unwrap();
+    sub
+}
