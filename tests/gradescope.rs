@@ -234,12 +234,8 @@ fn can_imitate_the_harness(test: &str) -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "{test}: CI runs as root, and imitating Gradescope needs root"
-    );
-    eprintln!("skipped: {test}: imitating Gradescope's harness needs root");
+    // The shared guard: under CI (root) this fails instead of skipping.
+    skip(format!("{test}: imitating Gradescope's harness needs root"));
     false
 }
 
