@@ -15,6 +15,7 @@
 //! while one worker times a speedup or runs a race probe, the other workers' builds and runs
 //! wait. The workers here need nothing for it.
 
+pub mod analytics;
 pub mod changes;
 pub mod collection;
 pub mod gradebook;

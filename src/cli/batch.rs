@@ -133,9 +133,23 @@ pub(super) fn merge(args: MergeArgs) -> Result<u8> {
 fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
     let changed = batch::write_outputs(out, rows)?;
     if !changed.is_empty() {
+        let scores = changed.iter().filter(|c| c.score_moved()).count();
+        let dropped = changed.iter().filter(|c| c.dropped()).count();
         eprintln!(
-            "labgrade: {} score(s) changed since the previous grading (changes.csv):",
-            changed.len()
+            "labgrade: {scores} score(s) changed since the previous grading{}{} (changes.csv):",
+            if dropped > 0 {
+                format!(", {dropped} dropped (listed first)")
+            } else {
+                String::new()
+            },
+            if changed.len() > scores {
+                format!(
+                    ", {} with the same score but other verdicts",
+                    changed.len() - scores
+                )
+            } else {
+                String::new()
+            }
         );
         for c in &changed {
             eprintln!("  {}", crate::report::terminal::line(&changes::describe(c)));

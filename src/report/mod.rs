@@ -22,7 +22,7 @@ pub mod terminal;
 
 use std::time::Duration;
 
-pub use csv::csv_field;
+pub use csv::{csv_field, spreadsheet_field};
 pub use human::shell_quote;
 pub use index::batch_index;
 pub use json::{to_json, to_json_with, JsonLate, JsonResult};
