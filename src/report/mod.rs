@@ -7,6 +7,7 @@
 //! formats (`json`, `junit`, `csv`, `html`, `human` for `grade`) keep them, marked.
 
 mod advice;
+mod class;
 mod csv;
 mod github;
 mod gradescope;
