@@ -20,6 +20,7 @@ pub mod changes;
 pub mod collection;
 pub mod gradebook;
 pub mod key;
+pub mod lms;
 mod merge;
 pub mod progress;
 pub mod record;
