@@ -45,7 +45,7 @@ pub(super) struct LmsArgs {
     /// username). Writes canvas-grades.csv and moodle-grades.csv, one row per student, and
     /// lists students without a submission and submissions without a student. With
     /// `--shard`, give it to `labgrade merge` instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "shard")]
+    #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
     /// The grade column's header in the import files. For Canvas, write it as Canvas's own
     /// export heads the assignment, `Lab 10 (12345)`, so the import updates that assignment
@@ -102,6 +102,12 @@ pub(super) struct MergeArgs {
 }
 
 pub(super) fn run(args: BatchArgs) -> Result<u8> {
+    if args.shard.is_some() && args.lms.roster.is_some() {
+        // A shard's import files would list every other shard's students as missing.
+        anyhow::bail!(
+            "--roster with --shard: give the roster to `labgrade merge`, which sees every shard"
+        );
+    }
     let spec = args.specs.load()?;
     let roster = args.lms.roster()?;
     // Said before grading starts: a TA must not discover it in the results.
