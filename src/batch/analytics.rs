@@ -86,7 +86,7 @@ pub fn failed_tests<'a>(graded: &[&'a Record]) -> Vec<TestFailures<'a>> {
         })
         .collect();
     // A stable sort keeps the spec order among equals.
-    tests.sort_by(|a, b| b.failed.cmp(&a.failed));
+    tests.sort_by_key(|t| std::cmp::Reverse(t.failed));
     tests
 }
 

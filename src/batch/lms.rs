@@ -33,6 +33,11 @@ pub const CANVAS_FILE: &str = "canvas-grades.csv";
 /// The Moodle import file's name in the results directory.
 pub const MOODLE_FILE: &str = "moodle-grades.csv";
 
+/// Where a roster column's value goes in a [`Student`].
+type Setter = fn(&mut Student) -> &mut String;
+/// A column of the Moodle file: its header and what of a [`Student`] it shows.
+type MoodleColumn = (&'static str, fn(&Student) -> &String);
+
 /// Why a roster cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RosterError {
@@ -118,7 +123,7 @@ impl Roster {
         let header = rows.next().ok_or_else(|| RosterError::Empty {
             path: path.to_path_buf(),
         })?;
-        let mut columns: Vec<Option<fn(&mut Student) -> &mut String>> = Vec::new();
+        let mut columns: Vec<Option<Setter>> = Vec::new();
         let mut ignored_columns = Vec::new();
         let mut has_submission = false;
         for h in &header {
@@ -128,7 +133,7 @@ impl Roster {
                 .flat_map(char::to_lowercase)
                 .collect();
             has_submission |= key == "submission";
-            let column: Option<fn(&mut Student) -> &mut String> = match key.as_str() {
+            let column: Option<Setter> = match key.as_str() {
                 "submission" => Some(|s| &mut s.submission),
                 "name" | "student" | "fullname" => Some(|s| &mut s.name),
                 "id" | "canvasid" => Some(|s| &mut s.canvas_id),
@@ -295,14 +300,13 @@ pub fn export(rows: &[Row], roster: &Roster, assignment: &str) -> Export {
              {CANVAS_FILE} to students by those"
         ));
     }
-    let ids: [(&str, fn(&Student) -> &String); 4] = [
+    let ids: [MoodleColumn; 4] = [
         ("Full name", |s| &s.name),
         ("Email address", |s| &s.email),
         ("ID number", |s| &s.idnumber),
         ("Username", |s| &s.username),
     ];
-    let present: Vec<&(&str, fn(&Student) -> &String)> =
-        ids.iter().filter(|(_, f)| has(*f)).collect();
+    let present: Vec<&MoodleColumn> = ids.iter().filter(|(_, f)| has(*f)).collect();
     let moodle = if present.iter().any(|(h, _)| *h != "Full name") {
         let mut csv: String = present
             .iter()
