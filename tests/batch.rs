@@ -139,7 +139,8 @@ fn the_gradebook_has_per_exercise_scores_and_no_timings_and_progress_is_plain_li
     assert!(summary.contains("## Slowest submissions"), "{summary}");
     assert_eq!(
         read(&out.join("changes.csv")),
-        "submission,previous_score,score,delta,changed\n"
+        "submission,previous_score,score,delta,changed,dropped,tests_changed,previous_grader,\
+         grader,previous_spec,spec\n"
     );
     let json: serde_json::Value = serde_json::from_str(&read(&out.join("reference.json"))).unwrap();
     assert_eq!(json["score"], json["max_score"]);
