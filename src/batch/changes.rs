@@ -21,8 +21,9 @@ pub struct Change {
     pub previous: f64,
     pub score: f64,
     pub max_score: f64,
-    /// What changed between the gradings: `spec`, `submission`, `grader`, `submission time`,
-    /// or `unknown`.
+    /// What changed between the gradings: `spec`, `submission`, `grader`, `submission time`;
+    /// `collection` when the key is the same (only what the export says of the submission
+    /// changed), `unknown` when either grading has no key.
     pub why: Vec<&'static str>,
     /// The tests whose verdict or score moved, in the result's order. Empty when the earlier
     /// result did not keep its tests (written by an older labgrade).
