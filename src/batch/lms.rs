@@ -16,7 +16,7 @@
 //! import as "no grade" (the student's grade is left as it is); the TA decides between a zero
 //! and an extension. Those students, and submissions no roster row names, are listed (on
 //! stderr and in `summary.md`), never dropped silently. Every text cell goes through
-//! [`spreadsheet_field`]: a student named `=HYPERLINK(…)` stays text.
+//! [`crate::report::spreadsheet_field`]: a student named `=HYPERLINK(…)` stays text.
 //!
 //! The roster is the TA's file, never a student's. Pure functions of the roster and the result
 //! records, like every other output: a merge of shards writes the same files.
