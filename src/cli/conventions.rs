@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 /// `--color`: when the reports written to standard output are colored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub(super) enum ColorWhen {
-    /// On a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` colors a pipe too.
+    /// On a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` colors a pipe too (and
+    /// `NO_COLOR` wins over it).
     #[default]
     Auto,
     Always,
@@ -24,17 +25,18 @@ pub(super) fn set_color(when: ColorWhen) {
 
 /// The process's choice back in `colored` after a report forced its own (files never colored).
 pub(super) fn restore_color() {
-    match COLOR.get().copied().unwrap_or_default() {
-        ColorWhen::Auto => colored::control::unset_override(),
-        ColorWhen::Always => colored::control::set_override(true),
-        ColorWhen::Never => colored::control::set_override(false),
-    }
+    colored::control::set_override(stdout_color());
 }
 
-/// Whether what goes to standard output is colored: `--color`, and in `auto` what `colored`
-/// reads (`NO_COLOR`, `CLICOLOR_FORCE`, `CLICOLOR`, whether stdout is a terminal).
+/// Whether what goes to standard output is colored: `--color`; in `auto`, no when `NO_COLOR`
+/// is set (it wins over `CLICOLOR_FORCE`: a reader who asked for no colors gets none), yes when
+/// `CLICOLOR_FORCE` is set and not `0`, else what `colored` reads (`CLICOLOR`, whether stdout
+/// is a terminal).
 pub(super) fn stdout_color() -> bool {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0");
     match COLOR.get().copied().unwrap_or_default() {
+        ColorWhen::Auto if set("NO_COLOR") => false,
+        ColorWhen::Auto if set("CLICOLOR_FORCE") => true,
         ColorWhen::Auto => colored::control::ShouldColorize::from_env().should_colorize(),
         ColorWhen::Always => true,
         ColorWhen::Never => false,
@@ -62,7 +64,7 @@ ENVIRONMENT:
   GITHUB_WORKSPACE        the repository root that GitHub annotations' paths are relative to
                           (default: the current directory)
   GITHUB_STEP_SUMMARY     the file a `github` report appends its job summary to
-  NO_COLOR                set: no colors (with --color auto)
+  NO_COLOR                set: no colors (with --color auto; wins over CLICOLOR_FORCE)
   CLICOLOR_FORCE          set and not 0: colors even into a pipe (with --color auto)
   CI                      set (not 0 or false): no progress display (with --progress auto)
   LABGRADE_NO_EARLY_STOP  set: run every test of an exercise that hangs on its first tests

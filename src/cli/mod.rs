@@ -46,8 +46,8 @@ const EXIT_ERROR: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Color the reports written to standard output: auto (a terminal, unless NO_COLOR is
-    /// set; CLICOLOR_FORCE colors a pipe too), always or never. Files are never colored.
+    /// Color what is written to standard output: auto (a terminal, unless NO_COLOR is set;
+    /// CLICOLOR_FORCE colors a pipe too), always or never. Report files are never colored.
     #[arg(
         long,
         global = true,
