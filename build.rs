@@ -54,12 +54,20 @@ fn checkout_commit(dir: &Path) -> Option<String> {
         return None;
     }
     // HEAD itself (a checkout of another branch or commit) and the branch it points to (a new
-    // commit); `--git-path` finds both in a worktree too. Packed refs move on `git gc`.
+    // commit); `--git-path` finds both in a worktree too. After `git gc` the branch lives in
+    // packed-refs, and the next commit writes its file anew: then its folder is watched (cargo
+    // sees new files in a folder; a folder watched always would rebuild on every other
+    // branch's commit). Reftable repositories keep every ref in `reftable/`.
     let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"])];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        watched.push(git(&["rev-parse", "--git-path", &branch]));
+        let file = git(&["rev-parse", "--git-path", &branch]).map(|f| dir.join(f));
+        watched.push(file.and_then(|f| match f.exists() {
+            true => Some(f.to_string_lossy().into_owned()),
+            false => Some(f.parent()?.to_string_lossy().into_owned()),
+        }));
     }
     watched.push(git(&["rev-parse", "--git-path", "packed-refs"]));
+    watched.push(git(&["rev-parse", "--git-path", "reftable"]));
     for path in watched.into_iter().flatten() {
         let path = dir.join(path);
         if path.exists() {
