@@ -98,6 +98,8 @@ impl Spinner {
             ProgressStyle::with_template("{spinner} labgrade: {wide_msg} [{elapsed}]")
                 .expect("a valid template"),
         );
+        // Until the grading says more: it stages the submission first.
+        bar.set_message("staging the submission");
         bar.enable_steady_tick(Duration::from_millis(120));
         Spinner { bar }
     }
