@@ -237,6 +237,18 @@ fn color_follows_the_flag_and_no_color_wins_in_auto() {
     assert!(!doctor(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
     assert!(doctor(&["--color", "always"], &[("NO_COLOR", "1")]));
     assert!(!doctor(&["--color=never"], &[("CLICOLOR_FORCE", "1")]));
+    // clap's own help and errors follow the same option.
+    let help = |color: &str| {
+        let out = labgrade()
+            .env_remove("NO_COLOR")
+            .env("CLICOLOR_FORCE", "1")
+            .args(["--color", color, "--help"])
+            .output()
+            .unwrap();
+        stdout(&out).contains('\x1b')
+    };
+    assert!(help("always"));
+    assert!(!help("never"));
 }
 
 /// A warm grading of the reference with the quick spec through a pipe, with `args`.

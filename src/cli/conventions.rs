@@ -43,6 +43,31 @@ pub(super) fn stdout_color() -> bool {
     }
 }
 
+/// The `--color` of `args` (the whole command line) for clap's own help and errors, which are
+/// written before the parsed choice exists; `auto` (clap's reading of the terminal, `NO_COLOR`
+/// and `CLICOLOR_FORCE`) unless the option says otherwise. Nothing after `--` is ours.
+pub(super) fn clap_color(args: impl IntoIterator<Item = std::ffi::OsString>) -> clap::ColorChoice {
+    let args: Vec<String> = args
+        .into_iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+        .collect();
+    let mut choice = None;
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--color" {
+            choice = args.get(i + 1).map(String::as_str).or(choice);
+        } else if let Some(value) = arg.strip_prefix("--color=") {
+            choice = Some(value);
+        }
+    }
+    match choice {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
 /// `labgrade -h`'s last line: where the rest is.
 pub(super) const SHORT_HELP: &str =
     "`labgrade --help` adds the exit status and the environment variables; `labgrade man` prints the manual.";
@@ -80,6 +105,25 @@ ENVIRONMENT:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clap_reads_the_last_color_option_before_a_double_dash() {
+        let color = |line: &str| clap_color(line.split(' ').map(std::ffi::OsString::from));
+        assert_eq!(color("labgrade --help"), clap::ColorChoice::Auto);
+        assert_eq!(
+            color("labgrade --color never --help"),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            color("labgrade grade x --color=never --color=always"),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            color("labgrade run pool_sum -- --color never"),
+            clap::ColorChoice::Auto
+        );
+        assert_eq!(color("labgrade --color"), clap::ColorChoice::Auto);
+    }
 
     #[test]
     fn every_variable_the_binary_reads_is_documented() {

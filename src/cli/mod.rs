@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::build::BuildCache;
 use crate::deadline::{self, time::UtcTime, Late};
@@ -233,7 +233,11 @@ pub fn main() -> ExitCode {
             std::env::remove_var(var);
         }
     }
-    let cli = Cli::parse();
+    // clap colors its own help and errors: by the same `--color`, read before parsing.
+    let matches = Cli::command()
+        .color(conventions::clap_color(std::env::args_os()))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     conventions::set_color(cli.color);
     let _ = CACHE_DIR.set(cli.cache_dir.clone());
     let outcome = run(cli);
