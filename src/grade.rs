@@ -2,9 +2,11 @@
 //!
 //! This is the plan-and-run layer: it decides what runs (every test of every exercise whose
 //! binary built), runs the probes on a few threads, and collects verdicts in spec order. It never
-//! prints; reports render what it returns.
+//! prints; reports render what it returns, and its [`progress::Progress`] observer hears what it
+//! is doing (the CLI draws that on a terminal).
 
 mod hangs;
+pub mod progress;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use self::progress::{Event, Progress, Silent};
 use crate::build::{self, BinaryBuild, BuildCache, BuildError};
 use crate::lane::Lane;
 use crate::probe::{self, Target};
@@ -32,6 +35,18 @@ pub struct Grader {
     pub jobs: usize,
     /// The speedup yardstick, built the first time a speedup test needs it.
     reference: Arc<OnceLock<Result<Reference, String>>>,
+    /// Told what the grading is doing ([`Silent`] unless [`with_progress`](Self::with_progress)).
+    progress: Observer,
+}
+
+/// A grader's [`Progress`] observer, shared by its clones (batch workers are clones).
+#[derive(Clone)]
+struct Observer(Arc<dyn Progress>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 /// The grader could not grade (not a verdict on the submission).
@@ -61,7 +76,18 @@ impl Grader {
             worker,
             jobs,
             reference: Arc::new(OnceLock::new()),
+            progress: Observer(Arc::new(Silent)),
         }
+    }
+
+    /// The same grader, telling `progress` what each grading is doing.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = Observer(progress);
+        self
+    }
+
+    fn tell(&self, event: Event<'_>) {
+        self.progress.0.event(event);
     }
 
     /// The built yardstick's `pool_sum` (the spec's reference solution, else the built-in
@@ -78,6 +104,7 @@ impl Grader {
             return Ok(None);
         }
         let built = self.reference.get_or_init(|| {
+            self.tell(Event::BuildingReference);
             crate::reference::build(&self.cache, self.worker, self.spec.reference.as_deref())
         });
         match built {
@@ -87,6 +114,13 @@ impl Grader {
     }
     /// Grades the submission in `dir`, named `name` in the result.
     pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
+        let result = self.grade_telling(dir, name);
+        // Also after an error: a display must not stay on a phase that is over.
+        self.tell(Event::Finished);
+        result
+    }
+
+    fn grade_telling(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
         let started = Instant::now();
         let binaries: BTreeSet<&str> = self
             .spec
@@ -112,6 +146,12 @@ impl Grader {
         let wanted: Vec<&str> = wanted.into_iter().collect();
         let lane = self.cache.lane().map_err(GradeError::Lane)?;
         let slot = lane.shared().map_err(GradeError::Lane)?;
+        if !self.cache.is_warm(self.worker) {
+            // Said apart from the build: it is the long wait of a first grading, once.
+            self.tell(Event::Dependencies);
+            drop(self.cache.lease(self.worker).map_err(BuildError::from)?);
+        }
+        self.tell(Event::Building { binaries: &wanted });
         let mut built = build::build(
             &staged,
             &wanted,
@@ -220,6 +260,7 @@ impl Grader {
             });
         }
         let wanted: Vec<&str> = wanted.into_iter().collect();
+        self.tell(Event::BuildingUnoptimised { binaries: &wanted });
         let report = build::build_unoptimised(
             staged,
             &wanted,
@@ -249,6 +290,12 @@ impl Grader {
             Duration::ZERO
         };
         let schedule = hangs::Scheduler::new(runnable, least, early_stop);
+        let total = runnable.len();
+        if total > 0 {
+            self.tell(Event::Tests { total });
+        }
+        // A gate's result may be run again at full length: the count stops at the total.
+        let finished = AtomicUsize::new(0);
         let error = Mutex::new(None);
         let threads = self.jobs.clamp(1, runnable.len().max(1));
         std::thread::scope(|s| {
@@ -267,7 +314,12 @@ impl Grader {
                         hangs::Next::Run(job) => {
                             let test = job.test();
                             self.run_one(job.runnable, &test, workdir, lane, false, None)
-                                .map(|r| schedule.finish(job, r))
+                                .map(|r| {
+                                    schedule.finish(job, r);
+                                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                                    let done = done.min(total);
+                                    self.tell(Event::TestDone { done, total });
+                                })
                         }
                     };
                     if let Err(e) = outcome {
@@ -349,6 +401,9 @@ impl Grader {
                     let Some(&runnable) = runnable.get(i) else {
                         break;
                     };
+                    if exclusive {
+                        self.tell_timing(runnable.0, runnable.1);
+                    }
                     let done =
                         self.run_one(runnable, runnable.1, workdir, lane, exclusive, reference);
                     results
@@ -363,6 +418,24 @@ impl Grader {
             .expect("threads joined")
             .into_iter()
             .collect()
+    }
+
+    /// Says that the timing probe `test` of `ex` starts, with its time budget.
+    fn tell_timing(&self, ex: &Exercise, test: &TestCase) {
+        let (exercise, name) = (ex.id.as_str(), test.name.as_str());
+        match &test.kind {
+            TestKind::Speedup(s) => self.tell(Event::Speedup {
+                exercise,
+                name,
+                budget: s.budget,
+            }),
+            TestKind::Race(r) => self.tell(Event::Race {
+                exercise,
+                name,
+                budget: r.budget,
+            }),
+            TestKind::Output(_) | TestKind::Processes(_) => {}
+        }
     }
 
     /// Every test of the spec failed for one reason (an unusable submission).

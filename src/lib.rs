@@ -10,6 +10,7 @@
 //! [`cli`] is the command line. [`untrusted_file`] is how the grader reads a student's file
 //! outside the sandbox (no links, no special files, bounded); [`tempdirs`] names the grader's
 //! temporary directories after their owner and sweeps those of graders that died.
+//! [`version`] says which labgrade (release and commit) produced a result.
 
 pub mod batch;
 pub mod build;
@@ -29,6 +30,7 @@ pub mod tempdirs;
 pub mod untrusted_file;
 pub mod verdict;
 pub mod verify;
+pub mod version;
 
 /// The tests' one guard for a missing capability (shared with `tests/common`).
 #[cfg(test)]

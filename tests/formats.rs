@@ -7,6 +7,15 @@ use std::path::Path;
 
 use common::*;
 
+/// Which labgrade graded, as the first line of a human report names it.
+const VERSION: &str = concat!(
+    "labgrade ",
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("LABGRADE_COMMIT"),
+    ")"
+);
+
 fn hidden_spec() -> std::path::PathBuf {
     root().join("tests/specs/hidden.toml")
 }
@@ -262,7 +271,7 @@ fn the_students_check_reads_as_a_to_do_list() {
     let rerun =
         |name: &str| format!("re-run: labgrade check --spec {spec} --only 'pool-sum/{name}'");
     let expected = format!(
-        "Grading off_by_one against lab10-quick
+        "Grading off_by_one against lab10-quick with {}
 
 ■ pool-sum  5 of 10 tests failing, 3 / 8 points
   FAIL n=10 p=1  0 / 1 point
@@ -287,6 +296,7 @@ fn the_students_check_reads_as_a_to_do_list() {
 Score: 5 / 10 points, 5 tests failing
 Next: run `labgrade run pool_sum --spec {spec} -- 10 1` yourself: it should print 55
 ",
+        VERSION,
         rerun("n=10 p=1"),
         rerun("n=10 p=3"),
         rerun("n=1000003 p=1"),
@@ -345,11 +355,13 @@ fn the_students_success_is_quiet() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "Grading reference against lab10-quick
+        format!(
+            "Grading reference against lab10-quick with {VERSION}
   ok pool-sum  10 tests, 8 / 8 points
   ok counter  3 tests, 2 / 2 points
 All 13 tests passed: 10 / 10 points.
 "
+        )
     );
 }
 

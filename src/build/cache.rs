@@ -95,6 +95,14 @@ impl BuildCache {
         self.root.join(self.skeleton.fingerprint())
     }
 
+    /// Whether worker `worker`'s target directory holds the compiled dependencies: when not,
+    /// the next [`lease`](Self::lease) fetches and compiles them (a first grading's long
+    /// wait). Read without the lock: a hint for progress displays, never a decision.
+    pub fn is_warm(&self, worker: usize) -> bool {
+        let dir = self.dir().join(format!("target-{worker}"));
+        dir.join(".labgrade-ready").exists() && cargo_home::lease_home(&dir).exists()
+    }
+
     /// Locks worker `worker`'s target directory, preparing it (fetch + warm-up build) the first
     /// time. Blocks while another labgrade process builds in it.
     pub fn lease(&self, worker: usize) -> Result<TargetLease, CacheError> {
@@ -257,5 +265,26 @@ pub(super) fn purge_new(target: &Path, before: &BTreeSet<PathBuf>) {
         } else {
             fs::remove_file(path)
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_directory_is_warm_once_prepared_with_its_cargo_home() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = BuildCache::at(root.path().to_path_buf(), Skeleton::builtin());
+        assert!(
+            !cache.is_warm(0),
+            "a new cache must fetch and compile first"
+        );
+        let target = cache.dir().join("target-0");
+        fs::create_dir_all(target.join(".cargo-home")).unwrap();
+        assert!(!cache.is_warm(0), "not compiled yet");
+        fs::write(target.join(".labgrade-ready"), b"").unwrap();
+        assert!(cache.is_warm(0));
+        assert!(!cache.is_warm(1), "each worker's directory is its own");
     }
 }

@@ -17,10 +17,10 @@ pub(super) struct BatchArgs {
     /// Where `<name>.json`, `<name>.html`, `gradebook.csv`, `summary.md`, `changes.csv` and
     /// `index.html` are written.
     /// Results already there for the same submission, spec and labgrade version are kept.
-    #[arg(long, value_name = "RESULTS_DIR")]
+    #[arg(short, long, value_name = "RESULTS_DIR")]
     out: PathBuf,
     /// Submissions graded at the same time (default: the cores available).
-    #[arg(long)]
+    #[arg(short, long)]
     jobs: Option<usize>,
     /// Grade only shard K of N (0 <= K < N): the submissions whose name hashes to K mod N.
     /// Combine the shards' results directories with `labgrade merge`.
@@ -95,7 +95,7 @@ pub(super) struct MergeArgs {
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
     /// Where the combined results, gradebook and summary are written.
-    #[arg(long, value_name = "RESULTS_DIR")]
+    #[arg(short, long, value_name = "RESULTS_DIR")]
     out: PathBuf,
     #[command(flatten)]
     lms: LmsArgs,

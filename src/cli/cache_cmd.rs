@@ -8,8 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use super::EXIT_PASS;
-use crate::build::{self, BuildCache};
-use crate::stage::Skeleton;
+use crate::build;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum CacheCommand {
@@ -22,14 +21,14 @@ pub(super) enum CacheCommand {
 #[derive(Args, Debug)]
 pub(super) struct WarmArgs {
     /// Warm the target directories of workers 0..JOBS (`batch --jobs JOBS` uses that many).
-    #[arg(long, default_value_t = 1)]
+    #[arg(short, long, default_value_t = 1)]
     jobs: usize,
 }
 
 pub(super) fn run(cmd: CacheCommand) -> Result<u8> {
     match cmd {
         CacheCommand::Warm(args) => {
-            let cache = BuildCache::default_location(Skeleton::builtin());
+            let cache = super::build_cache();
             let started = Instant::now();
             for worker in 0..args.jobs.max(1) {
                 build::warm(&cache, worker)

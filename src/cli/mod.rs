@@ -4,6 +4,9 @@
 
 mod batch;
 mod cache_cmd;
+mod conventions;
+mod generate;
+mod progress;
 mod reports;
 mod run_cmd;
 mod sandbox_cmd;
@@ -13,9 +16,10 @@ mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::build::BuildCache;
 use crate::deadline::{self, time::UtcTime, Late};
@@ -34,20 +38,38 @@ const EXIT_ERROR: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(
     name = "labgrade",
-    version,
-    about = "Grades Lab 10 (processes working on the same problem): sandboxed builds and runs, verdicts that teach"
+    version = crate::version::VERSION,
+    about = "Grades Lab 10 (processes working on the same problem): sandboxed builds and runs, verdicts that teach",
+    after_help = conventions::SHORT_HELP,
+    after_long_help = conventions::LONG_HELP
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Color what is written to standard output: auto (a terminal, unless NO_COLOR is set;
+    /// CLICOLOR_FORCE colors a pipe too), always or never. Report files are never colored.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    color: conventions::ColorWhen,
+    /// The build cache (compiled course dependencies, the grader's registry, the timing lane's
+    /// locks); default: $XDG_CACHE_HOME/labgrade, else ~/.cache/labgrade.
+    #[arg(long, global = true, value_name = "DIR", env = "LABGRADE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Grade one submission (a directory holding src/bin/pool_sum.rs and src/bin/counter.rs).
+    #[command(after_long_help = conventions::LONG_HELP)]
     Grade(GradeArgs),
     /// Student self-check: grade DIR (default: the current directory), human output; hidden
     /// tests are not run.
+    #[command(after_long_help = conventions::LONG_HELP)]
     Check(CheckArgs),
     /// Grade every immediate subdirectory of SUBMISSIONS_ROOT into RESULTS_DIR.
     Batch(batch::BatchArgs),
@@ -68,6 +90,11 @@ enum Command {
     /// Run one command through the sandbox and print what happened as JSON.
     #[command(name = "sandbox-run")]
     SandboxRun(sandbox_cmd::SandboxRunArgs),
+    /// Print the shell completion script for SHELL: `labgrade completions bash >
+    /// ~/.local/share/bash-completion/completions/labgrade`.
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff): `labgrade man | man -l -`; --out-dir writes every page.
+    Man(generate::ManArgs),
     /// Run a command as on a weaker machine (the tests of every machine shape).
     #[command(name = "__shape", hide = true)]
     Shape(shape::ShapeArgs),
@@ -95,7 +122,7 @@ struct GradeArgs {
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
     /// Write the report to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Name of the submission in the result (default: the directory's name).
     #[arg(long)]
@@ -110,6 +137,25 @@ struct GradeArgs {
     submission_metadata: Option<PathBuf>,
     #[command(flatten)]
     select: SelectArgs,
+    #[command(flatten)]
+    progress: ProgressArgs,
+}
+
+/// `--progress`, of the commands that grade one submission.
+#[derive(Args, Debug, Clone, Copy)]
+struct ProgressArgs {
+    /// Show what the grading is doing on stderr: auto (on a terminal, outside CI), always
+    /// (plain lines when stderr is not a terminal; `--progress` alone means always) or never.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always"
+    )]
+    progress: progress::When,
 }
 
 #[derive(Args, Debug)]
@@ -124,6 +170,8 @@ struct CheckArgs {
     verbose: bool,
     #[command(flatten)]
     select: SelectArgs,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 /// What one grading runs and writes besides its main report.
@@ -142,7 +190,7 @@ struct SelectArgs {
 #[derive(Args, Debug, Clone)]
 struct SpecArgs {
     /// Spec file to grade against (repeatable); default: the built-in Lab 10 spec.
-    #[arg(long = "spec", value_name = "FILE")]
+    #[arg(short = 's', long = "spec", value_name = "FILE", env = "LABGRADE_SPEC")]
     specs: Vec<PathBuf>,
 }
 
@@ -178,7 +226,20 @@ fn one_line(e: spec::SpecError) -> anyhow::Error {
 
 /// Runs the command line; the return value is the process's exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // An empty variable means unset, as the scripts read them (`${LABGRADE_SPEC:-}`); clap
+    // would take it for an empty path. Removed while this process has no other thread.
+    for var in ["LABGRADE_SPEC", "LABGRADE_CACHE_DIR"] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            std::env::remove_var(var);
+        }
+    }
+    // clap colors its own help and errors: by the same `--color`, read before parsing.
+    let matches = Cli::command()
+        .color(conventions::clap_color(std::env::args_os()))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    conventions::set_color(cli.color);
+    let _ = CACHE_DIR.set(cli.cache_dir.clone());
     let outcome = run(cli);
     // Reused cgroups are removed at exit: nothing of a grading stays on the machine.
     crate::sandbox::remove_idle_cgroups();
@@ -223,6 +284,7 @@ fn run(cli: Cli) -> Result<u8> {
                 verbose: args.verbose,
                 submission_metadata: None,
                 select: args.select,
+                progress: args.progress,
             };
             grade_with(args, true)
         }
@@ -234,6 +296,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Doctor(args) => sandbox_cmd::doctor(args),
         Command::Cache(cmd) => cache_cmd::run(cmd),
         Command::SandboxRun(args) => sandbox_cmd::sandbox_run(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
         Command::Shape(args) => shape::run(args),
     }
 }
@@ -281,7 +345,10 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
             late.penalty_fraction = 1.0;
         }
     }
-    let grader = grader(spec, 0, default_jobs());
+    let mut grader = grader(spec, 0, default_jobs());
+    if let Some(observer) = progress::observer(args.progress.progress) {
+        grader = grader.with_progress(observer);
+    }
     let name = args
         .name
         .clone()
@@ -408,14 +475,24 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
     Ok(if bad == 0 { EXIT_PASS } else { EXIT_ERROR })
 }
 
-/// A grader over the built-in skeleton and the default cache.
+/// `--cache-dir` (or `$LABGRADE_CACHE_DIR`), once parsed.
+static CACHE_DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// The build cache of the built-in skeleton: `--cache-dir`, else the default location.
+fn build_cache() -> BuildCache {
+    match CACHE_DIR.get().cloned().flatten() {
+        // Builds run in the staged directory: a relative path would point cargo elsewhere.
+        Some(dir) => BuildCache::at(
+            std::path::absolute(&dir).unwrap_or(dir),
+            Skeleton::builtin(),
+        ),
+        None => BuildCache::default_location(Skeleton::builtin()),
+    }
+}
+
+/// A grader over the built-in skeleton and the build cache.
 fn grader(spec: Spec, worker: usize, jobs: usize) -> Grader {
-    Grader::new(
-        spec,
-        BuildCache::default_location(Skeleton::builtin()),
-        worker,
-        jobs,
-    )
+    Grader::new(spec, build_cache(), worker, jobs)
 }
 
 /// Cores this process may use.

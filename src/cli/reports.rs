@@ -100,7 +100,7 @@ impl Outputs {
         }
         Ok(Outputs {
             outputs,
-            stdout_color: colored::control::ShouldColorize::from_env().should_colorize(),
+            stdout_color: super::conventions::stdout_color(),
         })
     }
 
@@ -121,7 +121,7 @@ impl Outputs {
                 Destination::File(path) => write_atomically(path, text.as_bytes())?,
             }
         }
-        colored::control::unset_override();
+        super::conventions::restore_color();
         let github = self.outputs.iter().any(|(f, _)| *f == Format::Github);
         if let (true, Some(path)) = (github, std::env::var_os("GITHUB_STEP_SUMMARY")) {
             if !path.is_empty() {

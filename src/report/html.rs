@@ -50,7 +50,7 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
         out,
         "<footer>Graded by labgrade {}. Tests marked <span class=\"tag hidden\">hidden</span> are \
          not shown to students by <code>labgrade check</code>.</footer>\n</body>\n</html>",
-        env!("CARGO_PKG_VERSION")
+        crate::version::VERSION
     );
     out
 }

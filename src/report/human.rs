@@ -28,12 +28,15 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
         .filter(|t| !(student && t.hidden))
         .collect();
     let mut out = String::new();
+    // Which labgrade graded is on the first line: a regrade after a fix to the grader, or a
+    // student's copy of an old report, shows it.
     let _ = writeln!(
         out,
-        "{} {} against {}",
+        "{} {} against {} with {}",
         "Grading".bold(),
         safe(&result.submission).bold(),
-        safe(&result.lab)
+        safe(&result.lab),
+        crate::version::NAMED
     );
     // The TA checks what was graded when it is not the handout's layout.
     if let Some(layout) = result.layout.as_ref().filter(|l| !l.is_handout()) {

@@ -55,7 +55,7 @@ pub fn batch_index(rows: &[Row], page_of: &dyn Fn(&str) -> Option<String>) -> St
         "<footer>Written by labgrade {} from the result files beside this page; \
          <code>gradebook.csv</code> and <code>summary.md</code> hold the same numbers.</footer>\n\
          </body>\n</html>",
-        env!("CARGO_PKG_VERSION")
+        crate::version::VERSION
     );
     out
 }

@@ -28,6 +28,9 @@ pub struct JsonResult<'a> {
     pub build_ms: u64,
     pub total_ms: u64,
     pub grader_version: &'static str,
+    /// The commit labgrade was built from (`unknown` outside a git checkout): with
+    /// `grader_version`, which grader produced this result.
+    pub grader_commit: &'static str,
     /// Which sandbox layers were active when grading.
     pub sandbox: &'a [crate::sandbox::LayerStatus],
     /// Where the graded programs were found (`kind`: `src`, `loose`, `nested`,
@@ -100,6 +103,7 @@ pub fn to_json_with<'a>(result: &'a GradeResult, late: Option<&Late>) -> JsonRes
         build_ms: result.build_time.as_millis() as u64,
         total_ms: result.total_time.as_millis() as u64,
         grader_version: env!("CARGO_PKG_VERSION"),
+        grader_commit: crate::version::COMMIT,
         sandbox: &result.sandbox,
         layout: result.layout.as_ref(),
     }
