@@ -378,10 +378,7 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                 if let Some(rules) = &s.gradescope_deadline {
                     // Only the policy is the spec's; `describe_policy` reads no due date.
                     let d = Deadline {
-                        due: deadline::time::ZonedTime {
-                            at: UtcTime { unix_ms: 0 },
-                            offset_minutes: 0,
-                        },
+                        due: UtcTime { unix_ms: 0 }.at_offset(0),
                         grace: rules.grace,
                         penalty: rules.penalty,
                     };
