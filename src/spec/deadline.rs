@@ -1,6 +1,7 @@
 //! `[deadline]`, checked: the due instant (an offset datetime), the grace period and the late
 //! penalty. Every problem is reported at its value, like the rest of the spec.
 
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -9,6 +10,7 @@ use super::error::Diagnostics;
 use super::model::{Deadline, LatePenalty, LatePeriod, LateRules};
 use super::raw::{RawDeadline, RawPenalty, RawPenaltyTable};
 use super::values;
+use crate::deadline::extensions::Extensions;
 use crate::deadline::time::ZonedTime;
 
 const EXAMPLE_DUE: &str = "due = 2026-12-01T22:00:00-05:00";
@@ -69,6 +71,11 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
             Ok(due) => return Some(due),
             Err(why) => format!("`due` = {dt}: {why}"),
         },
+        // RFC 9557, a zone by name: only a string can hold it (TOML datetimes have no zone).
+        toml::Value::String(s) if s.trim().ends_with(']') => match ZonedTime::parse(s) {
+            Ok(due) => return Some(due),
+            Err(why) => format!("`due` = \"{}\": {why}", s.trim()),
+        },
         toml::Value::String(s) => match ZonedTime::parse(s) {
             Ok(_) => format!(
                 "`due` is a string; a deadline is a TOML datetime: write it without quotes, \
@@ -87,6 +94,42 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
     };
     diags.error(&value.span(), message);
     None
+}
+
+/// `extensions = "FILE"`: the TA's extensions file, relative to the spec's directory `dir`,
+/// read now so that its problems are the spec's (each with the file's own line). `None` when
+/// there is none, or `due` is invalid (reported already) or Gradescope's (whose metadata
+/// carries each student's extension).
+pub fn extensions(
+    diags: &mut Diagnostics,
+    raw: &Spanned<RawDeadline>,
+    deadline: Option<&Deadline>,
+    dir: &Path,
+) -> Option<Extensions> {
+    let value = raw.get_ref().extensions.as_ref()?;
+    if from_gradescope(raw) {
+        diags.error(
+            &value.span(),
+            "`extensions` goes with a `due` date: with `due = \"gradescope\"`, Gradescope's \
+             metadata carries each student's extension",
+        );
+        return None;
+    }
+    let due = deadline?.due;
+    if value.get_ref().trim().is_empty() {
+        diags.error(&value.span(), "`extensions` is empty");
+        return None;
+    }
+    match Extensions::read(&dir.join(value.get_ref()), due.zone) {
+        Ok(extensions) => Some(extensions),
+        Err(why) => {
+            diags.error(
+                &value.span(),
+                format!("`extensions` (a `submission,due` CSV file relative to the spec): {why}"),
+            );
+            None
+        }
+    }
 }
 
 fn penalty(diags: &mut Diagnostics, value: &Spanned<RawPenalty>) -> Option<LatePenalty> {
@@ -301,6 +344,90 @@ mod tests {
         );
         let unknown = errors(&format!("{due}when = 1"));
         assert!(unknown[0].contains("unknown field `when`"), "{unknown:?}");
+    }
+
+    #[test]
+    fn a_named_time_zone_is_resolved_with_the_offset_of_its_date() {
+        // New York: EST in December, EDT in April.
+        let d = deadline("due = \"2026-12-01T22:00[America/New_York]\"");
+        assert_eq!(d.due.rfc3339(), "2026-12-01T22:00:00-05:00");
+        assert_eq!(d.due.zone.unwrap().name(), "America/New_York");
+        assert_eq!(
+            d.due.describe(),
+            "Tuesday 1 December 2026, 22:00 EST (America/New_York)"
+        );
+        let d = deadline("due = \"2026-04-01T22:00:00-04:00[America/New_York]\"");
+        assert_eq!(d.due.rfc3339(), "2026-04-01T22:00:00-04:00");
+        // The zone is kept in the model, so two specs that differ only by it differ.
+        let fixed = deadline("due = 2026-12-01T22:00:00-05:00");
+        assert_eq!(
+            fixed.due.at,
+            deadline("due = \"2026-12-01T22:00[America/New_York]\"")
+                .due
+                .at
+        );
+        assert_eq!(fixed.due.zone, None);
+        // A fixed offset's `Debug` (part of batch's result keys) is what it always was.
+        assert!(!format!("{fixed:?}").contains("zone"));
+    }
+
+    #[test]
+    fn a_bad_zone_or_an_offset_the_zone_does_not_have_is_a_spec_error_at_its_line() {
+        let unknown = errors("due = \"2026-12-01T22:00[America/New_Yrok]\"");
+        assert_eq!(
+            unknown,
+            [
+                "t.toml:4:7: error: `due` = \"2026-12-01T22:00[America/New_Yrok]\": \
+                 `2026-12-01T22:00[America/New_Yrok]`: no time zone `America/New_Yrok` in the \
+                 tz database: write a zone's tz database name, like `America/New_York` or \
+                 `Europe/Paris`, or a UTC offset"
+            ]
+        );
+        // `-05:00` for an April date in New York is the hour-off mistake the zone prevents.
+        let wrong = errors("due = \"2026-04-01T22:00:00-05:00[America/New_York]\"");
+        assert!(
+            wrong[0].starts_with("t.toml:4:7: error: `due` = "),
+            "{wrong:?}"
+        );
+        assert!(
+            wrong[0].contains("is not a date and time in `America/New_York`"),
+            "{wrong:?}"
+        );
+    }
+
+    #[test]
+    fn extensions_are_read_relative_to_the_spec_and_their_errors_name_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("lab.toml");
+        let write_spec = |table: &str| std::fs::write(&spec, with_deadline(table)).unwrap();
+        std::fs::write(
+            dir.path().join("ext.csv"),
+            "submission,due\nalice,2026-12-03T22:00:00\n",
+        )
+        .unwrap();
+        // A bare local time takes the deadline's zone.
+        write_spec("due = \"2026-12-01T22:00[America/New_York]\"\nextensions = \"ext.csv\"");
+        let s = crate::spec::load_file(&spec).unwrap();
+        let alice = s.extensions.as_ref().unwrap().get("alice").unwrap();
+        assert_eq!(alice.rfc3339(), "2026-12-03T22:00:00-05:00");
+        // Errors: the spec's line, then the file's.
+        std::fs::write(
+            dir.path().join("ext.csv"),
+            "submission,due\nalice,2026-12-03T22:00:00Z\nalice,2026-12-04T22:00:00Z\n",
+        )
+        .unwrap();
+        let err = crate::spec::load_file(&spec).unwrap_err().to_string();
+        assert!(err.contains("lab.toml:5:14: error: `extensions`"), "{err}");
+        assert!(
+            err.contains("ext.csv:3: `alice` again (first on line 2)"),
+            "{err}"
+        );
+        write_spec("due = \"gradescope\"\nextensions = \"ext.csv\"");
+        let err = crate::spec::load_file(&spec).unwrap_err().to_string();
+        assert!(err.contains("`extensions` goes with a `due` date"), "{err}");
+        write_spec("due = 2026-12-01T22:00:00Z\nextensions = \"missing.csv\"");
+        let err = crate::spec::load_file(&spec).unwrap_err().to_string();
+        assert!(err.contains("missing.csv: "), "{err}");
     }
 
     #[test]

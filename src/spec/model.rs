@@ -31,6 +31,9 @@ pub struct Spec {
     /// grace period and penalty applied to them. `deadline` stays `None` until a grading
     /// resolves it ([`crate::deadline::gradescope`]).
     pub gradescope_deadline: Option<LateRules>,
+    /// The TA's per-submission due dates (`[deadline] extensions = "FILE"`, read when the spec
+    /// is; `--extensions FILE` on the command line replaces them). `None`: no one has one.
+    pub extensions: Option<crate::deadline::extensions::Extensions>,
 }
 
 /// The late policy without a due date: what `[deadline] due = "gradescope"` keeps.
@@ -373,6 +376,16 @@ impl Spec {
                     })
                 }
                 (None, Some(b)) => all.deadline = Some(b),
+                _ => {}
+            }
+            match (&all.extensions, next.extensions) {
+                (Some(a), Some(b)) if *a != b => {
+                    return Err(CombineError::DifferentDeadlines {
+                        first: all.origin.clone(),
+                        second: next.origin.clone(),
+                    })
+                }
+                (None, Some(b)) => all.extensions = Some(b),
                 _ => {}
             }
             match (&all.gradescope_deadline, next.gradescope_deadline) {
