@@ -140,12 +140,19 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 /// The `submitted` part of a key: when the submission was handed in and the source.
+///
+/// An extension is part of it too, so adding, moving or removing one grades that submission
+/// again (and only it); without one, the part is what it was before extensions existed.
 pub fn submitted_part(late: &crate::deadline::Late) -> String {
-    format!(
+    let mut part = format!(
         "{} {}",
         late.submitted.at.at.unix_ms,
         late.submitted.source.code()
-    )
+    );
+    if let Some(extended) = &late.extended_to {
+        part.push_str(&format!(" extended {}", extended.at.unix_ms));
+    }
+    part
 }
 
 /// Entries, folder depth and bytes hashed at most: past them a submission has no key (it is
