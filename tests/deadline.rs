@@ -466,9 +466,27 @@ fn batch_applies_the_tas_extensions_and_the_reports_show_them() {
     assert!(
         html.contains(
             "Extended to 2026-12-03 22:00 EST, handed in on time (Thursday 3 December \
-                       2026, 10:00 EST (America/New_York)"
+             2026, 10:00 EST (America/New_York)"
         ),
         "{html}"
+    );
+    // The extension is part of alice's key: taking it back regrades her alone, and says why.
+    std::fs::write(&extensions, "submission,due\n").unwrap();
+    let done = labgrade()
+        .args(["batch", "--jobs", "1", "--spec"])
+        .arg(&spec)
+        .arg(&submissions)
+        .arg("--out")
+        .arg(&out)
+        .arg("--extensions")
+        .arg(&extensions)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert!(stderr.contains("kept; grading 1"), "{stderr}");
+    assert!(
+        stderr.contains("alice: 10 -> 8 / 10 (-2; extension changed)"),
+        "{stderr}"
     );
 }
 
