@@ -530,7 +530,17 @@ fn grade_reads_the_specs_extensions_file_and_refuses_a_bad_one_by_line() {
         "{human}"
     );
     assert!(human.contains("10 / 10"), "{human}");
-    // A duplicate row is the grader's error, naming the spec's line and the file's.
+    let out = labgrade()
+        .args(["spec", "check"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  extensions: 1 submission(s) from ") && text.contains("ext.csv\n"),
+        "{text}"
+    );
+    // A duplicate row is the grader's error, naming the file's line.
     std::fs::write(
         dir.path().join("ext.csv"),
         "submission,due\nalice,2026-12-08T22:00\nalice,2026-12-09T22:00\n",
@@ -540,10 +550,29 @@ fn grade_reads_the_specs_extensions_file_and_refuses_a_bad_one_by_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("zoned.toml:11:14: error: `extensions`")
-            && err.contains("ext.csv:3: `alice` again (first on line 2)"),
+        err.contains("ext.csv:3: `alice` again (first on line 2): keep one row per submission"),
         "{err}"
     );
+    // A student's check with the course's spec needs no TA file, and applies none.
+    std::fs::remove_file(dir.path().join("ext.csv")).unwrap();
+    let out = labgrade()
+        .arg("check")
+        .arg(&submission)
+        .arg("--spec")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And grading without it is an error that names it.
+    let out = grade(&spec);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ext.csv: "), "{err}");
 }
 
 #[test]

@@ -123,9 +123,9 @@ struct ExtensionsArgs {
 }
 
 impl ExtensionsArgs {
-    /// Puts the extensions file, when given, into `spec` (in place of the spec's own).
+    /// Reads the extensions in force (this option's file, else the spec's) into `spec`.
     fn apply(&self, spec: &mut Spec) -> Result<()> {
-        let Some(path) = &self.extensions else {
+        let Some(path) = self.extensions.as_ref().or(spec.extensions_file.as_ref()) else {
             return Ok(());
         };
         let Some(d) = &spec.deadline else {
@@ -442,6 +442,20 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                         d.due.describe(),
                         deadline::describe_policy(d)
                     );
+                    // The TA's file is checked here too, before a grading trips on it.
+                    if let Some(path) = &s.extensions_file {
+                        match deadline::extensions::Extensions::read(path, d.due.zone) {
+                            Ok(e) => println!(
+                                "  extensions: {} submission(s) from {}",
+                                e.len(),
+                                path.display()
+                            ),
+                            Err(why) => {
+                                bad += 1;
+                                eprintln!("{why}");
+                            }
+                        }
+                    }
                 }
             }
             Err(e) => {

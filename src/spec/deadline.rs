@@ -1,7 +1,7 @@
 //! `[deadline]`, checked: the due instant (an offset datetime), the grace period and the late
 //! penalty. Every problem is reported at its value, like the rest of the spec.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
@@ -10,10 +10,10 @@ use super::error::Diagnostics;
 use super::model::{Deadline, LatePenalty, LatePeriod, LateRules};
 use super::raw::{RawDeadline, RawPenalty, RawPenaltyTable};
 use super::values;
-use crate::deadline::extensions::Extensions;
 use crate::deadline::time::ZonedTime;
 
 const EXAMPLE_DUE: &str = "due = 2026-12-01T22:00:00-05:00";
+const EXAMPLE_ZONED: &str = "due = \"2026-12-01T22:00[America/New_York]\"";
 /// `due = "gradescope"`: the due dates of Gradescope's submission metadata.
 const GRADESCOPE: &str = "gradescope";
 const PENALTY_FORMS: &str = "`\"none\"`, `{ flat = 0.2 }` (a fraction of the score), \
@@ -84,7 +84,8 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
             ),
             Err(_) => format!(
                 "`due` is a string; a deadline is a TOML datetime without quotes, like \
-                 `{EXAMPLE_DUE}`, or `due = \"{GRADESCOPE}\"` for Gradescope's due dates"
+                 `{EXAMPLE_DUE}`, a quoted one with a time zone by name, like \
+                 `{EXAMPLE_ZONED}`, or `due = \"{GRADESCOPE}\"` for Gradescope's due dates"
             ),
         },
         other => format!(
@@ -96,16 +97,18 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
     None
 }
 
-/// `extensions = "FILE"`: the TA's extensions file, relative to the spec's directory `dir`,
-/// read now so that its problems are the spec's (each with the file's own line). `None` when
-/// there is none, or `due` is invalid (reported already) or Gradescope's (whose metadata
-/// carries each student's extension).
+/// `extensions = "FILE"`: the TA's extensions file, resolved against the spec's directory
+/// `dir`. Not read here: a course may give students its spec but never the TA's file (names
+/// and dates of others), and their `check` applies no extension; `grade`, `batch` and
+/// `spec check` read it ([`crate::deadline::extensions`]). `None` when there is none, or `due`
+/// is invalid (reported already) or Gradescope's (whose metadata carries each student's
+/// extension).
 pub fn extensions(
     diags: &mut Diagnostics,
     raw: &Spanned<RawDeadline>,
     deadline: Option<&Deadline>,
     dir: &Path,
-) -> Option<Extensions> {
+) -> Option<PathBuf> {
     let value = raw.get_ref().extensions.as_ref()?;
     if from_gradescope(raw) {
         diags.error(
@@ -115,21 +118,15 @@ pub fn extensions(
         );
         return None;
     }
-    let due = deadline?.due;
+    deadline?;
     if value.get_ref().trim().is_empty() {
-        diags.error(&value.span(), "`extensions` is empty");
+        diags.error(
+            &value.span(),
+            "`extensions` is empty: name the TA's `submission,due` CSV file, relative to the spec",
+        );
         return None;
     }
-    match Extensions::read(&dir.join(value.get_ref()), due.zone) {
-        Ok(extensions) => Some(extensions),
-        Err(why) => {
-            diags.error(
-                &value.span(),
-                format!("`extensions` (a `submission,due` CSV file relative to the spec): {why}"),
-            );
-            None
-        }
-    }
+    Some(dir.join(value.get_ref()))
 }
 
 fn penalty(diags: &mut Diagnostics, value: &Spanned<RawPenalty>) -> Option<LatePenalty> {
@@ -290,6 +287,8 @@ mod tests {
         assert!(errors("due = 2026-12-01")[0].contains("a date alone has no time of day"));
         assert!(errors("due = 22:00:00")[0].contains("a time of day alone has no date"));
         assert!(errors("due = 5")[0].contains("got integer `5`"));
+        assert!(errors("due = \"Dec 1st\"")[0]
+            .contains("like `due = \"2026-12-01T22:00[America/New_York]\"`"));
         assert_eq!(
             errors("grace = \"15m\""),
             [
@@ -396,38 +395,36 @@ mod tests {
     }
 
     #[test]
-    fn extensions_are_read_relative_to_the_spec_and_their_errors_name_both_lines() {
+    fn extensions_name_a_file_beside_the_spec_that_the_spec_itself_does_not_read() {
         let dir = tempfile::tempdir().unwrap();
         let spec = dir.path().join("lab.toml");
         let write_spec = |table: &str| std::fs::write(&spec, with_deadline(table)).unwrap();
-        std::fs::write(
-            dir.path().join("ext.csv"),
-            "submission,due\nalice,2026-12-03T22:00:00\n",
-        )
-        .unwrap();
-        // A bare local time takes the deadline's zone.
+        // The TA's file need not exist where the spec is loaded (a student's check).
         write_spec("due = \"2026-12-01T22:00[America/New_York]\"\nextensions = \"ext.csv\"");
         let s = crate::spec::load_file(&spec).unwrap();
-        let alice = s.extensions.as_ref().unwrap().get("alice").unwrap();
-        assert_eq!(alice.rfc3339(), "2026-12-03T22:00:00-05:00");
-        // Errors: the spec's line, then the file's.
-        std::fs::write(
-            dir.path().join("ext.csv"),
-            "submission,due\nalice,2026-12-03T22:00:00Z\nalice,2026-12-04T22:00:00Z\n",
-        )
-        .unwrap();
-        let err = crate::spec::load_file(&spec).unwrap_err().to_string();
-        assert!(err.contains("lab.toml:5:14: error: `extensions`"), "{err}");
-        assert!(
-            err.contains("ext.csv:3: `alice` again (first on line 2)"),
-            "{err}"
-        );
+        assert_eq!(s.extensions_file, Some(dir.path().join("ext.csv")));
+        assert_eq!(s.extensions, None);
         write_spec("due = \"gradescope\"\nextensions = \"ext.csv\"");
         let err = crate::spec::load_file(&spec).unwrap_err().to_string();
-        assert!(err.contains("`extensions` goes with a `due` date"), "{err}");
-        write_spec("due = 2026-12-01T22:00:00Z\nextensions = \"missing.csv\"");
-        let err = crate::spec::load_file(&spec).unwrap_err().to_string();
-        assert!(err.contains("missing.csv: "), "{err}");
+        assert!(
+            err.contains("lab.toml:5:14: error: `extensions` goes with a `due` date"),
+            "{err}"
+        );
+        assert!(errors("due = 2026-12-01T22:00:00Z\nextensions = \" \"")[0]
+            .starts_with("t.toml:5:14: error: `extensions` is empty"));
+        // Two specs may not name different files.
+        let a = parse(
+            &with_deadline("due = 2026-12-01T22:00:00Z\nextensions = \"a.csv\""),
+            "a.toml",
+        )
+        .unwrap();
+        let mut b = parse(
+            &with_deadline("due = 2026-12-01T22:00:00Z\nextensions = \"b.csv\""),
+            "b.toml",
+        )
+        .unwrap();
+        b.exercises[0].id = "other".into();
+        assert!(Spec::combine(vec![a, b]).is_err());
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<
         Some(d) => (super::deadline::deadline(&mut diags, d), None),
         None => (None, None),
     };
-    let extensions = raw
+    let extensions_file = raw
         .deadline
         .as_ref()
         .and_then(|d| super::deadline::extensions(&mut diags, d, deadline.as_ref(), dir));
@@ -79,7 +79,8 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<
         exercises,
         deadline,
         gradescope_deadline,
-        extensions,
+        extensions_file,
+        extensions: None,
     };
     diags.finish(spec)
 }
