@@ -383,3 +383,246 @@ fn a_hostile_submission_tree_is_graded_without_running_or_opening_what_it_plants
     );
     assert!(!marker.exists(), "git ran the student's fsmonitor");
 }
+
+/// The deadline spec with `due` in New York's named zone (the same instant, 22:00 EST), in
+/// `dir`, plus `extra` lines in its `[deadline]`.
+fn zoned_spec(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let spec = dir.join("zoned.toml");
+    let text = read(&deadline_spec()).replace(
+        "due = 2026-12-01T22:00:00-05:00",
+        &format!("due = \"2026-12-01T22:00[America/New_York]\"\n{extra}"),
+    );
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
+#[test]
+fn batch_applies_the_tas_extensions_and_the_reports_show_them() {
+    let root = tempfile::tempdir().unwrap();
+    let submissions = root.path().join("submissions");
+    // Both handed in on Thursday 3 December, 10:00 EST: a day and a half late.
+    let thursday = DUE + 36 * 3600;
+    for name in ["alice", "bob"] {
+        let dir = submissions.join(name);
+        reference_at(&dir);
+        set_file_times(&dir, thursday);
+    }
+    // A file in a submission is the student's: it extends nothing.
+    let planted = submissions.join("bob/extensions.csv");
+    std::fs::write(&planted, "submission,due\nbob,2030-01-01T00:00:00Z\n").unwrap();
+    set_file_times(&submissions.join("bob"), thursday);
+    let extensions = root.path().join("extensions.csv");
+    std::fs::write(
+        &extensions,
+        "submission,due\n# approved 2026-11-28\nalice,2026-12-03T22:00[America/New_York]\n\
+         carol,2026-12-03T22:00:00-05:00\n",
+    )
+    .unwrap();
+    let spec = zoned_spec(root.path(), "");
+    let out = root.path().join("results");
+    let done = labgrade()
+        .args(["batch", "--jobs", "1", "--spec"])
+        .arg(&spec)
+        .arg(&submissions)
+        .arg("--out")
+        .arg(&out)
+        .arg("--extensions")
+        .arg(&extensions)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    // A row for no submission is a warning with its line: a typo must not pass silently.
+    assert!(
+        stderr.contains("extensions.csv:4: no submission `carol`: its extension applies to no one"),
+        "{stderr}"
+    );
+    assert_eq!(
+        read(&out.join("gradebook.csv")),
+        "submission,score,max_score,pool-sum,tests_passed,tests_total,status,submitted_at,\
+         late_by_s,late_penalty,extended_to\n\
+         alice,10,10,10,3,3,graded,2026-12-03T10:00:00-05:00,0,0,2026-12-03T22:00:00-05:00\n\
+         bob,8,10,10,3,3,graded,2026-12-03T10:00:00-05:00,129600,2,\n",
+        "{stderr}"
+    );
+    let alice: Value = serde_json::from_str(&read(&out.join("alice.json"))).unwrap();
+    assert_eq!(alice["score"], 10.0);
+    assert_eq!(alice["late"]["due"], "2026-12-01T22:00:00-05:00");
+    assert_eq!(alice["late"]["extended_to"], "2026-12-03T22:00:00-05:00");
+    assert_eq!(alice["late"]["time_zone"], "America/New_York");
+    assert_eq!(alice["late"]["late_by_s"], 0);
+    let bob: Value = serde_json::from_str(&read(&out.join("bob.json"))).unwrap();
+    assert_eq!(bob["late"]["extended_to"], Value::Null);
+    assert_eq!(bob["late"]["penalty_fraction"], 0.2);
+    let summary = read(&out.join("summary.md"));
+    assert!(
+        summary.contains(
+            "Extended deadlines (the TA's extensions file): alice (to \
+             2026-12-03T22:00:00-05:00, on time)."
+        ),
+        "{summary}"
+    );
+    let html = read(&out.join("alice.html"));
+    assert!(
+        html.contains(
+            "Extended to 2026-12-03 22:00 EST, handed in on time (Thursday 3 December \
+             2026, 10:00 EST (America/New_York)"
+        ),
+        "{html}"
+    );
+    // The extension is part of alice's key: taking it back regrades her alone, and says why.
+    std::fs::write(&extensions, "submission,due\n").unwrap();
+    let done = labgrade()
+        .args(["batch", "--jobs", "1", "--spec"])
+        .arg(&spec)
+        .arg(&submissions)
+        .arg("--out")
+        .arg(&out)
+        .arg("--extensions")
+        .arg(&extensions)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert!(stderr.contains("kept; grading 1"), "{stderr}");
+    assert!(
+        stderr.contains("alice: 10 -> 8 / 10 (-2; extension changed)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn grade_reads_the_specs_extensions_file_and_refuses_a_bad_one_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let submission = dir.path().join("alice");
+    reference_at(&submission);
+    // Monday 7 December, 09:00 EST: five and a half days late, but alice has until the 8th.
+    metadata(dir.path(), "2026-12-07T14:00:00Z");
+    std::fs::write(
+        dir.path().join("ext.csv"),
+        "submission,due\nalice,2026-12-08T22:00\n",
+    )
+    .unwrap();
+    let spec = zoned_spec(dir.path(), "extensions = \"ext.csv\"");
+    let grade = |spec: &Path| {
+        labgrade()
+            .arg("grade")
+            .arg(&submission)
+            .arg("--spec")
+            .arg(spec)
+            .arg("--submission-metadata")
+            .arg(dir.path().join("submission_metadata.json"))
+            .output()
+            .unwrap()
+    };
+    let out = grade(&spec);
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{human}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        human.contains(
+            "Extended to 2026-12-08 22:00 EST, handed in on time (Monday 7 December 2026, 09:00 \
+             EST (America/New_York), per Gradescope's submission time"
+        ),
+        "{human}"
+    );
+    assert!(human.contains("10 / 10"), "{human}");
+    let out = labgrade()
+        .args(["spec", "check"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  extensions: 1 submission(s) from ") && text.contains("ext.csv\n"),
+        "{text}"
+    );
+    // A duplicate row is the grader's error, naming the file's line.
+    std::fs::write(
+        dir.path().join("ext.csv"),
+        "submission,due\nalice,2026-12-08T22:00\nalice,2026-12-09T22:00\n",
+    )
+    .unwrap();
+    let out = grade(&spec);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ext.csv:3: `alice` again (first on line 2): keep one row per submission"),
+        "{err}"
+    );
+    // A student's check with the course's spec needs no TA file, and applies none.
+    std::fs::remove_file(dir.path().join("ext.csv")).unwrap();
+    let out = labgrade()
+        .arg("check")
+        .arg(&submission)
+        .arg("--spec")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And grading without it is an error that names it.
+    let out = grade(&spec);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ext.csv: "), "{err}");
+}
+
+#[test]
+fn a_named_zone_deadline_after_the_dst_change_is_at_its_own_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("march.toml");
+    // Monday 9 March 2026, the day after New York moved to EDT (UTC-4): 22:00 is 02:00Z.
+    std::fs::write(
+        &spec,
+        read(&deadline_spec()).replace(
+            "due = 2026-12-01T22:00:00-05:00",
+            "due = \"2026-03-09T22:00[America/New_York]\"",
+        ),
+    )
+    .unwrap();
+    let out = labgrade()
+        .args(["spec", "check"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  due Monday 9 March 2026, 22:00 EDT (America/New_York); 10% per"),
+        "{text}"
+    );
+    let submission = dir.path().join("submission");
+    reference_at(&submission);
+    // 02:30Z is 22:30 EDT: 30 minutes late, past the 15 minutes' grace. (Read at the
+    // winter offset, -05:00, it would have been 21:30 and on time.)
+    metadata(dir.path(), "2026-03-10T02:30:00Z");
+    let out = labgrade()
+        .arg("grade")
+        .arg(&submission)
+        .arg("--spec")
+        .arg(&spec)
+        .arg("--submission-metadata")
+        .arg(dir.path().join("submission_metadata.json"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["late"]["due"], "2026-03-09T22:00:00-04:00");
+    assert_eq!(json["late"]["time_zone"], "America/New_York");
+    assert_eq!(json["late"]["submitted_at"], "2026-03-09T22:30:00-04:00");
+    assert_eq!(json["late"]["late_by_s"], 1800);
+    assert_eq!(json["late"]["penalty_fraction"], 0.1);
+}

@@ -4,7 +4,9 @@
 //! `tests_passed,tests_total,status` (`graded` or `error`). With a deadline in the spec (some
 //! result has `late`), three more: `submitted_at` (RFC 3339 at the deadline's offset),
 //! `late_by_s` (seconds after the deadline, 0 when on time) and `late_penalty` (the points
-//! taken; `score` is after it, the exercise columns before it). No timings: a gradebook is a
+//! taken; `score` is after it, the exercise columns before it). When some submission has an
+//! extension (the TA's extensions file), one more: `extended_to` (its own deadline, RFC 3339;
+//! `late_by_s` is measured from it). No timings: a gradebook is a
 //! pure function of the verdicts and the submission times, so a resumed batch, an
 //! uninterrupted one and a merge of shards write the same bytes.
 //!
@@ -29,6 +31,12 @@ pub fn render(rows: &[Row]) -> String {
     header.extend(["tests_passed", "tests_total", "status"]);
     if late {
         header.extend(["submitted_at", "late_by_s", "late_penalty"]);
+    }
+    let extended = rows.iter().any(
+        |r| matches!(&r.entry, Entry::Graded(r) if r.late.as_ref().is_some_and(|l| l.extended_to.is_some())),
+    );
+    if extended {
+        header.push("extended_to");
     }
     let who = rows
         .iter()
@@ -69,6 +77,10 @@ pub fn render(rows: &[Row]) -> String {
                         None => Default::default(),
                     });
                 }
+                if extended {
+                    let to = r.late.as_ref().and_then(|l| l.extended_to.as_deref());
+                    line.push(to.map(field).unwrap_or_default());
+                }
                 if who {
                     line.extend(identities(r));
                 }
@@ -78,6 +90,9 @@ pub fn render(rows: &[Row]) -> String {
                 line.push("error".into());
                 if late {
                     line.extend(std::iter::repeat_n(String::new(), 3));
+                }
+                if extended {
+                    line.push(String::new());
                 }
                 if who {
                     line.extend(std::iter::repeat_n(String::new(), IDENTITY_COLUMNS.len()));
@@ -326,6 +341,7 @@ mod tests {
             late_by_s: 7200,
             within_grace: false,
             penalty_fraction: 0.1,
+            extended_to: None,
         });
         let mut bob = record(
             "bob",
@@ -338,6 +354,7 @@ mod tests {
             late_by_s: 0,
             within_grace: false,
             penalty_fraction: 0.0,
+            extended_to: None,
         });
         let rows = vec![
             Row {

@@ -91,7 +91,7 @@ impl KeyParts {
     }
 
     /// Which parts differ from `other`'s, by name (`spec`, `submission`, `grader`,
-    /// `submission time`).
+    /// `submission time`, `extension`).
     pub fn changed_since(&self, other: &KeyParts) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.spec != other.spec {
@@ -103,8 +103,20 @@ impl KeyParts {
         if self.grader != other.grader {
             changed.push("grader");
         }
-        if self.submitted != other.submitted {
+        // `submitted_part`: the time and source, then the extension when there is one.
+        let split = |s: &str| -> (String, String) {
+            match s.split_once(EXTENDED) {
+                Some((time, to)) => (time.to_string(), to.to_string()),
+                None => (s.to_string(), String::new()),
+            }
+        };
+        let (time, extension) = split(&self.submitted);
+        let (other_time, other_extension) = split(&other.submitted);
+        if time != other_time {
             changed.push("submission time");
+        }
+        if extension != other_extension {
+            changed.push("extension");
         }
         changed
     }
@@ -140,13 +152,23 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 /// The `submitted` part of a key: when the submission was handed in and the source.
+///
+/// An extension is part of it too, so adding, moving or removing one grades that submission
+/// again (and only it); without one, the part is what it was before extensions existed.
 pub fn submitted_part(late: &crate::deadline::Late) -> String {
-    format!(
+    let mut part = format!(
         "{} {}",
         late.submitted.at.at.unix_ms,
         late.submitted.source.code()
-    )
+    );
+    if let Some(extended) = &late.extended_to {
+        part.push_str(&format!("{EXTENDED}{}", extended.at.unix_ms));
+    }
+    part
 }
+
+/// What separates a key's submission time from its extension.
+const EXTENDED: &str = " extended ";
 
 /// Entries, folder depth and bytes hashed at most: past them a submission has no key (it is
 /// graded every time), so a huge `target/` or a folder nested without end costs nothing more.
@@ -326,6 +348,13 @@ mod tests {
             ..a.clone()
         };
         assert_eq!(c.changed_since(&a), ["submission time"]);
+        let extended = KeyParts {
+            submitted: format!("{} extended 1796353200000", a.submitted),
+            ..a.clone()
+        };
+        assert_eq!(extended.changed_since(&a), ["extension"]);
+        assert_eq!(a.changed_since(&extended), ["extension"]);
+        assert_ne!(a.key(), extended.key());
         assert_ne!(a.key(), c.key());
         // Without a deadline, the key is the three parts' as before.
         let mut h = Fnv128::new();

@@ -116,6 +116,9 @@ pub struct RecordLate {
     #[serde(default)]
     pub within_grace: bool,
     pub penalty_fraction: f64,
+    /// The submission's own deadline from the TA's extensions file (RFC 3339).
+    #[serde(default)]
+    pub extended_to: Option<String>,
 }
 
 /// One test of a [`Record`].

@@ -110,7 +110,12 @@ pub fn plan(submissions: Vec<Submission>, spec: &Spec, out: &Path) -> Result<Pla
                 Some(t) => t,
                 None => deadline::submission_time(&submission.dir, None).ok()?,
             };
-            Some(deadline::assess(d, submitted))
+            // The TA's extension for this name, if any (never read from the submission).
+            let extension = spec
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get(&submission.name));
+            Some(deadline::assess_extended(d, extension, submitted))
         });
         let key = key::submission_hash(&submission.dir)
             .ok()

@@ -231,6 +231,26 @@ fn late(md: &mut String, graded: &[&Record]) {
 ",
         listed.join(", ")
     );
+    let extended: Vec<String> = timed
+        .iter()
+        .filter_map(|r| {
+            let l = r.late.as_ref()?;
+            let to = l.extended_to.as_deref()?;
+            let outcome = if l.late_by_s > 0 { "late" } else { "on time" };
+            Some(format!(
+                "{} (to {}, {outcome})",
+                cell(&r.submission),
+                cell(to)
+            ))
+        })
+        .collect();
+    if !extended.is_empty() {
+        let _ = writeln!(
+            md,
+            "Extended deadlines (the TA's extensions file): {}.\n",
+            extended.join(", ")
+        );
+    }
     let late: Vec<&Record> = timed
         .into_iter()
         .filter(|r| r.late.as_ref().is_some_and(|l| l.late_by_s > 0))
@@ -442,6 +462,7 @@ mod tests {
                 late_by_s,
                 within_grace,
                 penalty_fraction,
+                extended_to: None,
             });
         };
         let mut rows = vec![

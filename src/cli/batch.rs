@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{default_jobs, grader, SpecArgs, EXIT_ERROR, EXIT_PASS};
+use super::{default_jobs, grader, ExtensionsArgs, SpecArgs, EXIT_ERROR, EXIT_PASS};
 use crate::batch::{self, changes, progress, Entry, Progress, Row, Shard};
 
 #[derive(Args, Debug)]
@@ -35,6 +35,8 @@ pub(super) struct BatchArgs {
     lms: LmsArgs,
     #[command(flatten)]
     specs: SpecArgs,
+    #[command(flatten)]
+    extensions: ExtensionsArgs,
 }
 
 /// `--roster` and `--assignment`: the gradebook import files for Canvas and Moodle.
@@ -108,7 +110,8 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
             "--roster with --shard: give the roster to `labgrade merge`, which sees every shard"
         );
     }
-    let spec = args.specs.load()?;
+    let mut spec = args.specs.load()?;
+    args.extensions.apply(&mut spec)?;
     let roster = args.lms.roster()?;
     // Said before grading starts: a TA must not discover it in the results.
     super::warnings::warn_cores(&spec);
@@ -137,6 +140,17 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
         .filter(|s| std::fs::canonicalize(&s.dir).ok() != out_dir)
         .cloned()
         .collect();
+    if let Some(extensions) = &spec.extensions {
+        // A typo in the TA's file must not pass silently: that student would be marked late.
+        // (With --shard, only the rows of every shard's submissions are known.)
+        let names = collected.submissions.iter().map(|s| s.name.as_str());
+        for warning in extensions.unknown(names) {
+            eprintln!(
+                "labgrade: warning: {}",
+                crate::report::terminal::line(&warning)
+            );
+        }
+    }
     let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     // One worker grades one submission at a time; alone, it may run several tests at once.

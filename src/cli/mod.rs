@@ -136,6 +136,8 @@ struct GradeArgs {
     #[arg(long, value_name = "FILE")]
     submission_metadata: Option<PathBuf>,
     #[command(flatten)]
+    extensions: ExtensionsArgs,
+    #[command(flatten)]
     select: SelectArgs,
     #[command(flatten)]
     progress: ProgressArgs,
@@ -156,6 +158,36 @@ struct ProgressArgs {
         default_missing_value = "always"
     )]
     progress: progress::When,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct ExtensionsArgs {
+    /// The TA's extensions file: a `submission,due` CSV whose rows move the deadline of the
+    /// submissions they name (replaces the spec's `[deadline] extensions`).
+    #[arg(long, value_name = "FILE")]
+    extensions: Option<PathBuf>,
+}
+
+impl ExtensionsArgs {
+    /// Reads the extensions in force (this option's file, else the spec's) into `spec`.
+    fn apply(&self, spec: &mut Spec) -> Result<()> {
+        let Some(path) = self.extensions.as_ref().or(spec.extensions_file.as_ref()) else {
+            return Ok(());
+        };
+        let Some(d) = &spec.deadline else {
+            anyhow::bail!(
+                "--extensions {}: the spec has no `[deadline]` due date to extend{}",
+                path.display(),
+                if spec.gradescope_deadline.is_some() {
+                    " (with `due = \"gradescope\"`, extensions are Gradescope's)"
+                } else {
+                    ""
+                }
+            );
+        };
+        spec.extensions = Some(deadline::extensions::Extensions::read(path, d.due.zone)?);
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -283,6 +315,7 @@ fn run(cli: Cli) -> Result<u8> {
                 name: None,
                 verbose: args.verbose,
                 submission_metadata: None,
+                extensions: ExtensionsArgs::default(),
                 select: args.select,
                 progress: args.progress,
             };
@@ -317,6 +350,9 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
     if !args.select.only.is_empty() {
         spec = spec.select(&args.select.only)?;
     }
+    if !student {
+        args.extensions.apply(&mut spec)?;
+    }
     let outputs = reports::Outputs::new(args.format, args.out.as_deref(), &args.select.reports)?;
     // `due = "gradescope"`: this submission's due date is in Gradescope's metadata.
     let gradescope_dates = match (&spec.gradescope_deadline, student) {
@@ -329,12 +365,23 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
         }
         _ => None,
     };
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| submission_name(&args.submission));
+    // The TA's extension for this submission, if any (never read from the submission).
+    let extension = spec.extensions.as_ref().and_then(|e| e.get(&name));
     // The student sees the time left; staff get the late policy applied to the result.
     let (countdown, mut late) = match (&spec.deadline, student) {
         (Some(d), true) => (Some(deadline::countdown(d, UtcTime::now())), None),
         (Some(d), false) => (
             None,
-            late_for(d, &args.submission, args.submission_metadata.as_deref()),
+            late_for(
+                d,
+                extension,
+                &args.submission,
+                args.submission_metadata.as_deref(),
+            ),
         ),
         (None, _) => (None, None),
     };
@@ -403,9 +450,14 @@ fn gradescope_deadline(
 
 /// What `deadline` makes of the submission in `dir`; `None`, with a warning, when not even its
 /// files' times can be read.
-fn late_for(deadline: &Deadline, dir: &Path, metadata: Option<&Path>) -> Option<Late> {
+fn late_for(
+    deadline: &Deadline,
+    extension: Option<deadline::time::ZonedTime>,
+    dir: &Path,
+    metadata: Option<&Path>,
+) -> Option<Late> {
     match crate::deadline::submission_time(dir, metadata) {
-        Ok(submitted) => Some(deadline::assess(deadline, submitted)),
+        Ok(submitted) => Some(deadline::assess_extended(deadline, extension, submitted)),
         Err(why) => {
             eprintln!(
                 "labgrade: warning: no late policy applied: {}",
@@ -445,10 +497,7 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                 if let Some(rules) = &s.gradescope_deadline {
                     // Only the policy is the spec's; `describe_policy` reads no due date.
                     let d = Deadline {
-                        due: deadline::time::ZonedTime {
-                            at: UtcTime { unix_ms: 0 },
-                            offset_minutes: 0,
-                        },
+                        due: UtcTime { unix_ms: 0 }.at_offset(0),
                         grace: rules.grace,
                         penalty: rules.penalty,
                     };
@@ -464,6 +513,20 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                         d.due.describe(),
                         deadline::describe_policy(d)
                     );
+                    // The TA's file is checked here too, before a grading trips on it.
+                    if let Some(path) = &s.extensions_file {
+                        match deadline::extensions::Extensions::read(path, d.due.zone) {
+                            Ok(e) => println!(
+                                "  extensions: {} submission(s) from {}",
+                                e.len(),
+                                path.display()
+                            ),
+                            Err(why) => {
+                                bad += 1;
+                                eprintln!("{why}");
+                            }
+                        }
+                    }
                 }
             }
             Err(e) => {

@@ -6,9 +6,11 @@
 //! small I/O function per place a submission time can come from (Gradescope's metadata, git,
 //! the files' modification times). Nothing here grades or prints.
 
+pub mod extensions;
 pub mod gradescope;
 pub mod source;
 pub mod time;
+pub mod zone;
 
 use std::time::Duration;
 
@@ -16,13 +18,16 @@ pub use source::{submission_time, Submitted, TimeSource};
 use time::{UtcTime, ZonedTime};
 
 use crate::report::Countdown;
-use crate::spec::{Deadline, LatePenalty};
+use crate::spec::{Deadline, LatePenalty, LatePeriod};
 
 /// What the late policy made of one submission.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Late {
     /// The deadline, as the spec wrote it.
     pub due: ZonedTime,
+    /// This submission's own deadline, from the TA's extensions file: lateness is measured
+    /// from it instead of `due`.
+    pub extended_to: Option<ZonedTime>,
     /// When the submission was handed in, and how that is known.
     pub submitted: Submitted,
     /// How long after `due` it was handed in; zero when on time.
@@ -45,9 +50,15 @@ impl Late {
         round(score * (1.0 - self.penalty_fraction))
     }
 
-    /// The submission time at the deadline's UTC offset, so both read alike.
+    /// The submission time in the deadline's time zone (or at its UTC offset), so both read
+    /// alike.
     pub fn submitted_at(&self) -> ZonedTime {
-        self.submitted.at.at.at_offset(self.due.offset_minutes)
+        self.due.same_zone(self.submitted.at.at)
+    }
+
+    /// The deadline that applied to this submission: its extension, or the spec's.
+    pub fn effective_due(&self) -> ZonedTime {
+        self.extended_to.unwrap_or(self.due)
     }
 }
 
@@ -56,15 +67,27 @@ impl Late {
 /// Lateness is measured from `due`; the grace period only decides whether there is a penalty
 /// at all (15 minutes of grace and 20 minutes late is one started day late, not five minutes).
 pub fn assess(deadline: &Deadline, submitted: Submitted) -> Late {
-    let late_by = submitted.at.at.since(deadline.due.at).unwrap_or_default();
+    assess_extended(deadline, None, submitted)
+}
+
+/// [`assess`], measured from `extension` (this submission's own due date, from the TA's
+/// extensions file) when there is one; the grace period and the penalty stay the spec's.
+pub fn assess_extended(
+    deadline: &Deadline,
+    extension: Option<ZonedTime>,
+    submitted: Submitted,
+) -> Late {
+    let due = extension.unwrap_or(deadline.due);
+    let late_by = submitted.at.at.since(due.at).unwrap_or_default();
     let within_grace = !late_by.is_zero() && late_by <= deadline.grace;
     let penalty_fraction = if within_grace {
         0.0
     } else {
-        penalty_fraction(&deadline.penalty, late_by)
+        penalty_at(&deadline.penalty, &due, submitted.at.at)
     };
     Late {
         due: deadline.due,
+        extended_to: extension,
         submitted,
         late_by,
         within_grace,
@@ -87,6 +110,41 @@ pub fn penalty_fraction(penalty: &LatePenalty, late_by: Duration) -> f64 {
             round((fraction * started as f64).min(max))
         }
     }
+}
+
+/// The fraction `penalty` takes from a submission handed in at `at` against `due`. Like
+/// [`penalty_fraction`], except that in a named time zone a "day late" is a calendar day there:
+/// day *k* ends at the due time of the wall clock *k* days later, which is 23 or 25 hours
+/// after the one before across a DST change (hours stay absolute).
+pub fn penalty_at(penalty: &LatePenalty, due: &ZonedTime, at: UtcTime) -> f64 {
+    let late_by = at.since(due.at).unwrap_or_default();
+    match *penalty {
+        LatePenalty::Rate {
+            fraction,
+            per: LatePeriod::Day,
+            max,
+        } if due.zone.is_some() && !late_by.is_zero() => match started_days(due, at) {
+            Some(days) => round((fraction * days as f64).min(max)),
+            None => penalty_fraction(penalty, late_by),
+        },
+        _ => penalty_fraction(penalty, late_by),
+    }
+}
+
+/// The calendar days in `due`'s zone started by `at` (after `due`): the least `k >= 1` with
+/// `at` no later than `due` + `k` days. `None` past the calendar's range.
+fn started_days(due: &ZonedTime, at: UtcTime) -> Option<u64> {
+    // Whole 24-hour days are a guess within a day or so of the answer (DST moves each day's
+    // end by an hour at most); the two loops settle it.
+    let guess = (at.unix_ms - due.at.unix_ms) / 86_400_000;
+    let mut k = guess.max(1);
+    while k > 1 && due.add_days(k - 1)? >= at {
+        k -= 1;
+    }
+    while due.add_days(k)? < at {
+        k += 1;
+    }
+    u64::try_from(k).ok()
 }
 
 /// The policy in words: `10% per started day late, at most 50%`.
@@ -126,7 +184,7 @@ pub fn countdown(deadline: &Deadline, now: UtcTime) -> Countdown {
         Some(ago) => Countdown::Passed {
             due,
             ago,
-            penalty_fraction: penalty_fraction(&deadline.penalty, ago),
+            penalty_fraction: penalty_at(&deadline.penalty, &deadline.due, now),
             policy: describe_policy(deadline),
         },
     }
@@ -158,6 +216,8 @@ fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
+#[cfg(test)]
+mod dst_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //!
 //! Only offset datetimes are instants. A local datetime (no `Z`, no `-05:00`) names a different
 //! moment in every time zone, so it is refused with a message that says how to write the
-//! offset. Time zones by name (`America/New_York`) are not supported: the offset is what the
-//! course writes, and what is shown back.
+//! offset. A time zone by name (`2026-12-01T22:00[America/New_York]`) is resolved by
+//! [`super::zone`]; the zone then stays with the time, so it is shown back in that zone, with the
+//! offset of the day it names.
 //!
 //! The civil-date conversions are Howard Hinnant's `days_from_civil` / `civil_from_days`
 //! (proleptic Gregorian calendar), tested against known dates.
@@ -13,6 +14,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use toml::value::{Datetime, Offset};
+
+use super::zone::Zone;
 
 const MS_PER_DAY: i64 = 86_400_000;
 const WEEKDAYS: [&str; 7] = [
@@ -71,17 +74,35 @@ impl UtcTime {
         ZonedTime {
             at: self,
             offset_minutes,
+            zone: None,
         }
     }
 }
 
 /// An instant together with the UTC offset it was written in (`-05:00` is `-300`), so it can
 /// be shown the way the course wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ZonedTime {
     pub at: UtcTime,
-    /// Minutes east of UTC.
+    /// Minutes east of UTC; with a `zone`, the zone's offset at `at`.
     pub offset_minutes: i16,
+    /// The named time zone it was written in, if any (`None`: a fixed offset).
+    pub zone: Option<Zone>,
+}
+
+/// As derived, but without `zone` when there is none: the `Debug` text of a fixed-offset
+/// deadline is part of batch's result keys, which must not change under the courses that
+/// write offsets.
+impl fmt::Debug for ZonedTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ZonedTime");
+        d.field("at", &self.at)
+            .field("offset_minutes", &self.offset_minutes);
+        if let Some(zone) = &self.zone {
+            d.field("zone", zone);
+        }
+        d.finish()
+    }
 }
 
 /// What an offset datetime needs that a TOML or RFC 3339 value lacked.
@@ -142,17 +163,33 @@ impl ZonedTime {
                 unix_ms: local_ms - i64::from(offset_minutes) * 60_000,
             },
             offset_minutes,
+            zone: None,
         })
     }
 
     /// Parses an RFC 3339 / ISO 8601 timestamp with an offset, as Gradescope's `created_at`
     /// (`2018-07-01T14:22:32.365935-07:00`) and `git log --format=%cI` write them.
+    ///
+    /// With a time zone in brackets (RFC 9557: `2026-12-01T22:00[America/New_York]`), the zone
+    /// decides the offset ([`super::zone::parse`]).
     pub fn parse(text: &str) -> Result<ZonedTime, String> {
         let text = text.trim();
+        if text.ends_with(']') {
+            return super::zone::parse(text);
+        }
         let dt: Datetime = text
             .parse()
             .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp: {e}"))?;
         ZonedTime::from_toml(&dt).map_err(|e| format!("`{text}`: {e}"))
+    }
+
+    /// `at` shown the way this time is: in its zone (at the offset of that day), or at its
+    /// offset.
+    pub fn same_zone(&self, at: UtcTime) -> ZonedTime {
+        match self.zone {
+            Some(zone) => zone.at(at),
+            None => at.at_offset(self.offset_minutes),
+        }
     }
 
     /// The local date and time at this offset: (year, month, day, weekday 0 = Monday, hour,
@@ -189,6 +226,7 @@ impl ZonedTime {
     }
 
     /// For people: `Tuesday 1 December 2026, 22:00 (UTC-05:00)`; seconds only when not zero.
+    /// In a named zone: `Tuesday 1 December 2026, 22:00 EST (America/New_York)`.
     pub fn describe(&self) -> String {
         let l = self.local();
         let seconds = if l.second == 0 {
@@ -196,16 +234,44 @@ impl ZonedTime {
         } else {
             format!(":{:02}", l.second)
         };
+        let zone = match self.zone {
+            Some(zone) => format!(" {} ({})", zone.abbreviation(self.at), zone.name()),
+            None => format!(" (UTC{})", offset_text(self.offset_minutes, "")),
+        };
         format!(
-            "{} {} {} {}, {:02}:{:02}{seconds} (UTC{})",
+            "{} {} {} {}, {:02}:{:02}{seconds}{zone}",
             WEEKDAYS[l.weekday],
             l.day,
             MONTHS[l.month as usize - 1],
             l.year,
             l.hour,
             l.minute,
-            offset_text(self.offset_minutes, "")
         )
+    }
+
+    /// Short, for a line that already says the date's context: `2026-12-03 22:00 EST` in a
+    /// named zone, `2026-12-03 22:00 UTC-05:00` at an offset.
+    pub fn short(&self) -> String {
+        let l = self.local();
+        let zone = match self.zone {
+            Some(zone) => zone.abbreviation(self.at),
+            None => format!("UTC{}", offset_text(self.offset_minutes, "")),
+        };
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} {zone}",
+            l.year, l.month, l.day, l.hour, l.minute
+        )
+    }
+
+    /// The instant `days` calendar days later at the same wall-clock time: in a named zone
+    /// that is 23 or 25 hours later across a DST change; at a fixed offset, `days` × 24 hours.
+    pub fn add_days(&self, days: i64) -> Option<UtcTime> {
+        match self.zone {
+            Some(zone) => super::zone::add_days(zone, self.at, days),
+            None => Some(UtcTime {
+                unix_ms: self.at.unix_ms.checked_add(days.checked_mul(MS_PER_DAY)?)?,
+            }),
+        }
     }
 }
 

@@ -59,6 +59,14 @@ pub struct JsonLate {
     /// Better time sources that were present but unusable, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_sources: Vec<String>,
+    /// The deadline's named time zone (`America/New_York`), when the spec names one; `due`
+    /// and `submitted_at` are then at that zone's offset on their dates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<&'static str>,
+    /// This submission's own deadline, from the TA's extensions file (RFC 3339): `late_by_s`
+    /// and the penalty are measured from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extended_to: Option<String>,
 }
 
 /// One test of the result.
@@ -118,6 +126,8 @@ fn json_late(late: &Late) -> JsonLate {
         within_grace: late.within_grace,
         penalty_fraction: late.penalty_fraction,
         skipped_sources: late.submitted.skipped.clone(),
+        time_zone: late.due.zone.map(|z| z.name()),
+        extended_to: late.extended_to.map(|e| e.rfc3339()),
     }
 }
 

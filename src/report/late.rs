@@ -13,6 +13,25 @@ pub(super) fn sentence(late: &Late, scores: Option<(f64, f64)>) -> String {
         late.submitted_at().describe(),
         late.submitted.source.describe()
     );
+    let sentence = outcome(late, scores, &when);
+    match &late.extended_to {
+        // `Extended to 2026-12-03 22:00 EST, handed in on time (…).`
+        Some(to) => {
+            let mut chars = sentence.chars();
+            let first = chars.next().map(|c| c.to_ascii_lowercase());
+            format!(
+                "Extended to {}, {}{}",
+                to.short(),
+                first.unwrap_or_default(),
+                chars.as_str()
+            )
+        }
+        None => sentence,
+    }
+}
+
+/// [`sentence`] without the extension.
+fn outcome(late: &Late, scores: Option<(f64, f64)>, when: &str) -> String {
     if !late.is_late() {
         return format!("Handed in on time ({when}).");
     }
@@ -78,6 +97,44 @@ pub(super) mod tests {
                 skipped: vec!["submission_metadata.json: no `created_at` field".to_string()],
             },
         )
+    }
+
+    #[test]
+    fn an_extension_is_said_first_and_lateness_counts_from_it() {
+        let due = ZonedTime::parse("2026-12-01T22:00[America/New_York]").unwrap();
+        let deadline = Deadline {
+            due,
+            grace: Duration::ZERO,
+            penalty: LatePenalty::Flat { fraction: 0.2 },
+        };
+        let extension = ZonedTime::parse("2026-12-03T22:00[America/New_York]").unwrap();
+        let at = |utc: &str| Submitted {
+            at: ZonedTime::parse(utc).unwrap(),
+            source: TimeSource::Gradescope,
+            skipped: vec![],
+        };
+        let on_time = crate::deadline::assess_extended(
+            &deadline,
+            Some(extension),
+            at("2026-12-03T12:00:00Z"),
+        );
+        assert_eq!(
+            sentence(&on_time, Some((18.0, 20.0))),
+            "Extended to 2026-12-03 22:00 EST, handed in on time (Thursday 3 December 2026, \
+             07:00 EST (America/New_York), per Gradescope's submission time, which students \
+             cannot set)."
+        );
+        let late = crate::deadline::assess_extended(
+            &deadline,
+            Some(extension),
+            at("2026-12-04T04:00:00Z"),
+        );
+        assert_eq!(
+            sentence(&late, Some((18.0, 20.0))),
+            "Extended to 2026-12-03 22:00 EST, handed in 1 hour late (Thursday 3 December 2026, \
+             23:00 EST (America/New_York), per Gradescope's submission time, which students \
+             cannot set): a 20% late penalty, 18 → 14.4 / 20 points."
+        );
     }
 
     #[test]

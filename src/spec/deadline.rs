@@ -1,6 +1,7 @@
 //! `[deadline]`, checked: the due instant (an offset datetime), the grace period and the late
 //! penalty. Every problem is reported at its value, like the rest of the spec.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
@@ -12,6 +13,7 @@ use super::values;
 use crate::deadline::time::ZonedTime;
 
 const EXAMPLE_DUE: &str = "due = 2026-12-01T22:00:00-05:00";
+const EXAMPLE_ZONED: &str = "due = \"2026-12-01T22:00[America/New_York]\"";
 /// `due = "gradescope"`: the due dates of Gradescope's submission metadata.
 const GRADESCOPE: &str = "gradescope";
 const PENALTY_FORMS: &str = "`\"none\"`, `{ flat = 0.2 }` (a fraction of the score), \
@@ -69,6 +71,11 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
             Ok(due) => return Some(due),
             Err(why) => format!("`due` = {dt}: {why}"),
         },
+        // RFC 9557, a zone by name: only a string can hold it (TOML datetimes have no zone).
+        toml::Value::String(s) if s.trim().ends_with(']') => match ZonedTime::parse(s) {
+            Ok(due) => return Some(due),
+            Err(why) => format!("`due` = \"{}\": {why}", s.trim()),
+        },
         toml::Value::String(s) => match ZonedTime::parse(s) {
             Ok(_) => format!(
                 "`due` is a string; a deadline is a TOML datetime: write it without quotes, \
@@ -77,7 +84,8 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
             ),
             Err(_) => format!(
                 "`due` is a string; a deadline is a TOML datetime without quotes, like \
-                 `{EXAMPLE_DUE}`, or `due = \"{GRADESCOPE}\"` for Gradescope's due dates"
+                 `{EXAMPLE_DUE}`, a quoted one with a time zone by name, like \
+                 `{EXAMPLE_ZONED}`, or `due = \"{GRADESCOPE}\"` for Gradescope's due dates"
             ),
         },
         other => format!(
@@ -87,6 +95,38 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
     };
     diags.error(&value.span(), message);
     None
+}
+
+/// `extensions = "FILE"`: the TA's extensions file, resolved against the spec's directory
+/// `dir`. Not read here: a course may give students its spec but never the TA's file (names
+/// and dates of others), and their `check` applies no extension; `grade`, `batch` and
+/// `spec check` read it ([`crate::deadline::extensions`]). `None` when there is none, or `due`
+/// is invalid (reported already) or Gradescope's (whose metadata carries each student's
+/// extension).
+pub fn extensions(
+    diags: &mut Diagnostics,
+    raw: &Spanned<RawDeadline>,
+    deadline: Option<&Deadline>,
+    dir: &Path,
+) -> Option<PathBuf> {
+    let value = raw.get_ref().extensions.as_ref()?;
+    if from_gradescope(raw) {
+        diags.error(
+            &value.span(),
+            "`extensions` goes with a `due` date: with `due = \"gradescope\"`, Gradescope's \
+             metadata carries each student's extension",
+        );
+        return None;
+    }
+    deadline?;
+    if value.get_ref().trim().is_empty() {
+        diags.error(
+            &value.span(),
+            "`extensions` is empty: name the TA's `submission,due` CSV file, relative to the spec",
+        );
+        return None;
+    }
+    Some(dir.join(value.get_ref()))
 }
 
 fn penalty(diags: &mut Diagnostics, value: &Spanned<RawPenalty>) -> Option<LatePenalty> {
@@ -247,6 +287,8 @@ mod tests {
         assert!(errors("due = 2026-12-01")[0].contains("a date alone has no time of day"));
         assert!(errors("due = 22:00:00")[0].contains("a time of day alone has no date"));
         assert!(errors("due = 5")[0].contains("got integer `5`"));
+        assert!(errors("due = \"Dec 1st\"")[0]
+            .contains("like `due = \"2026-12-01T22:00[America/New_York]\"`"));
         assert_eq!(
             errors("grace = \"15m\""),
             [
@@ -301,6 +343,88 @@ mod tests {
         );
         let unknown = errors(&format!("{due}when = 1"));
         assert!(unknown[0].contains("unknown field `when`"), "{unknown:?}");
+    }
+
+    #[test]
+    fn a_named_time_zone_is_resolved_with_the_offset_of_its_date() {
+        // New York: EST in December, EDT in April.
+        let d = deadline("due = \"2026-12-01T22:00[America/New_York]\"");
+        assert_eq!(d.due.rfc3339(), "2026-12-01T22:00:00-05:00");
+        assert_eq!(d.due.zone.unwrap().name(), "America/New_York");
+        assert_eq!(
+            d.due.describe(),
+            "Tuesday 1 December 2026, 22:00 EST (America/New_York)"
+        );
+        let d = deadline("due = \"2026-04-01T22:00:00-04:00[America/New_York]\"");
+        assert_eq!(d.due.rfc3339(), "2026-04-01T22:00:00-04:00");
+        // The zone is kept in the model, so two specs that differ only by it differ.
+        let fixed = deadline("due = 2026-12-01T22:00:00-05:00");
+        assert_eq!(
+            fixed.due.at,
+            deadline("due = \"2026-12-01T22:00[America/New_York]\"")
+                .due
+                .at
+        );
+        assert_eq!(fixed.due.zone, None);
+        // A fixed offset's `Debug` (part of batch's result keys) is what it always was.
+        assert!(!format!("{fixed:?}").contains("zone"));
+    }
+
+    #[test]
+    fn a_bad_zone_or_an_offset_the_zone_does_not_have_is_a_spec_error_at_its_line() {
+        let unknown = errors("due = \"2026-12-01T22:00[America/New_Yrok]\"");
+        assert_eq!(
+            unknown,
+            [
+                "t.toml:4:7: error: `due` = \"2026-12-01T22:00[America/New_Yrok]\": \
+                 `2026-12-01T22:00[America/New_Yrok]`: no time zone `America/New_Yrok` in the \
+                 tz database: write a zone's tz database name, like `America/New_York` or \
+                 `Europe/Paris`, or a UTC offset"
+            ]
+        );
+        // `-05:00` for an April date in New York is the hour-off mistake the zone prevents.
+        let wrong = errors("due = \"2026-04-01T22:00:00-05:00[America/New_York]\"");
+        assert!(
+            wrong[0].starts_with("t.toml:4:7: error: `due` = "),
+            "{wrong:?}"
+        );
+        assert!(
+            wrong[0].contains("is not a date and time in `America/New_York`"),
+            "{wrong:?}"
+        );
+    }
+
+    #[test]
+    fn extensions_name_a_file_beside_the_spec_that_the_spec_itself_does_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("lab.toml");
+        let write_spec = |table: &str| std::fs::write(&spec, with_deadline(table)).unwrap();
+        // The TA's file need not exist where the spec is loaded (a student's check).
+        write_spec("due = \"2026-12-01T22:00[America/New_York]\"\nextensions = \"ext.csv\"");
+        let s = crate::spec::load_file(&spec).unwrap();
+        assert_eq!(s.extensions_file, Some(dir.path().join("ext.csv")));
+        assert_eq!(s.extensions, None);
+        write_spec("due = \"gradescope\"\nextensions = \"ext.csv\"");
+        let err = crate::spec::load_file(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("lab.toml:5:14: error: `extensions` goes with a `due` date"),
+            "{err}"
+        );
+        assert!(errors("due = 2026-12-01T22:00:00Z\nextensions = \" \"")[0]
+            .starts_with("t.toml:5:14: error: `extensions` is empty"));
+        // Two specs may not name different files.
+        let a = parse(
+            &with_deadline("due = 2026-12-01T22:00:00Z\nextensions = \"a.csv\""),
+            "a.toml",
+        )
+        .unwrap();
+        let mut b = parse(
+            &with_deadline("due = 2026-12-01T22:00:00Z\nextensions = \"b.csv\""),
+            "b.toml",
+        )
+        .unwrap();
+        b.exercises[0].id = "other".into();
+        assert!(Spec::combine(vec![a, b]).is_err());
     }
 
     #[test]

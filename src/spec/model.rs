@@ -31,6 +31,13 @@ pub struct Spec {
     /// grace period and penalty applied to them. `deadline` stays `None` until a grading
     /// resolves it ([`crate::deadline::gradescope`]).
     pub gradescope_deadline: Option<LateRules>,
+    /// `[deadline] extensions = "FILE"`, resolved against the spec's directory: the TA's
+    /// per-submission due dates, read by the commands that apply them (not by a student's
+    /// `check`, who need not have it) into `extensions`.
+    pub extensions_file: Option<std::path::PathBuf>,
+    /// The extensions in force (`--extensions FILE`, else `extensions_file`), once a staff
+    /// command has read them. `None`: no one has one.
+    pub extensions: Option<crate::deadline::extensions::Extensions>,
 }
 
 /// The late policy without a due date: what `[deadline] due = "gradescope"` keeps.
@@ -373,6 +380,16 @@ impl Spec {
                     })
                 }
                 (None, Some(b)) => all.deadline = Some(b),
+                _ => {}
+            }
+            match (&all.extensions_file, next.extensions_file) {
+                (Some(a), Some(b)) if *a != b => {
+                    return Err(CombineError::DifferentDeadlines {
+                        first: all.origin.clone(),
+                        second: next.origin.clone(),
+                    })
+                }
+                (None, Some(b)) => all.extensions_file = Some(b),
                 _ => {}
             }
             match (&all.gradescope_deadline, next.gradescope_deadline) {

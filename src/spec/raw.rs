@@ -45,6 +45,8 @@ pub struct RawDeadline {
     pub grace: Option<Spanned<Scalar>>,
     /// `"none"` or a table.
     pub penalty: Option<Spanned<RawPenalty>>,
+    /// The TA's extensions file (`submission,due` CSV), relative to the spec file.
+    pub extensions: Option<Spanned<String>>,
 }
 
 /// `penalty = "none"` or `penalty = { ... }`.

@@ -43,6 +43,10 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<
         Some(d) => (super::deadline::deadline(&mut diags, d), None),
         None => (None, None),
     };
+    let extensions_file = raw
+        .deadline
+        .as_ref()
+        .and_then(|d| super::deadline::extensions(&mut diags, d, deadline.as_ref(), dir));
 
     let mut exercises = Vec::new();
     match &raw.exercise {
@@ -75,6 +79,8 @@ pub fn validate(raw: RawSpec, source: &str, origin: &str, dir: &Path) -> Result<
         exercises,
         deadline,
         gradescope_deadline,
+        extensions_file,
+        extensions: None,
     };
     diags.finish(spec)
 }

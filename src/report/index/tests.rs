@@ -38,6 +38,7 @@ fn record(name: &str, passed: &[bool], late: Option<(u64, f64)>) -> Row {
                 late_by_s,
                 within_grace: false,
                 penalty_fraction,
+                extended_to: None,
             }),
             collection: None,
         })),
