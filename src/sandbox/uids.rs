@@ -13,7 +13,8 @@
 //! ([`RunUsers::Shared`]). The choice is made once, from `/proc/self/uid_map`, so what a result
 //! says about the user is what every run got.
 //!
-//! Builds run as one more user, `base - 1` ([`Pool::build_user`]), when they are isolated.
+//! Builds run as one more user, `base - 1` ([`Pool::build_user`]): isolated, or on the portable
+//! path where a probe found that this user reaches the toolchain (`crate::build`).
 //!
 //! This module owns the pool only: the user change itself happens in the child (`init.rs`,
 //! `mod.rs`), between `fork` and `exec`.
@@ -144,7 +145,11 @@ impl RunUsers {
                 if isolated_builds {
                     format!("builds run as uid {}", pool.build_user().0)
                 } else {
-                    "builds run as the grader (no namespaces here)".to_string()
+                    format!(
+                        "builds run as uid {} where it reaches the toolchain (see the build \
+                         user row)",
+                        pool.build_user().0
+                    )
                 }
             ),
             RunUsers::Shared { uid, why, .. } => {
