@@ -109,9 +109,15 @@ fn can_simulate(test: &str) -> bool {
 
 /// `bin __shape SIM --uid 1000 -- PROGRAM ARGS`, with no colors.
 fn in_shape(bin: &Path, sim: Sim, program: &Path, args: &[&str]) -> Command {
+    in_shape_with(bin, sim, &[], program, args)
+}
+
+/// [`in_shape`] with more of the simulator's flags (`--toolchain-reachable`).
+fn in_shape_with(bin: &Path, sim: Sim, flags: &[&str], program: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.arg("__shape")
         .arg(sim.arg())
+        .args(flags)
         .args(["--uid", &UID.to_string(), "--"])
         .arg(program)
         .args(args)
@@ -795,7 +801,7 @@ fn without_any_audit_processes_tests_are_undecided_and_the_spec_decides() {
 /// Compile-time reads (`include_str!`, `#[path]`) in each shape without namespaces: rustc, run
 /// by the build, reads neither a root-only secret outside the submission nor another
 /// submission's source (Landlock keeps the build to its own paths where no view exists).
-fn compile_time_reads_in(sim: Sim) {
+fn compile_time_reads_in(sim: Sim, flags: &[&str]) {
     if !can_simulate(&format!("compile-time reads in the {} shape", sim.arg())) {
         return;
     }
@@ -823,9 +829,10 @@ fn compile_time_reads_in(sim: Sim) {
     chmod_tree_readable(&sub);
     let env = grader_env(sim, dir, &[]);
     let bin = labgrade_bin();
-    let out = in_shape(
+    let out = in_shape_with(
         &bin,
         sim,
+        flags,
         &bin,
         &[
             "grade",
@@ -868,12 +875,19 @@ fn chmod_tree_readable(path: &Path) {
 
 #[test]
 fn compile_time_reads_see_nothing_outside_the_submission_in_a_container() {
-    compile_time_reads_in(Sim::Container);
+    compile_time_reads_in(Sim::Container, &[]);
+}
+
+/// The same where builds run as the build user (a toolchain every user reaches): the secret
+/// is refused by its owner and mode as well as by Landlock.
+#[test]
+fn compile_time_reads_see_nothing_outside_the_submission_as_the_build_user_in_a_container() {
+    compile_time_reads_in(Sim::Container, &["--toolchain-reachable"]);
 }
 
 #[test]
 fn compile_time_reads_see_nothing_outside_the_submission_as_an_unprivileged_user() {
-    compile_time_reads_in(Sim::Unprivileged);
+    compile_time_reads_in(Sim::Unprivileged, &[]);
 }
 
 /// The build user: the pool's base less one (`src/sandbox/uids.rs`).
