@@ -404,6 +404,18 @@ fn hostile_in(sim: Sim) {
     }
     assert_eq!(layer("landlock")["active"], true, "{}", layer("landlock"));
     let _ = layer("seccomp");
+    // Builds: root where the build user cannot reach the toolchain (this machine's is in
+    // /root, mode 700), the grader's own user where it cannot change uid; said either way.
+    let build = layer("build user");
+    let builds_as = match sim {
+        Sim::Container => "builds run as root",
+        Sim::Unprivileged | Sim::UnprivilegedUserns => "builds run as your own user",
+    };
+    assert_eq!(build["active"], false, "{build}");
+    assert!(
+        build["detail"].as_str().unwrap().starts_with(builds_as),
+        "{build}"
+    );
 
     let said = |name: &str| -> String {
         test_named(&r, "pool-sum", name)["evidence"]["stdout"]
@@ -505,6 +517,11 @@ fn hostile_in(sim: Sim) {
         .chain([PathBuf::from("/tmp/labgrade-big-file")])
     {
         assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    if sim.namespaced() {
+        // Its own mount namespace: the /dev/shm it wrote to was its own.
+        let shm = Path::new("/dev/shm").join(&marker);
+        assert!(!shm.exists(), "{} was left behind", shm.display());
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     let leaked = leaked_student_processes();
