@@ -1,6 +1,9 @@
 //! End-to-end: labgrade in every machine shape it is run in, simulated by `labgrade __shape`
 //! (`src/sandbox/shape_sim.rs`): root in a Docker/Gradescope container (Docker's capabilities
-//! and seccomp profile, read-only cgroups) and an unprivileged user without user namespaces.
+//! and seccomp profile, read-only cgroups), an unprivileged user without user namespaces and
+//! one with them; also a rootless container's user namespace (root and `nobody` mapped only),
+//! and which user builds run as in a container whose toolchain the build user can or cannot
+//! reach.
 //!
 //! First that the simulator really takes away what each shape lacks; then, in each shape, that
 //! `doctor` names it, and that the hostile fixture (`fixtures/hostile`, the attack table of
@@ -996,17 +999,33 @@ fn builds_in_a_container(reachable: bool) {
             detail.contains(&format!("builds run as uid {}", build_uid())),
             "{row}"
         );
-        // The build's files in the cache are the build user's (its target directory).
-        let owners: Vec<u32> = std::fs::read_dir(cache_dir())
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::metadata(e.path().join("target-0/release")).ok())
-            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-            .collect();
-        assert!(
-            !owners.is_empty() && owners.iter().all(|&u| u == build_uid()),
-            "{owners:?}"
-        );
+        // The build's directory in the cache (the built-in skeleton's worker 0, which `grade`
+        // builds in) is the build user's, everything in it.
+        let target = cache_dir()
+            .join(labgrade::stage::Skeleton::builtin().fingerprint())
+            .join("target-0");
+        for path in [
+            target.clone(),
+            target.join("release"),
+            target.join("release/deps"),
+        ] {
+            let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path).unwrap());
+            assert_eq!(owner, build_uid(), "{}", path.display());
+        }
+        // Nothing else of the grader's is: the registry builds read, the probe's verdicts.
+        for path in [
+            cache_dir(),
+            cache_dir().join("cargo-home/registry"),
+            cache_dir().join("build-user"),
+        ] {
+            let m = std::fs::metadata(&path).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            assert!(
+                m.uid() == 0 && m.mode() & 0o022 == 0,
+                "{} is writable by others",
+                path.display()
+            );
+        }
     } else {
         assert!(detail.starts_with("builds run as root"), "{row}");
         assert!(detail.contains("cannot reach the toolchain"), "{row}");
