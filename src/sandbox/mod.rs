@@ -343,6 +343,9 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
         _ => None,
     };
     let ids = user.as_ref().map(|u| (u.uid, u.gid)).or(build_ids);
+    // RLIMIT_NPROC only where the count is the run's alone: the build user is shared by every
+    // concurrent build (as on the isolated path, builds get no process rlimit).
+    let own_count = user.is_some();
     // A private TMPDIR: Landlock keeps the program out of the host's shared /tmp (other
     // submissions are staged there), yet compilers and `mkstemp` need somewhere to write.
     let scratch = crate::tempdirs::create("scratch").map_err(fail)?;
@@ -390,7 +393,9 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
                 {
                     return Err(io::Error::last_os_error());
                 }
-                limits::set_nproc(limits.processes)?;
+                if own_count {
+                    limits::set_nproc(limits.processes)?;
+                }
             } else if shared_nproc.is_some() {
                 limits::set_nproc(shared_nproc)?;
             }
@@ -435,7 +440,7 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
             cgroup: false,
             seccomp: filtered,
             own_user: ids.is_some(),
-            rlimit_nproc: ids.is_some() && job.limits.processes.is_some(),
+            rlimit_nproc: own_count && job.limits.processes.is_some(),
         },
     })
 }
