@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gradescope image setup (run once, as root, when the autograder is built): installs a pinned
-# Rust toolchain and labgrade, and warms labgrade's build cache in every profile a grading
+# Rust toolchain (under /usr/local, world-readable) and labgrade, and warms labgrade's build cache in every profile a grading
 # builds with, so gradings compile only the student's crate, offline.
 #
 # The autograder zip (gradescope/make-autograder-zip.sh) holds this file and run_autograder at
@@ -42,15 +42,22 @@ if [[ ${LABGRADE_SETUP_SKIP_APT:-} != 1 ]]; then
   apt-get install -y -q --no-install-recommends ca-certificates curl build-essential
 fi
 
-export PATH="$HOME/.cargo/bin:$PATH"
+# The toolchain goes under /usr/local, readable by every user: labgrade builds submissions as
+# its build user (not root) only where that user can run cargo and rustc, and root's home
+# (rustup's default for root) is mode 700. run_autograder exports the same two variables.
 if [[ ${LABGRADE_SETUP_SKIP_RUSTUP:-} != 1 ]]; then
-  if ! command -v rustup >/dev/null 2>&1; then
+  export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
+fi
+export PATH="/usr/local/cargo/bin:$HOME/.cargo/bin:$PATH"
+if [[ ${LABGRADE_SETUP_SKIP_RUSTUP:-} != 1 ]]; then
+  if ! [[ -x $CARGO_HOME/bin/rustup ]]; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-      sh -s -- -y --profile minimal --default-toolchain "$toolchain"
+      sh -s -- -y --no-modify-path --profile minimal --default-toolchain "$toolchain"
   else
     rustup toolchain install "$toolchain" --profile minimal
     rustup default "$toolchain"
   fi
+  chmod -R a+rX "$RUSTUP_HOME" "$CARGO_HOME"
 fi
 
 mkdir -p "$prefix/bin"

@@ -26,6 +26,7 @@ fn doctor_lists_every_layer() {
         "ipc and uts namespaces",
         "cgroup",
         "unprivileged user",
+        "build user",
         "seccomp",
         "landlock",
         "seccomp",

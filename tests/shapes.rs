@@ -1,6 +1,9 @@
 //! End-to-end: labgrade in every machine shape it is run in, simulated by `labgrade __shape`
 //! (`src/sandbox/shape_sim.rs`): root in a Docker/Gradescope container (Docker's capabilities
-//! and seccomp profile, read-only cgroups) and an unprivileged user without user namespaces.
+//! and seccomp profile, read-only cgroups), an unprivileged user without user namespaces and
+//! one with them; also a rootless container's user namespace (root and `nobody` mapped only),
+//! and which user builds run as in a container whose toolchain the build user can or cannot
+//! reach.
 //!
 //! First that the simulator really takes away what each shape lacks; then, in each shape, that
 //! `doctor` names it, and that the hostile fixture (`fixtures/hostile`, the attack table of
@@ -35,6 +38,8 @@ static HEAVY: Mutex<()> = Mutex::new(());
 enum Sim {
     Container,
     Unprivileged,
+    /// An ordinary user whose kernel allows user namespaces (a laptop).
+    UnprivilegedUserns,
 }
 
 impl Sim {
@@ -42,14 +47,20 @@ impl Sim {
         match self {
             Sim::Container => "container",
             Sim::Unprivileged => "unprivileged",
+            Sim::UnprivilegedUserns => "unprivileged-userns",
         }
+    }
+
+    /// Whether the sandbox gets its namespaces here (from a user namespace).
+    fn namespaced(self) -> bool {
+        self == Sim::UnprivilegedUserns
     }
 
     /// The uid the grader runs as in this shape.
     fn grader_uid(self) -> u32 {
         match self {
             Sim::Container => 0,
-            Sim::Unprivileged => UID,
+            Sim::Unprivileged | Sim::UnprivilegedUserns => UID,
         }
     }
 
@@ -66,6 +77,13 @@ impl Sim {
                 "memory_hog_forked",
             ],
             Sim::Unprivileged => &["big_file", "memory_hog_forked"],
+            Sim::UnprivilegedUserns => &[
+                // No cgroup without root (on cgroup v1): RLIMIT_AS per process only.
+                "memory_hog_forked",
+                // Student code is the grader's own user (root only inside its user
+                // namespace): no uid of its own (checked on its own below).
+                "whoami",
+            ],
         }
     }
 
@@ -76,6 +94,7 @@ impl Sim {
                 "root in a container without namespace privileges (Docker/Gradescope)"
             }
             Sim::Unprivileged => "unprivileged user, user namespaces refused",
+            Sim::UnprivilegedUserns => "unprivileged user with user namespaces",
         }
     }
 }
@@ -93,9 +112,15 @@ fn can_simulate(test: &str) -> bool {
 
 /// `bin __shape SIM --uid 1000 -- PROGRAM ARGS`, with no colors.
 fn in_shape(bin: &Path, sim: Sim, program: &Path, args: &[&str]) -> Command {
+    in_shape_with(bin, sim, &[], program, args)
+}
+
+/// [`in_shape`] with more of the simulator's flags (`--toolchain-reachable`).
+fn in_shape_with(bin: &Path, sim: Sim, flags: &[&str], program: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.arg("__shape")
         .arg(sim.arg())
+        .args(flags)
         .args(["--uid", &UID.to_string(), "--"])
         .arg(program)
         .args(args)
@@ -150,7 +175,7 @@ fn chown_tree(path: &Path, uid: u32) {
 fn grader_env(sim: Sim, dir: &Path, theirs: &[&Path]) -> Vec<(&'static str, PathBuf)> {
     match sim {
         Sim::Container => vec![("LABGRADE_CACHE_DIR", cache_dir())],
-        Sim::Unprivileged => {
+        Sim::Unprivileged | Sim::UnprivilegedUserns => {
             let cache = reachable_base().join(format!("labgrade-cache-uid{UID}"));
             let home = dir.join("home");
             std::fs::create_dir_all(&cache).unwrap();
@@ -235,6 +260,11 @@ fn the_hostile_fixture_is_contained_in_a_container() {
 #[test]
 fn the_hostile_fixture_is_contained_as_an_unprivileged_user() {
     hostile_in(Sim::Unprivileged);
+}
+
+#[test]
+fn the_hostile_fixture_is_contained_as_an_unprivileged_user_with_user_namespaces() {
+    hostile_in(Sim::UnprivilegedUserns);
 }
 
 /// Names of the layers that need namespaces or a cgroup: missing in both simulated shapes.
@@ -367,7 +397,9 @@ fn hostile_in(sim: Sim) {
             .unwrap_or_else(|| panic!("no layer {name} in {:#}", r["sandbox"]))
     };
     for name in NEEDS_NAMESPACES {
-        assert_eq!(layer(name)["active"], false, "{name}: {}", layer(name));
+        // From a user namespace, every namespace but no cgroup (cgroup v1 needs root).
+        let active = sim.namespaced() && name != "cgroup";
+        assert_eq!(layer(name)["active"], active, "{name}: {}", layer(name));
         assert!(
             !layer(name)["detail"].as_str().unwrap().is_empty(),
             "{name} says no reason"
@@ -375,6 +407,18 @@ fn hostile_in(sim: Sim) {
     }
     assert_eq!(layer("landlock")["active"], true, "{}", layer("landlock"));
     let _ = layer("seccomp");
+    // Builds: root where the build user cannot reach the toolchain (this machine's is in
+    // /root, mode 700), the grader's own user where it cannot change uid; said either way.
+    let build = layer("build user");
+    let builds_as = match sim {
+        Sim::Container => "builds run as root",
+        Sim::Unprivileged | Sim::UnprivilegedUserns => "builds run as your own user",
+    };
+    assert_eq!(build["active"], false, "{build}");
+    assert!(
+        build["detail"].as_str().unwrap().starts_with(builds_as),
+        "{build}"
+    );
 
     let said = |name: &str| -> String {
         test_named(&r, "pool-sum", name)["evidence"]["stdout"]
@@ -395,7 +439,7 @@ fn hostile_in(sim: Sim) {
     let mut wrong = Vec::new();
     for attack in attacks
         .iter()
-        .filter(|a| !a.isolated_only && !exempt.contains(&a.name))
+        .filter(|a| (sim.namespaced() || !a.isolated_only) && !exempt.contains(&a.name))
     {
         let t = test_named(&r, "pool-sum", attack.name);
         let got = t["reason"].as_str().unwrap_or("pass");
@@ -477,6 +521,11 @@ fn hostile_in(sim: Sim) {
     {
         assert!(!path.exists(), "{} was left behind", path.display());
     }
+    if sim.namespaced() {
+        // Its own mount namespace: the /dev/shm it wrote to was its own.
+        let shm = Path::new("/dev/shm").join(&marker);
+        assert!(!shm.exists(), "{} was left behind", shm.display());
+    }
     std::thread::sleep(std::time::Duration::from_millis(300));
     let leaked = leaked_student_processes();
     assert!(leaked.is_empty(), "left behind: {leaked:?}");
@@ -484,6 +533,14 @@ fn hostile_in(sim: Sim) {
     // The "unprivileged user" row describes the user student code really ran as: active
     // exactly when that was not the grader's own.
     let whoami = said("whoami");
+    if sim.namespaced() {
+        // Root inside its own user namespace, which maps only the grader's user: student
+        // code is the grader's user, and the row says so.
+        assert!(whoami.starts_with("pid 2 uid 0 "), "{whoami}");
+        let user = layer("unprivileged user");
+        assert_eq!(user["active"], false, "{user}");
+        return;
+    }
     let uid: u32 = whoami
         .split_whitespace()
         .skip_while(|w| *w != "uid")
@@ -764,7 +821,7 @@ fn without_any_audit_processes_tests_are_undecided_and_the_spec_decides() {
 /// Compile-time reads (`include_str!`, `#[path]`) in each shape without namespaces: rustc, run
 /// by the build, reads neither a root-only secret outside the submission nor another
 /// submission's source (Landlock keeps the build to its own paths where no view exists).
-fn compile_time_reads_in(sim: Sim) {
+fn compile_time_reads_in(sim: Sim, flags: &[&str]) {
     if !can_simulate(&format!("compile-time reads in the {} shape", sim.arg())) {
         return;
     }
@@ -792,9 +849,10 @@ fn compile_time_reads_in(sim: Sim) {
     chmod_tree_readable(&sub);
     let env = grader_env(sim, dir, &[]);
     let bin = labgrade_bin();
-    let out = in_shape(
+    let out = in_shape_with(
         &bin,
         sim,
+        flags,
         &bin,
         &[
             "grade",
@@ -837,10 +895,271 @@ fn chmod_tree_readable(path: &Path) {
 
 #[test]
 fn compile_time_reads_see_nothing_outside_the_submission_in_a_container() {
-    compile_time_reads_in(Sim::Container);
+    compile_time_reads_in(Sim::Container, &[]);
+}
+
+/// The same where builds run as the build user (a toolchain every user reaches): the secret
+/// is refused by its owner and mode as well as by Landlock.
+#[test]
+fn compile_time_reads_see_nothing_outside_the_submission_as_the_build_user_in_a_container() {
+    compile_time_reads_in(Sim::Container, &["--toolchain-reachable"]);
 }
 
 #[test]
 fn compile_time_reads_see_nothing_outside_the_submission_as_an_unprivileged_user() {
-    compile_time_reads_in(Sim::Unprivileged);
+    compile_time_reads_in(Sim::Unprivileged, &[]);
+}
+
+/// The build user: the pool's base less one (`src/sandbox/uids.rs`).
+fn build_uid() -> u32 {
+    std::env::var("LABGRADE_UID_BASE")
+        .ok()
+        .and_then(|b| b.parse::<u32>().ok())
+        .unwrap_or(1_900_000_000)
+        - 1
+}
+
+/// Builds in the container shape run as the build user where it reaches the toolchain (the
+/// simulator's `--toolchain-reachable`: as if installed under `/usr/local`), and as root where
+/// it does not (this machine's toolchain is in `/root`, mode 700), which `doctor`, `batch`
+/// and the result's "build user" row then say, with the remedy. A program that prints the
+/// `Uid:` line of `/proc/self/status` read at compile time (`include_str!`: rustc's own) shows
+/// who compiled it; the reference still builds and passes either way.
+fn builds_in_a_container(reachable: bool) {
+    let what = if reachable {
+        "reachable"
+    } else {
+        "unreachable"
+    };
+    if !can_simulate(&format!("builds in a container, toolchain {what}")) {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bin = labgrade_bin();
+    let container = |args: &[&str]| -> Output {
+        let mut cmd = Command::new(&bin);
+        cmd.args(["__shape", "container"]);
+        if reachable {
+            cmd.arg("--toolchain-reachable");
+        }
+        cmd.arg("--")
+            .arg(&bin)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("LABGRADE_CACHE_DIR", cache_dir())
+            .env_remove("RUST_BACKTRACE");
+        cmd.output().unwrap()
+    };
+    // Who compiles: the reference's counter, and a pool_sum that prints rustc's uid.
+    let sub = scratch.path().join("who-compiles");
+    copy_dir(&fixture("reference"), &sub);
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        "const STATUS: &str = include_str!(\"/proc/self/status\");\n\
+         fn main() {\n\
+             for l in STATUS.lines().filter(|l| l.starts_with(\"Uid:\")) {\n\
+                 println!(\"compiled by {}\", l.split_whitespace().nth(1).unwrap());\n\
+             }\n\
+         }\n",
+    )
+    .unwrap();
+    let out = container(&[
+        "grade",
+        &sub.display().to_string(),
+        "--format",
+        "json",
+        "--spec",
+        &quick_spec().display().to_string(),
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: no JSON ({e}): {}", text(&out)));
+    let compiler = if reachable { build_uid() } else { 0 };
+    let stdout = r["tests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["evidence"]["stdout"].as_str())
+        .find(|s| s.starts_with("compiled by"))
+        .unwrap_or_else(|| panic!("{what}: no test shows the program's output: {r:#}"))
+        .trim()
+        .to_string();
+    assert_eq!(stdout, format!("compiled by {compiler}"), "{what}");
+    let row = r["sandbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "build user")
+        .unwrap_or_else(|| panic!("no build user row in {:#}", r["sandbox"]))
+        .clone();
+    assert_eq!(row["active"], reachable, "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    if reachable {
+        assert!(
+            detail.contains(&format!("builds run as uid {}", build_uid())),
+            "{row}"
+        );
+        // The build's directory in the cache (the built-in skeleton's worker 0, which `grade`
+        // builds in) is the build user's, everything in it.
+        let target = cache_dir()
+            .join(labgrade::stage::Skeleton::builtin().fingerprint())
+            .join("target-0");
+        for path in [
+            target.clone(),
+            target.join("release"),
+            target.join("release/deps"),
+        ] {
+            let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path).unwrap());
+            assert_eq!(owner, build_uid(), "{}", path.display());
+        }
+        // Nothing else of the grader's is: the registry builds read, the probe's verdicts.
+        for path in [
+            cache_dir(),
+            cache_dir().join("cargo-home/registry"),
+            cache_dir().join("build-user"),
+        ] {
+            let m = std::fs::metadata(&path).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            assert!(
+                m.uid() == 0 && m.mode() & 0o022 == 0,
+                "{} is writable by others",
+                path.display()
+            );
+        }
+    } else {
+        assert!(detail.starts_with("builds run as root"), "{row}");
+        assert!(detail.contains("cannot reach the toolchain"), "{row}");
+        assert!(detail.contains("/usr/local"), "{row}");
+    }
+    // The reference builds and passes.
+    let reference = container(&[
+        "grade",
+        &fixture("reference").display().to_string(),
+        "--spec",
+        &quick_spec().display().to_string(),
+    ]);
+    assert_eq!(
+        reference.status.code(),
+        Some(0),
+        "{what}: {}",
+        text(&reference)
+    );
+    // doctor and batch say the same before any build.
+    let doctor = container(&["doctor"]);
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    let line = said
+        .lines()
+        .find(|l| {
+            let l = l.trim_start();
+            let row = l
+                .strip_prefix("active")
+                .or_else(|| l.strip_prefix("missing"));
+            row.is_some_and(|r| r.trim_start().starts_with("build user"))
+        })
+        .unwrap_or_else(|| panic!("{said}"));
+    assert_eq!(line.trim_start().starts_with("active"), reachable, "{line}");
+    let submissions = scratch.path().join("submissions");
+    std::fs::create_dir(&submissions).unwrap();
+    let batch = container(&[
+        "batch",
+        &submissions.display().to_string(),
+        "--out",
+        &scratch.path().join("results").display().to_string(),
+    ]);
+    let warned = String::from_utf8_lossy(&batch.stderr);
+    assert_eq!(
+        warned.contains("builds run as root"),
+        !reachable,
+        "{}",
+        text(&batch)
+    );
+}
+
+#[test]
+fn builds_run_as_the_build_user_in_a_container_whose_toolchain_every_user_reaches() {
+    builds_in_a_container(true);
+}
+
+#[test]
+fn builds_stay_root_in_a_container_whose_toolchain_is_in_roots_home_and_that_is_said() {
+    builds_in_a_container(false);
+}
+
+/// A rootless container (Docker/podman without root on the host): a user namespace that maps
+/// root and `nobody` only, so not the uid pool. Every run, isolated or portable, is `nobody`
+/// (65534), and `doctor` says why. Made here by writing the maps of a new user namespace as
+/// the host's root.
+#[test]
+fn in_a_rootless_container_every_run_is_nobody_and_the_doctor_says_so() {
+    if !can_simulate("a rootless container's user namespace") {
+        return;
+    }
+    use std::io::{BufRead, Write};
+    let bin = labgrade_bin();
+    let script = "echo ready; read go; \
+                  \"$0\" doctor; \
+                  \"$0\" sandbox-run --isolation portable -- /usr/bin/id -u; \
+                  \"$0\" sandbox-run -- /usr/bin/id -u";
+    let mut child = Command::new("unshare")
+        .args(["--user", "--", "/bin/sh", "-c", script])
+        .arg(&bin)
+        .env("NO_COLOR", "1")
+        .env("LABGRADE_CACHE_DIR", cache_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("unshare (util-linux)");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n");
+    // One write each: the kernel takes a map whole, once.
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(
+            format!("/proc/{}/{map}", child.id()),
+            "0 0 1\n65534 65534 1\n",
+        )
+        .unwrap();
+    }
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest}");
+    let row = |name: &str| {
+        rest.lines()
+            .find(|l| {
+                let l = l.trim_start();
+                let row = l
+                    .strip_prefix("active")
+                    .or_else(|| l.strip_prefix("missing"));
+                row.is_some_and(|r| r.trim_start().starts_with(name))
+            })
+            .unwrap_or_else(|| panic!("no {name} row: {rest}"))
+            .to_string()
+    };
+    let user = row("unprivileged user");
+    assert!(
+        user.contains("active") && user.contains("uid 65534") && user.contains("rootless"),
+        "{user}"
+    );
+    let build = row("build user");
+    assert!(
+        build.contains("missing") && build.contains("rootless"),
+        "{build}"
+    );
+    let uids: Vec<u64> = rest
+        .lines()
+        .filter(|l| l.trim_start().starts_with("\"uid\""))
+        .filter_map(|l| {
+            l.trim()
+                .trim_end_matches(',')
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(uids, [65534, 65534], "{rest}");
 }

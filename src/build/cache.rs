@@ -91,6 +91,11 @@ impl BuildCache {
         &self.skeleton
     }
 
+    /// The cache's root directory (every skeleton's and the shared registry's parent).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn dir(&self) -> PathBuf {
         self.root.join(self.skeleton.fingerprint())
     }

@@ -14,6 +14,7 @@
 mod cache;
 mod cargo_home;
 mod diagnostics;
+mod reach;
 
 pub use cache::{BuildCache, CacheError};
 pub use diagnostics::CompileError;
@@ -247,10 +248,30 @@ pub fn build_unoptimised(
 /// so that gradings compile only the student's crate: a Gradescope image is warmed this way
 /// once, when it is built. Fetches them first (the network, once).
 pub fn warm(cache: &BuildCache, worker: usize) -> Result<(), BuildError> {
-    resolve_cargo()?;
+    let cargo = resolve_cargo()?;
+    ensure_build_user(cache, &cargo);
     let lease = cache.lease(worker)?;
     cache.warm_profile(&lease, Profile::Probe)?;
     Ok(())
+}
+
+/// Finds out (once per toolchain and cache, kept in the cache) whether builds on the portable
+/// path can run as the build user, and records it with the sandbox ([`reach`]). Nothing to do
+/// where builds run isolated or cannot change user.
+fn ensure_build_user(cache: &BuildCache, cargo: &Path) {
+    reach::ensure(
+        cache.root(),
+        &cargo_home::shared_registry(cache.root()),
+        cargo,
+    );
+}
+
+/// Checks, before any build, which user the builds will run as, so that `labgrade doctor`
+/// and `batch`'s warning say it (the "build user" layer). No cargo: nothing to check.
+pub fn check_build_user(cache: &BuildCache) {
+    if let Ok(cargo) = resolve_cargo() {
+        ensure_build_user(cache, &cargo);
+    }
 }
 
 /// One cargo invocation for `wanted` in `profile`.
@@ -279,6 +300,8 @@ fn build_profile(
     }
 
     let cargo = resolve_cargo()?;
+    // Before the lease, which gives its target directory to the build user if it has one.
+    ensure_build_user(cache, &cargo);
     let lease = cache.lease(worker)?;
     if profile != Profile::Release {
         cache.warm_profile(&lease, profile)?;

@@ -30,6 +30,10 @@ pub(super) struct DoctorArgs {
 /// the temporary directories of graders that died (see [`crate::tempdirs`]) and says so.
 pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
     leftovers();
+    // The "build user" row needs the probe of the build user against the toolchain.
+    crate::build::check_build_user(&crate::build::BuildCache::default_location(
+        crate::stage::Skeleton::builtin(),
+    ));
     let layers = Layers::get();
     let shape = Shape::of(layers);
     println!("{} {}", "machine shape:".bold(), shape.name());

@@ -1,4 +1,5 @@
-//! `labgrade __shape <container|unprivileged> [--uid N] [--refuse-ptrace] -- CMD...` (hidden): runs CMD as on a
+//! `labgrade __shape <container|unprivileged|unprivileged-userns> [--uid N] [--refuse-ptrace]
+//! [--toolchain-reachable] -- CMD...` (hidden): runs CMD as on a
 //! weaker machine, for the tests of every machine shape (`tests/shapes.rs`). The simulation
 //! itself is [`crate::sandbox::shape_sim`]; this owns only its command line.
 
@@ -21,6 +22,9 @@ pub(super) struct ShapeArgs {
     /// Refuse `ptrace` too (seccomp `EPERM`): a machine where no process audit can run.
     #[arg(long)]
     refuse_ptrace: bool,
+    /// `container`: the toolchain reachable by every user (as if installed under /usr/local).
+    #[arg(long)]
+    toolchain_reachable: bool,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -33,6 +37,8 @@ enum ShapeArg {
     Container,
     /// An ordinary user (uid --uid) without user namespaces.
     Unprivileged,
+    /// An ordinary user (uid --uid) with user namespaces allowed.
+    UnprivilegedUserns,
 }
 
 /// Elsewhere there is nothing to take away.
@@ -47,6 +53,14 @@ pub(super) fn run(args: ShapeArgs) -> Result<u8> {
     let shape = match args.shape {
         ShapeArg::Container => SimShape::Container,
         ShapeArg::Unprivileged => SimShape::Unprivileged,
+        ShapeArg::UnprivilegedUserns => SimShape::UnprivilegedWithUserNamespaces,
     };
-    Err(shape_sim::enter(shape, args.uid, args.refuse_ptrace, &args.command).into())
+    Err(shape_sim::enter_with(
+        shape,
+        args.uid,
+        args.refuse_ptrace,
+        args.toolchain_reachable,
+        &args.command,
+    )
+    .into())
 }

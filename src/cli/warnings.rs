@@ -20,6 +20,10 @@ pub(super) fn warn_cores(spec: &Spec) {
 
 /// Prints what grading here lacks, layer by layer, before a batch starts.
 pub(super) fn warn_missing_guarantees() {
+    // Which user builds run as is known only once checked against the toolchain.
+    crate::build::check_build_user(&crate::build::BuildCache::default_location(
+        crate::stage::Skeleton::builtin(),
+    ));
     let layers = Layers::get();
     let lacking: Vec<String> = layers
         .report()

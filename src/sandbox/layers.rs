@@ -145,6 +145,7 @@ impl Layers {
                 },
             ),
             status("unprivileged user", self.user_row()),
+            status("build user", self.build_user_row()),
             status(
                 "seccomp",
                 if super::seccomp::SUPPORTED {
@@ -193,6 +194,51 @@ impl Layers {
             (_, false) => Err(format!(
                 "student programs run as your own user: they can read what you can read{landlock}"
             )),
+        }
+    }
+
+    /// The "build user" row: the user builds (cargo and rustc reading student source) run as.
+    fn build_user_row(&self) -> Result<String, String> {
+        let root = nix::unistd::geteuid().is_root();
+        if let Some((uid, _)) = super::build_user() {
+            return Ok(if self.isolated() {
+                format!("builds run as uid {uid}, which owns the build cache's target directories")
+            } else {
+                format!(
+                    "builds run as uid {uid}, which owns the build cache's target directories \
+                     (checked: it reaches the toolchain and the cache)"
+                )
+            });
+        }
+        match (super::portable_build_user(), super::build_reach()) {
+            (Some((uid, _)), Some(Err(why))) => Err(format!(
+                "builds run as root, the grader (under seccomp, no_new_privs and Landlock), not \
+                 as the build user {uid}: {why}. Install the toolchain where every user can \
+                 read it (rustup with RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo, \
+                 as gradescope/setup.sh does) and keep the build cache outside root's home"
+            )),
+            (Some((uid, _)), _) => Err(format!(
+                "builds run as root, the grader, until a build has checked that the build user \
+                 {uid} reaches the toolchain and the build cache"
+            )),
+            (None, _) if !root => Err(if self.isolated() {
+                "builds run as your own user (root only inside their user namespace): a user \
+                 that is not root cannot change uid"
+                    .to_string()
+            } else {
+                "builds run as your own user (under seccomp, no_new_privs and Landlock): a \
+                 user that is not root cannot change uid"
+                    .to_string()
+            }),
+            (None, _) => Err(match &self.user {
+                Ok(super::uids::RunUsers::Shared { .. }) => {
+                    "builds run as the grader: this user namespace does not map the uid pool \
+                     (a rootless container?), so there is no build user"
+                        .to_string()
+                }
+                Ok(_) => "builds run as the grader".to_string(),
+                Err(why) => format!("builds run as the grader: {why}"),
+            }),
         }
     }
 

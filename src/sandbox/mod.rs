@@ -89,9 +89,10 @@ pub enum Isolation {
     /// and starts hundreds of short processes).
     Build,
     /// No namespaces or cgroup: process group, rlimits, Landlock and seccomp; a uid of its own
-    /// when the grader is root. (A build where namespaces are missing takes this path too, but
-    /// as the grader's user: outside the minimal view the toolchain is often in root's home,
-    /// which no other user may enter.)
+    /// when the grader is root. (A build where namespaces are missing takes this path too, as
+    /// the build user where a probe found that it reaches the toolchain and the cache, else as
+    /// the grader: outside the minimal view the toolchain is often in root's home, which no
+    /// other user may enter.)
     Portable,
 }
 
@@ -222,9 +223,10 @@ pub fn run(job: &Job) -> Result<Outcome, SpawnError> {
     }
 }
 
-/// The uid and gid builds run as when they do not run as the grader: the isolated builds of a
-/// root grader whose user namespace maps the uid pool ([`uids::Pool::build_user`]). The build
-/// cache makes its target directories this user's.
+/// The uid and gid builds run as when they do not run as the grader: the builds of a root
+/// grader whose user namespace maps the uid pool ([`uids::Pool::build_user`]), isolated, or
+/// portable once [`set_build_reach`] has said that this user reaches the toolchain and the
+/// build cache. The build cache makes its target directories this user's.
 pub fn build_user() -> Option<(u32, u32)> {
     let layers = Layers::get();
     match (&layers.user, &layers.namespaces) {
@@ -233,7 +235,53 @@ pub fn build_user() -> Option<(u32, u32)> {
         {
             Some(pool.build_user())
         }
+        _ => portable_build_user().filter(|_| matches!(build_reach(), Some(Ok(())))),
+    }
+}
+
+/// The build user a portable build would run as, reachability aside: a root grader without
+/// namespaces whose user namespace maps the uid pool (a Docker/Gradescope container). `None`
+/// where builds cannot change user at all (an unprivileged grader, a rootless container's
+/// shared `nobody`) or run isolated.
+pub fn portable_build_user() -> Option<(u32, u32)> {
+    let layers = Layers::get();
+    match &layers.user {
+        Ok(uids::RunUsers::Pool(pool))
+            if !layers.isolated() && nix::unistd::geteuid().is_root() =>
+        {
+            Some(pool.build_user())
+        }
         _ => None,
+    }
+}
+
+/// Whether the build user reaches the toolchain and the build cache, as the build's probe
+/// found (`crate::build`): `None` until a probe ran in this process.
+static BUILD_REACH: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
+
+/// Records what the build user's probe found: portable builds run as the build user only
+/// after `Ok`; an `Err` keeps them the grader's, and the "build user" layer says why.
+pub fn set_build_reach(found: Result<(), String>) {
+    *BUILD_REACH.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+}
+
+/// What the last [`set_build_reach`] recorded.
+pub fn build_reach() -> Option<Result<(), String>> {
+    BUILD_REACH
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Runs `job` (a build's probe) on the portable path as [`portable_build_user`], whatever the
+/// reachability recorded so far: how the probe finds out.
+pub fn run_as_portable_build_user(job: &Job) -> Result<Outcome, SpawnError> {
+    match portable_build_user() {
+        Some(ids) => run_portable_as(job, Some(ids)),
+        None => Err(SpawnError {
+            program: job.program.display().to_string(),
+            cause: io::Error::other("no build user on the portable path here"),
+        }),
     }
 }
 
@@ -255,8 +303,14 @@ fn spawn_error(program: &std::path::Path) -> impl FnOnce(io::Error) -> SpawnErro
 
 /// The portable layer: the program itself in its own process group, with rlimits, Landlock,
 /// the seccomp filter and `no_new_privs`; as a user of its own ([`uids`]) with `RLIMIT_NPROC`
-/// when the grader is root (a build keeps the grader's user: see README, "The sandbox").
+/// when the grader is root (a build as the build user where it reaches the toolchain, else as
+/// the grader: see README, "The sandbox").
 fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
+    run_portable_as(job, None)
+}
+
+/// [`run_portable`], a build running as `build_as` when given, else as [`build_user`].
+fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, SpawnError> {
     let layers = Layers::get();
     let fail = |cause: io::Error| SpawnError {
         program: job.program.display().to_string(),
@@ -282,11 +336,21 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     } else {
         None
     };
+    // A build runs as the build user where it reaches the toolchain (see `build_user`), else
+    // as the grader (the "build user" layer says so).
+    let build_ids = match job.isolation {
+        Isolation::Build => build_as.or_else(build_user),
+        _ => None,
+    };
+    let ids = user.as_ref().map(|u| (u.uid, u.gid)).or(build_ids);
+    // RLIMIT_NPROC only where the count is the run's alone: the build user is shared by every
+    // concurrent build (as on the isolated path, builds get no process rlimit).
+    let own_count = user.is_some();
     // A private TMPDIR: Landlock keeps the program out of the host's shared /tmp (other
     // submissions are staged there), yet compilers and `mkstemp` need somewhere to write.
     let scratch = crate::tempdirs::create("scratch").map_err(fail)?;
-    if let Some(u) = &user {
-        std::os::unix::fs::chown(scratch.path(), Some(u.uid), Some(u.gid)).map_err(fail)?;
+    if let Some((uid, gid)) = ids {
+        std::os::unix::fs::chown(scratch.path(), Some(uid), Some(gid)).map_err(fail)?;
     }
     if !job.env.iter().any(|(k, _)| k == "TMPDIR") {
         cmd.env("TMPDIR", scratch.path());
@@ -296,7 +360,6 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let filter = seccomp::SUPPORTED.then(seccomp::program);
     let filtered = filter.is_some();
     let limits = job.limits.clone();
-    let ids = user.as_ref().map(|u| (u.uid, u.gid));
     // A run that keeps the grader's uid (an unprivileged grader without user namespaces) shares
     // RLIMIT_NPROC's count with every process of that user: allow what the user has now plus
     // the run's own allowance, so a fork bomb still meets a bound near the run's limit.
@@ -330,7 +393,9 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
                 {
                     return Err(io::Error::last_os_error());
                 }
-                limits::set_nproc(limits.processes)?;
+                if own_count {
+                    limits::set_nproc(limits.processes)?;
+                }
             } else if shared_nproc.is_some() {
                 limits::set_nproc(shared_nproc)?;
             }
@@ -375,7 +440,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
             cgroup: false,
             seccomp: filtered,
             own_user: ids.is_some(),
-            rlimit_nproc: ids.is_some() && job.limits.processes.is_some(),
+            rlimit_nproc: own_count && job.limits.processes.is_some(),
         },
     })
 }

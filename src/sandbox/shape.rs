@@ -284,6 +284,8 @@ pub fn costs(missing: &LayerStatus) -> Option<String> {
         }
         // Its row says which user, on the path runs take here.
         "unprivileged user" => return Some(missing.detail.clone()),
+        // Likewise: which user builds run as, and the remedy.
+        "build user" => return Some(missing.detail.clone()),
         "landlock" => "student code can read and write every file its user can",
         "seccomp" => {
             "no seccomp filter on student code: keyrings, BPF, perf events, ptrace and \

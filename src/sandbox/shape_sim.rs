@@ -1,4 +1,5 @@
-//! The machine-shape simulator: `labgrade __shape <container|unprivileged> [--uid N] -- CMD...`
+//! The machine-shape simulator: `labgrade __shape <container|unprivileged|unprivileged-userns>
+//! [--uid N] [--toolchain-reachable] -- CMD...`
 //! runs CMD as if labgrade had been started on a weaker machine than a root shell with
 //! namespaces, so that the tests (`tests/shapes.rs`) and a TA can see what grading does there.
 //!
@@ -10,6 +11,12 @@
 //! - `unprivileged`: becomes uid/gid N (default 1000) with no capabilities. Its filter refuses
 //!   user namespaces too, so this is also the shape "user namespaces refused" (Ubuntu 23.10+'s
 //!   `kernel.apparmor_restrict_unprivileged_userns=1`).
+//! - `unprivileged-userns`: uid/gid N as above, but without the filter: user namespaces are
+//!   allowed (where this kernel allows them), as on most laptops.
+//!
+//! With `--toolchain-reachable` the container's `/root` is covered like the unprivileged
+//! shapes' (the toolchain read-only, reachable by every user), as in an image whose toolchain
+//! is installed under `/usr/local`.
 //!
 //! With `--refuse-ptrace` the filter refuses `ptrace` too (Docker's profile on a kernel older
 //! than 4.8, Yama's `ptrace_scope` = 3 alike): the shape where no process audit can run.
@@ -34,6 +41,9 @@ pub enum SimShape {
     Container,
     /// An ordinary user whose kernel refuses it user namespaces.
     Unprivileged,
+    /// An ordinary user whose kernel allows unprivileged user namespaces (a laptop, most
+    /// desktop distributions): no seccomp filter of the machine's, no capabilities.
+    UnprivilegedWithUserNamespaces,
 }
 
 /// The capabilities Docker leaves a container by default (moby's `oci/caps/defaults.go`);
@@ -94,7 +104,20 @@ fn check(rc: libc::c_int, what: impl fmt::Display) -> Result<(), SimError> {
 
 /// Enters `shape` and execs `command`; returns only on failure.
 pub fn enter(shape: SimShape, uid: u32, refuse_ptrace: bool, command: &[OsString]) -> SimError {
-    match prepare(shape, uid, refuse_ptrace) {
+    enter_with(shape, uid, refuse_ptrace, false, command)
+}
+
+/// [`enter`]; with `toolchain_reachable`, the `container` shape's `/root` is covered as the
+/// unprivileged shapes' is ([`toolchain_reachable`]), so that its toolchain is one every user
+/// can run: a container whose toolchain is installed world-readable (under `/usr/local`).
+pub fn enter_with(
+    shape: SimShape,
+    uid: u32,
+    refuse_ptrace: bool,
+    toolchain_reachable: bool,
+    command: &[OsString],
+) -> SimError {
+    match prepare(shape, uid, refuse_ptrace, toolchain_reachable) {
         Ok(()) => {
             let err = std::process::Command::new(&command[0])
                 .args(&command[1..])
@@ -105,11 +128,16 @@ pub fn enter(shape: SimShape, uid: u32, refuse_ptrace: bool, command: &[OsString
     }
 }
 
-fn prepare(shape: SimShape, uid: u32, refuse_ptrace: bool) -> Result<(), SimError> {
+fn prepare(
+    shape: SimShape,
+    uid: u32,
+    refuse_ptrace: bool,
+    reachable: bool,
+) -> Result<(), SimError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(SimError::NotRoot);
     }
-    if shape == SimShape::Unprivileged && uid == 0 {
+    if shape != SimShape::Container && uid == 0 {
         return Err(SimError::RootUid);
     }
     // SAFETY: plain syscalls without pointers, or with valid C strings.
@@ -127,13 +155,20 @@ fn prepare(shape: SimShape, uid: u32, refuse_ptrace: bool) -> Result<(), SimErro
         )?;
     }
     cgroups_read_only()?;
-    if shape == SimShape::Unprivileged {
-        toolchain_reachable(uid)?;
+    match shape {
+        SimShape::Container if reachable => toolchain_reachable(u32::MAX)?,
+        SimShape::Container => {}
+        SimShape::Unprivileged | SimShape::UnprivilegedWithUserNamespaces => {
+            toolchain_reachable(uid)?
+        }
     }
-    install_filter(refuse_ptrace)?;
+    // A laptop's kernel filters nothing: only the Docker-like shapes get the filter.
+    if shape != SimShape::UnprivilegedWithUserNamespaces {
+        install_filter(refuse_ptrace)?;
+    }
     match shape {
         SimShape::Container => docker_capabilities(),
-        SimShape::Unprivileged => become_user(uid),
+        SimShape::Unprivileged | SimShape::UnprivilegedWithUserNamespaces => become_user(uid),
     }
 }
 

@@ -13,7 +13,8 @@
 //! ([`RunUsers::Shared`]). The choice is made once, from `/proc/self/uid_map`, so what a result
 //! says about the user is what every run got.
 //!
-//! Builds run as one more user, `base - 1` ([`Pool::build_user`]), when they are isolated.
+//! Builds run as one more user, `base - 1` ([`Pool::build_user`]): isolated, or on the portable
+//! path where a probe found that this user reaches the toolchain (`crate::build`).
 //!
 //! This module owns the pool only: the user change itself happens in the child (`init.rs`,
 //! `mod.rs`), between `fork` and `exec`.
@@ -91,9 +92,20 @@ impl RunUsers {
         let maps =
             |file: &str| fs::read_to_string(file).unwrap_or_else(|_| format!("0 0 {}", u32::MAX));
         let (uid_map, gid_map) = (maps("/proc/self/uid_map"), maps("/proc/self/gid_map"));
+        Self::choose(base, &uid_map, &gid_map, lock_dir)
+    }
+
+    /// The choice of [`detect`](Self::detect) for a namespace with these id maps: the pool
+    /// where both maps hold it (and the build user below it), else the shared `nobody`.
+    fn choose(
+        base: u32,
+        uid_map: &str,
+        gid_map: &str,
+        lock_dir: impl FnOnce() -> io::Result<PathBuf>,
+    ) -> Result<RunUsers, String> {
         let mapped = |map: &str, first: u32, count: u32| covers(map, first, count);
         // The pool and, just below it, the build user (`base - 1`).
-        if mapped(&uid_map, base - 1, SLOTS + 1) && mapped(&gid_map, base - 1, SLOTS + 1) {
+        if mapped(uid_map, base - 1, SLOTS + 1) && mapped(gid_map, base - 1, SLOTS + 1) {
             match lock_dir() {
                 Ok(lock_dir) => return Ok(RunUsers::Pool(Pool { base, lock_dir })),
                 Err(e) => {
@@ -104,7 +116,7 @@ impl RunUsers {
                 }
             }
         }
-        if mapped(&uid_map, NOBODY.0, 1) && mapped(&gid_map, NOBODY.1, 1) {
+        if mapped(uid_map, NOBODY.0, 1) && mapped(gid_map, NOBODY.1, 1) {
             return Ok(RunUsers::Shared {
                 uid: NOBODY.0,
                 gid: NOBODY.1,
@@ -144,7 +156,11 @@ impl RunUsers {
                 if isolated_builds {
                     format!("builds run as uid {}", pool.build_user().0)
                 } else {
-                    "builds run as the grader (no namespaces here)".to_string()
+                    format!(
+                        "builds run as uid {} where it reaches the toolchain (see the build \
+                         user row)",
+                        pool.build_user().0
+                    )
                 }
             ),
             RunUsers::Shared { uid, why, .. } => {
@@ -261,6 +277,48 @@ mod tests {
         assert!(!covers(rootless, DEFAULT_BASE, SLOTS));
         assert!(covers(rootless, 65534, 1));
         assert!(!covers(rootless, 65537, 1));
+    }
+
+    /// A rootless container (Docker/podman maps root and a subordinate range of 65,536 ids):
+    /// every run is `nobody`, and the doctor's row says why and what it costs.
+    #[test]
+    fn where_the_pool_is_not_mapped_every_run_is_nobody_and_the_row_says_so() {
+        let rootless = "0 1000 1\n1 100000 65536\n";
+        let users = RunUsers::choose(DEFAULT_BASE, rootless, rootless, || {
+            panic!("no lock directory is needed for the shared user")
+        })
+        .unwrap();
+        let RunUsers::Shared { uid, gid, .. } = &users else {
+            panic!("{users:?}")
+        };
+        assert_eq!((*uid, *gid), NOBODY);
+        let taken = users.take().unwrap();
+        assert_eq!((taken.uid, taken.gid), NOBODY);
+        let row = users.describe(true);
+        assert!(row.contains("uid 65534"), "{row}");
+        assert!(row.contains("rootless container"), "{row}");
+        assert!(row.contains("RLIMIT_NPROC"), "{row}");
+        // The pool mapped but not the build user just below it: no pool either.
+        let no_build_user = format!("{DEFAULT_BASE} {DEFAULT_BASE} {SLOTS}\n65534 65534 1\n");
+        assert!(matches!(
+            RunUsers::choose(
+                DEFAULT_BASE,
+                &no_build_user,
+                &no_build_user,
+                || unreachable!()
+            ),
+            Ok(RunUsers::Shared { .. })
+        ));
+        // Neither mapped: runs are refused rather than run as root.
+        let only_root = "0 0 1\n";
+        assert!(RunUsers::choose(DEFAULT_BASE, only_root, only_root, || unreachable!()).is_err());
+        // The host's map: the pool.
+        let host = format!("0 0 {}\n", u32::MAX);
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            RunUsers::choose(DEFAULT_BASE, &host, &host, || Ok(dir.path().to_path_buf())),
+            Ok(RunUsers::Pool(_))
+        ));
     }
 
     #[test]
