@@ -102,7 +102,9 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     // One worker grades one submission at a time; alone, it may run several tests at once.
-    let tests_per_worker = if jobs > 1 { 1 } else { default_jobs() };
+    // Cores no worker uses (fewer workers than cores) run more tests of one submission at
+    // once; never more threads than cores in all.
+    let tests_per_worker = (default_jobs() / jobs).max(1);
     // Shards run side by side on one machine (a Slurm node, a laptop) get build directories of
     // their own in a shared cache instead of queueing for worker 0's lock.
     let first_worker = args.shard.map_or(0, |s| s.index as usize * jobs);
@@ -149,6 +151,9 @@ fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
         "labgrade: wrote gradebook.csv, summary.md, changes.csv and index.html in {}",
         out.display()
     );
+    if let Some(line) = batch::summary::phase_line(&batch::results::graded(rows)) {
+        eprintln!("labgrade: {line}");
+    }
     if failed > 0 {
         eprintln!(
             "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",

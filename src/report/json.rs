@@ -35,6 +35,8 @@ pub struct JsonResult<'a> {
     /// submission could not be used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<&'a crate::stage::Layout>,
+    /// Where the grading's time went: build, tests, waiting for the timing lane, holding it.
+    pub phases: crate::verdict::Phases,
 }
 
 /// The `late` field: the late policy's outcome.
@@ -102,6 +104,7 @@ pub fn to_json_with<'a>(result: &'a GradeResult, late: Option<&Late>) -> JsonRes
         grader_version: env!("CARGO_PKG_VERSION"),
         sandbox: &result.sandbox,
         layout: result.layout.as_ref(),
+        phases: result.phases,
     }
 }
 

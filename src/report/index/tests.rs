@@ -40,6 +40,7 @@ fn record(name: &str, passed: &[bool], late: Option<(u64, f64)>) -> Row {
                 penalty_fraction,
             }),
             collection: None,
+            phases: None,
         })),
     }
 }
