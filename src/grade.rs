@@ -307,7 +307,7 @@ impl Grader {
                         }
                         hangs::Next::Run(job) => {
                             let test = job.test();
-                            self.run_one(job.runnable, &test, ctx, false, None)
+                            self.run_limited(job.runnable, &test, ctx, false, None)
                                 .map(|r| schedule.finish(job, r))
                         }
                     };
@@ -360,7 +360,7 @@ impl Grader {
             runner: &probe::SandboxRunner,
         };
         let f = probe::run(test, target)?;
-        let mut result = TestResult {
+        Ok(TestResult {
             exercise: ex.id.clone(),
             kind: original.kind.name(),
             name: original.name.clone(),
@@ -370,13 +370,41 @@ impl Grader {
             evidence: f.evidence,
             hidden: original.hidden,
             duration: started.elapsed(),
-        };
-        if let (Some(d), TestKind::Output(o)) = (
+        })
+    }
+
+    /// [`Self::run_one`], for an output test with a limit derived from the reference's time:
+    /// a run stopped at that limit is run again with a longer one when the reference now needs
+    /// more (see [`limits::recheck`]), and the result says which limit it had.
+    fn run_limited(
+        &self,
+        runnable: Runnable<'_>,
+        test: &TestCase,
+        ctx: &Ctx<'_>,
+        exclusive: bool,
+        reference: Option<&Path>,
+    ) -> Result<TestResult, GradeError> {
+        let mut result = self.run_one(runnable, test, ctx, exclusive, reference)?;
+        let (ex, original, _, _) = runnable;
+        let (Some(derived), TestKind::Output(o)) = (
             ctx.derived.get(&(ex.id.clone(), original.name.clone())),
             &test.kind,
-        ) {
-            d.annotate(o.timeout, &mut result);
+        ) else {
+            return Ok(result);
+        };
+        let mut d = *derived;
+        let mut ran_with = o.timeout;
+        let stopped = matches!(result.verdict, Verdict::Fail(Reason::Timeout { .. }));
+        if stopped && ran_with == d.limit {
+            let pool_sum = self.reference_binary()?;
+            if let Some(longer) = limits::recheck(&d, &o.args, pool_sum, ctx.workdir, ctx.lane)? {
+                let mut again = test.clone();
+                limits::set_timeout(&mut again, longer.limit);
+                result = self.run_one(runnable, &again, ctx, exclusive, reference)?;
+                (d, ran_with) = (longer, longer.limit);
+            }
         }
+        d.annotate(ran_with, &mut result);
         Ok(result)
     }
 
@@ -399,7 +427,7 @@ impl Grader {
                     let Some(&runnable) = runnable.get(i) else {
                         break;
                     };
-                    let done = self.run_one(runnable, runnable.1, ctx, exclusive, reference);
+                    let done = self.run_limited(runnable, runnable.1, ctx, exclusive, reference);
                     results
                         .lock()
                         .expect("no panics while holding the lock")

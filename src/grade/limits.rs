@@ -74,7 +74,7 @@ impl Derived {
     /// Adds the derivation to `result` when its run had the derived limit (a hang gate's
     /// shorter run is not this limit's doing), and says where a timeout's limit came from.
     pub fn annotate(&self, ran_with: Duration, result: &mut TestResult) {
-        if ran_with != self.limit {
+        if ran_with != self.limit || self.limit >= self.own {
             return;
         }
         result.evidence.time_limit = Some(self.evidence());
@@ -190,10 +190,39 @@ fn output_args(test: &TestCase) -> Option<(Vec<String>, Duration)> {
     }
 }
 
-fn set_timeout(test: &mut TestCase, limit: Duration) {
+pub(super) fn set_timeout(test: &mut TestCase, limit: Duration) {
     if let TestKind::Output(o) = &mut test.kind {
         o.timeout = limit;
     }
+}
+
+/// A test stopped at its derived limit `d`: the reference is timed again on `args`, now. When
+/// the machine has become slower since the first timing (a loaded batch, a CPU hog beside it),
+/// the limit it needs now is returned, and the test runs again with it: a correct program never
+/// loses a point to a limit measured on a quieter machine. Costs at most the test's own
+/// timeout divided by the multiple. Call it holding no lane slot.
+pub(super) fn recheck(
+    d: &Derived,
+    args: &[String],
+    pool_sum: &Path,
+    workdir: &Path,
+    lane: &Lane,
+) -> Result<Option<Derived>, GradeError> {
+    let now = time_reference(pool_sum, args, d.rule.measure_for(d.own), workdir, lane)?;
+    Ok(longer(d, now))
+}
+
+/// The derivation from the reference's time `now`, when it gives a longer limit than `d`.
+fn longer(d: &Derived, now: Measured) -> Option<Derived> {
+    let (limit, reference) = match now {
+        Measured::Took(t) => (d.rule.limit(Some(t), d.own), t),
+        Measured::Over(after) => (d.own, after),
+    };
+    (limit > d.limit).then_some(Derived {
+        limit,
+        reference,
+        ..*d
+    })
 }
 
 /// One run of the reference on `args` in the sandbox, stopped after `enough`.
@@ -251,6 +280,24 @@ mod tests {
             hidden: false,
             duration: Duration::ZERO,
         }
+    }
+
+    #[test]
+    fn a_machine_slower_than_when_the_reference_was_timed_gets_a_longer_limit() {
+        let d = derived();
+        let ms = Duration::from_millis;
+        // As fast as before, or faster: the limit stands.
+        assert_eq!(longer(&d, Measured::Took(ms(200))), None);
+        assert_eq!(longer(&d, Measured::Took(ms(20))), None);
+        // Twice as slow: twice the limit.
+        let slow = longer(&d, Measured::Took(ms(400))).unwrap();
+        assert_eq!((slow.limit, slow.reference), (ms(8000), ms(400)));
+        // Too slow to time: the spec's own timeout, and no derivation to report.
+        let over = longer(&d, Measured::Over(ms(3000))).unwrap();
+        assert_eq!(over.limit, d.own);
+        let mut r = timed_out();
+        over.annotate(d.own, &mut r);
+        assert!(r.evidence.time_limit.is_none() && !r.message.contains("Its limit"));
     }
 
     #[test]
