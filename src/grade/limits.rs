@@ -152,6 +152,7 @@ pub(super) fn derive<'r>(
             let key: Key = (which.map(Path::to_path_buf), args.clone());
             let known = match measured.get(&key) {
                 Some(Measured::Over(after)) if *after < enough => None,
+                None => slower_than_known(measured, &key, enough),
                 other => other.copied(),
             };
             let m = match known {
@@ -181,6 +182,29 @@ pub(super) fn derive<'r>(
         }
     }
     Ok((out, derived))
+}
+
+/// `Over` when a smaller input (a smaller N) already ran longer than `enough`: the reference's
+/// work grows with N, so this one would too, and need not be timed.
+fn slower_than_known(
+    measured: &HashMap<Key, Measured>,
+    key: &Key,
+    enough: Duration,
+) -> Option<Measured> {
+    let n = size(&key.1)?;
+    measured.iter().find_map(|((which, args), m)| match m {
+        Measured::Over(after)
+            if *which == key.0 && *after >= enough && size(args).is_some_and(|s| s <= n) =>
+        {
+            Some(Measured::Over(*after))
+        }
+        _ => None,
+    })
+}
+
+/// The largest number among `args`: the N of `pool_sum N P`.
+fn size(args: &[String]) -> Option<u128> {
+    args.iter().filter_map(|a| a.parse::<u128>().ok()).max()
 }
 
 fn output_args(test: &TestCase) -> Option<(Vec<String>, Duration)> {
@@ -280,6 +304,26 @@ mod tests {
             hidden: false,
             duration: Duration::ZERO,
         }
+    }
+
+    #[test]
+    fn an_input_larger_than_one_the_reference_could_not_finish_is_not_timed() {
+        let s = Duration::from_secs;
+        let args = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let mut measured = HashMap::new();
+        measured.insert((None, args(&["6074001000", "4"])), Measured::Over(s(3)));
+        measured.insert((None, args(&["1000003", "2"])), Measured::Took(s(0)));
+        let bigger = (None, args(&["7500000000", "2"]));
+        assert_eq!(
+            slower_than_known(&measured, &bigger, s(3)),
+            Some(Measured::Over(s(3)))
+        );
+        // A longer cut-off, another reference or a smaller input: timed.
+        assert_eq!(slower_than_known(&measured, &bigger, s(4)), None);
+        let course = (Some(PathBuf::from("/course")), bigger.1.clone());
+        assert_eq!(slower_than_known(&measured, &course, s(3)), None);
+        let smaller = (None, args(&["5000000000", "2"]));
+        assert_eq!(slower_than_known(&measured, &smaller, s(3)), None);
     }
 
     #[test]
