@@ -4,6 +4,7 @@
 //! binary built), runs the probes on a few threads, and collects verdicts in spec order. It never
 //! prints; reports render what it returns.
 
+mod cores;
 mod hangs;
 mod limits;
 
@@ -121,6 +122,7 @@ impl Grader {
         let slot = lane.shared().map_err(GradeError::Lane)?;
         // A build waits for the lane only while another grading times a measurement.
         let build_wait = asked.elapsed();
+        let building = cores::hold();
         let mut built = build::build(
             &staged,
             &wanted,
@@ -130,7 +132,7 @@ impl Grader {
         )?;
         let unoptimised = self.build_unoptimised(&staged, &built)?;
         built.wall += unoptimised.wall;
-        drop(slot);
+        drop((slot, building));
 
         let testing = Instant::now();
         // Output limits from the reference's time on each input, for exercises whose binary
@@ -293,31 +295,49 @@ impl Grader {
         let error = Mutex::new(None);
         let threads = self.jobs.clamp(1, runnable.len().max(1));
         std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| loop {
-                    let outcome = match schedule.next() {
-                        hangs::Next::Done => break,
-                        hangs::Next::Confirm { exercise, limit } => {
-                            yardstick(workdir, lane).map(|y| {
-                                // No yardstick (no `true` here): the floor alone decides.
-                                let quiet =
-                                    y.is_none_or(|y| y * hangs::YARDSTICK_MULTIPLE <= limit);
-                                schedule.confirm(&exercise, quiet);
-                            })
+            let (schedule, error) = (&schedule, &error);
+            for i in 0..threads {
+                s.spawn(move || {
+                    // The first thread holds a core throughout; the others borrow one per
+                    // test, while this process leaves one idle (see [`cores`]).
+                    let _own = (i == 0).then(cores::hold);
+                    loop {
+                        let _borrowed = if i == 0 {
+                            None
+                        } else {
+                            match cores::borrow(cores::available()) {
+                                Some(core) => Some(core),
+                                None if schedule.finished() => break,
+                                None => {
+                                    std::thread::sleep(cores::POLL);
+                                    continue;
+                                }
+                            }
+                        };
+                        let outcome = match schedule.next() {
+                            hangs::Next::Done => break,
+                            hangs::Next::Confirm { exercise, limit } => {
+                                yardstick(workdir, lane).map(|y| {
+                                    // No yardstick (no `true` here): the floor alone decides.
+                                    let quiet =
+                                        y.is_none_or(|y| y * hangs::YARDSTICK_MULTIPLE <= limit);
+                                    schedule.confirm(&exercise, quiet);
+                                })
+                            }
+                            hangs::Next::Run(job) => {
+                                let test = job.test();
+                                self.run_limited(job.runnable, &test, ctx, false, None)
+                                    .map(|r| schedule.finish(job, r))
+                            }
+                        };
+                        if let Err(e) = outcome {
+                            error
+                                .lock()
+                                .expect("no panics under the lock")
+                                .get_or_insert(e);
+                            schedule.abort();
+                            break;
                         }
-                        hangs::Next::Run(job) => {
-                            let test = job.test();
-                            self.run_limited(job.runnable, &test, ctx, false, None)
-                                .map(|r| schedule.finish(job, r))
-                        }
-                    };
-                    if let Err(e) = outcome {
-                        error
-                            .lock()
-                            .expect("no panics under the lock")
-                            .get_or_insert(e);
-                        schedule.abort();
-                        break;
                     }
                 });
             }

@@ -102,9 +102,9 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     // One worker grades one submission at a time; alone, it may run several tests at once.
-    // Cores no worker uses (fewer workers than cores) run more tests of one submission at
-    // once; never more threads than cores in all.
-    let tests_per_worker = (default_jobs() / jobs).max(1);
+    // A worker may run as many tests at once as there are cores, but only on cores the other
+    // workers leave idle (`grade::cores`): never more test threads than cores in all.
+    let tests_per_worker = default_jobs();
     // Shards run side by side on one machine (a Slurm node, a laptop) get build directories of
     // their own in a shared cache instead of queueing for worker 0's lock.
     let first_worker = args.shard.map_or(0, |s| s.index as usize * jobs);
