@@ -120,7 +120,8 @@ pub(super) type Derivations = HashMap<(String, String), Derived>;
 
 /// `exercises` with the limits of the output tests of those that ask for it (and `wanted`:
 /// their binary built) derived from the reference's time, and how each was derived.
-/// `reference` gives the reference's `pool_sum`, built only when an input is not timed yet.
+/// `reference` gives the reference's `pool_sum`, built only when an input is not timed yet;
+/// without one, tests keep their own timeouts.
 pub(super) fn derive<'r>(
     exercises: &[Exercise],
     wanted: &dyn Fn(&Exercise) -> bool,
@@ -158,7 +159,12 @@ pub(super) fn derive<'r>(
             let m = match known {
                 Some(m) => m,
                 None => {
-                    let m = time_reference(reference()?, &args, enough, workdir, lane)?;
+                    // No reference to time (it did not build): the spec's timeouts stand. The
+                    // speedup tests that need it say why.
+                    let Ok(pool_sum) = reference() else {
+                        continue;
+                    };
+                    let m = time_reference(pool_sum, &args, enough, workdir, lane)?;
                     measured.insert(key, m);
                     m
                 }
