@@ -4,10 +4,18 @@
 #   naive: for each submission, one after another: the course skeleton plus its src/ in a fresh
 #          directory, a fresh `cargo build --release` (dependencies included), then every test's
 #          command once, its stdout compared with the reference's;
-#   batch: `labgrade batch --jobs $(nproc)` with an empty build cache and results directory.
-# Prints both wall times, the ratio, and how busy the cores were during the batch (/proc/stat).
+#   batch: `labgrade batch --jobs $(nproc)` with an empty build cache and results directory,
+#          twice: `before` with LABGRADE_LEGACY_TIMEOUTS=1 (every test runs to the spec's own
+#          timeout, nothing stops early: the behaviour before derived limits and
+#          `stop_after_hangs`), then `after`, today's behaviour.
+# The corpus holds hanging submissions (`pipe_deadlock` hangs on every input,
+# `hangs_on_large_n` on large inputs only), as every class does.
+# Prints the wall times, the ratios, how busy the cores were during each batch (/proc/stat),
+# and batch's own per-phase line (build, tests, waiting for and holding the timing lane).
 # Usage: benches/batch_vs_naive.sh [COPIES (default 30)] [SPEC (default: the built-in spec)]
 #                                  [no-timing]
+# NAIVE=0 skips the naive script (before/after only); LABGRADE_BIN=PATH uses that labgrade. Figures need a quiet machine: on a
+# shared one, run it only on a few COPIES to check that it works.
 # `no-timing` drops the speedup and race probes from the spec on both sides: the naive script
 # runs each of their commands once, where batch measures for seconds in the timing lane, so
 # without them both sides do exactly the same work and the ratio shows what batch's cached
@@ -17,8 +25,12 @@ cd "$(dirname "$0")/.."
 copies=${1:-30}
 spec=${2:-}
 variant=${3:-all}
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-$PWD/target}/release/labgrade
+# LABGRADE_BIN: a labgrade already built (a debug one is fine to check that the script works).
+bin=${LABGRADE_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-$PWD/target}/release/labgrade
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ "$variant" = no-timing ]; then
@@ -36,7 +48,9 @@ fi
 spec_args=()
 [ -n "$spec" ] && spec_args=(--spec "$spec")
 
-fixtures=(reference off_by_one missing_counter bad_args_accepted syntax_error_counter sequential_pool)
+# The hanging ones early, so that a few COPIES (a check that the script works) include them.
+fixtures=(reference pipe_deadlock hangs_on_large_n off_by_one missing_counter bad_args_accepted
+  syntax_error_counter sequential_pool)
 mkdir -p "$work/root"
 for i in $(seq 1 "$copies"); do
   f=${fixtures[$(((i - 1) % ${#fixtures[@]}))]}
@@ -78,16 +92,19 @@ naive_one() { # the TA's script, for one submission
   echo "$(basename "$sub"): $passed passed"
 }
 
-t0=$(now)
-for sub in "$work"/root/*/; do naive_one "${sub%/}" >>"$work/naive.log"; done
-t1=$(now)
-naive=$(awk "BEGIN { print $t1 - $t0 }")
+naive=0
+if [ "${NAIVE:-1}" != 0 ]; then
+  t0=$(now)
+  for sub in "$work"/root/*/; do naive_one "${sub%/}" >>"$work/naive.log"; done
+  t1=$(now)
+  naive=$(awk "BEGIN { print $t1 - $t0 }")
+fi
 
 # How busy the cores were, sampled every 0.2 s, split by whether a timing measurement held the
 # lane alone at that moment (its flock is a WRITE lock in /proc/locks): the timing lane leaves
 # cores idle on purpose, the rest of the batch should not.
-sample() { # until killed: "excl|other busy_jiffies idle_jiffies" per interval
-  local lock=$work/cache/timing-lane.lock inode="" b0 i0 b1 i1 state
+sample() { # $1: the cache dir; until killed: "excl|other busy_jiffies idle_jiffies" per interval
+  local lock=$1/timing-lane.lock inode="" b0 i0 b1 i1 state
   read -r b0 i0 < <(cpu)
   while :; do
     sleep 0.2
@@ -99,31 +116,46 @@ sample() { # until killed: "excl|other busy_jiffies idle_jiffies" per interval
     b0=$b1 i0=$i1
   done
 }
-sample >"$work/samples" &
-sampler=$!
-read -r busy0 idle0 < <(cpu)
-t0=$(now)
-LABGRADE_CACHE_DIR=$work/cache "$bin" batch "$work/root" --out "$work/results" \
-  --jobs "$(nproc)" "${spec_args[@]}" 2>/dev/null || true
-t1=$(now)
-read -r busy1 idle1 < <(cpu)
-kill "$sampler"
-batch=$(awk "BEGIN { print $t1 - $t0 }")
-busy=$(awk "BEGIN { b = $busy1 - $busy0; i = $idle1 - $idle0; print 100 * b / (b + i) }")
-read -r lane_s outside_busy < <(awk '
-  { n[$1]++; b[$1] += $2; i[$1] += $3 }
-  END { o = b["other"] + i["other"]; printf "%.0f %.0f\n", n["excl"] * 0.2, o ? 100 * b["other"] / o : 0 }
-' "$work/samples")
 
-printf 'naive script (fresh cargo build each, tests once, serial): %7.1f s\n' "$naive"
-printf 'labgrade batch --jobs %d (empty build cache):              %7.1f s\n' "$(nproc)" "$batch"
-printf 'batch is %.1fx faster; cores busy %.0f%% of the batch (whole machine, /proc/stat)\n' \
-  "$(awk "BEGIN { print $naive / $batch }")" "$busy"
-printf 'timing lane held alone for ~%d s of the batch; outside it the cores were busy %d%%\n' \
-  "$lane_s" "$outside_busy"
-# Where the batch's time went, from the results themselves: builds, and each kind of test
-# (speedup and race probes run in the timing lane, one at a time; the rest share the cores).
-python3 - "$work/results" <<'PY'
+# One batch, `$1` (before|after), with an empty build cache; sets $wall_<name>.
+run_batch() {
+  local name=$1 legacy=$2 busy0 idle0 busy1 idle1 t0 t1 sampler wall busy lane_s outside_busy
+  sample "$work/cache-$name" >"$work/samples-$name" &
+  sampler=$!
+  read -r busy0 idle0 < <(cpu)
+  t0=$(now)
+  LABGRADE_LEGACY_TIMEOUTS=$legacy LABGRADE_CACHE_DIR=$work/cache-$name "$bin" batch \
+    "$work/root" --out "$work/results-$name" --jobs "$(nproc)" "${spec_args[@]}" \
+    2>"$work/batch-$name.log" || true
+  t1=$(now)
+  read -r busy1 idle1 < <(cpu)
+  kill "$sampler"
+  wall=$(awk "BEGIN { print $t1 - $t0 }")
+  busy=$(awk "BEGIN { b = $busy1 - $busy0; i = $idle1 - $idle0; print 100 * b / (b + i) }")
+  read -r lane_s outside_busy < <(awk '
+    { n[$1]++; b[$1] += $2; i[$1] += $3 }
+    END { o = b["other"] + i["other"]; printf "%.0f %.0f\n", n["excl"] * 0.2, o ? 100 * b["other"] / o : 0 }
+  ' "$work/samples-$name")
+  printf 'labgrade batch --jobs %d, %-6s (empty build cache): %7.1f s; cores busy %.0f%%; ' \
+    "$(nproc)" "$name" "$wall" "$busy"
+  printf 'lane held alone ~%d s, cores busy %d%% outside it\n' "$lane_s" "$outside_busy"
+  grep -h '^labgrade: time over' "$work/batch-$name.log" | sed "s/^labgrade: /  $name: /" || true
+  printf -v "wall_$name" '%s' "$wall"
+}
+
+run_batch before 1
+run_batch after 0
+ratio() { awk "BEGIN { printf \"%.1fx\", $1 / $2 }"; }
+if [ "${NAIVE:-1}" != 0 ]; then
+  printf 'naive script (fresh cargo build each, tests once, serial): %7.1f s\n' "$naive"
+  printf 'naive / before: %s   naive / after: %s\n' "$(ratio "$naive" "$wall_before")" \
+    "$(ratio "$naive" "$wall_after")"
+fi
+printf 'before / after: %s (after takes %.0f%% of before)\n' \
+  "$(ratio "$wall_before" "$wall_after")" "$(awk "BEGIN { print 100 * $wall_after / $wall_before }")"
+# Where the after batch's time went, from the results themselves: builds, and each kind of
+# test (speedup and race probes run in the timing lane, one at a time; the rest share the cores).
+python3 - "$work/results-after" <<'PY'
 import glob, json, sys
 build, kinds = 0, {}
 for path in glob.glob(sys.argv[1] + "/*.json"):
@@ -137,5 +169,5 @@ for path in glob.glob(sys.argv[1] + "/*.json"):
     for t in r["tests"]:
         kinds[t["kind"]] = kinds.get(t["kind"], 0) + t.get("duration_ms", 0)
 parts = [f"compiling {build / 1e3:.0f} s"] + [f"{k} {v / 1e3:.0f} s" for k, v in sorted(kinds.items())]
-print("summed over submissions (tests of one submission may overlap): " + ", ".join(parts))
+print("after, summed over submissions (tests of one submission may overlap): " + ", ".join(parts))
 PY

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # What a hanging submission costs with the built-in Lab 10 spec, before and after the early stop
 # (`stop_after_hangs`), side by side in one run with the release binary:
-#   before: LABGRADE_NO_EARLY_STOP=1, every test runs to its own timeout (what labgrade did
-#           before the early stop),
+#   before: LABGRADE_LEGACY_TIMEOUTS=1, every test runs to the spec's own timeout (what
+#           labgrade did before the early stop and the limits derived from the yardstick),
 #   after:  the built-in spec as shipped.
 # Then the reference REPS times beside a CPU hog (`yes`, killed by pid at the end): a correct
 # submission must lose no point to a timeout.
 # Usage: benches/hangs.sh [REPS] [FIXTURE...]   (default: 5 pipe_deadlock infinite_loop)
+# HOG_ONLY=1: only the gradings beside the hog; LABGRADE_BIN=PATH: that labgrade, not a release
+# build (a debug one is fine to check the script).
 # Takes ~10 minutes: the "before" gradings wait for every timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
 shift || true
 if [[ $# -gt 0 ]]; then fixtures=("$@"); else fixtures=(pipe_deadlock infinite_loop); fi
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-target}/release/labgrade
+bin=${LABGRADE_BIN:-}
+if [[ -z $bin ]]; then
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-target}/release/labgrade
+fi
 cache=${LABGRADE_CACHE_DIR:-$(mktemp -d)}
 out=$(mktemp -d)
 hog=
@@ -30,7 +35,7 @@ grade() {
   local mode=$1 name=$2 t0 t1
   t0=$(now)
   if [[ $mode == before ]]; then
-    LABGRADE_NO_EARLY_STOP=1 LABGRADE_CACHE_DIR=$cache "$bin" grade "fixtures/submissions/$name" \
+    LABGRADE_LEGACY_TIMEOUTS=1 LABGRADE_CACHE_DIR=$cache "$bin" grade "fixtures/submissions/$name" \
       --format json --out "$out/$mode-$name.json" || [[ $? == 1 ]]
   else
     LABGRADE_CACHE_DIR=$cache "$bin" grade "fixtures/submissions/$name" \
@@ -54,7 +59,9 @@ LABGRADE_CACHE_DIR=$cache "$bin" grade fixtures/submissions/reference --format j
 
 printf 'machine: %s cores, load average at start: %s\n\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-16s %9s %9s %7s   %s\n' submission before after ratio 'after: score, failed tests by reason'
+[[ ${HOG_ONLY:-0} == 1 ]] && fixtures=()
 for name in reference "${fixtures[@]}"; do
+  [[ ${HOG_ONLY:-0} == 1 ]] && break
   before=$(grade before "$name")
   after=$(grade after "$name")
   ratio=$(awk "BEGIN{printf \"%.1f\", $before / $after}")

@@ -5,7 +5,9 @@
 //! prints; reports render what it returns, and its [`progress::Progress`] observer hears what it
 //! is doing (the CLI draws that on a terminal).
 
+mod cores;
 mod hangs;
+mod limits;
 pub mod progress;
 
 use std::collections::{BTreeSet, HashMap};
@@ -22,7 +24,7 @@ use crate::reference::Reference;
 use crate::sandbox::SpawnError;
 use crate::spec::{Exercise, Spec, SpeedupThreshold, TestCase, TestKind};
 use crate::stage::{self, StageError};
-use crate::verdict::{Evidence, GradeResult, Reason, TestResult, Verdict};
+use crate::verdict::{Evidence, GradeResult, Phases, Reason, TestResult, Verdict};
 
 /// Grades submissions against a spec with a build cache.
 #[derive(Debug, Clone)]
@@ -103,12 +105,17 @@ impl Grader {
         if !needed {
             return Ok(None);
         }
+        self.reference_binary().map(Some)
+    }
+
+    /// The built yardstick's `pool_sum`, built the first time anything needs it.
+    fn reference_binary(&self) -> Result<&Path, GradeError> {
         let built = self.reference.get_or_init(|| {
             self.tell(Event::BuildingReference);
             crate::reference::build(&self.cache, self.worker, self.spec.reference.as_deref())
         });
         match built {
-            Ok(r) => Ok(Some(r.pool_sum.as_path())),
+            Ok(r) => Ok(r.pool_sum.as_path()),
             Err(why) => Err(GradeError::Reference(why.clone())),
         }
     }
@@ -145,7 +152,11 @@ impl Grader {
             .collect();
         let wanted: Vec<&str> = wanted.into_iter().collect();
         let lane = self.cache.lane().map_err(GradeError::Lane)?;
+        let asked = Instant::now();
         let slot = lane.shared().map_err(GradeError::Lane)?;
+        // A build waits for the lane only while another grading times a measurement.
+        let build_wait = asked.elapsed();
+        let building = cores::hold();
         if !self.cache.is_warm(self.worker) {
             // Said apart from the build: it is the long wait of a first grading, once.
             self.tell(Event::Dependencies);
@@ -161,11 +172,28 @@ impl Grader {
         )?;
         let unoptimised = self.build_unoptimised(&staged, &built)?;
         built.wall += unoptimised.wall;
-        drop(slot);
+        drop((slot, building));
 
+        let testing = Instant::now();
+        // Output limits from the reference's time on each input, for exercises whose binary
+        // built and whose spec asks for it.
+        let built_ok = |ex: &Exercise| {
+            matches!(
+                built.binaries.get(&ex.binary),
+                Some(BinaryBuild::Built { .. })
+            )
+        };
+        let (exercises, derived) = limits::derive(
+            &self.spec.exercises,
+            &built_ok,
+            self.spec.reference.as_deref(),
+            &|| self.reference_binary(),
+            staged.path(),
+            &lane,
+        )?;
         let mut tests = Vec::new();
         let mut runnable = Vec::new();
-        for ex in &self.spec.exercises {
+        for ex in &exercises {
             let state = &built.binaries[&ex.binary];
             tests.push(build_test(ex, state));
             match state {
@@ -195,7 +223,13 @@ impl Grader {
         let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
             .into_iter()
             .partition(|(_, t, _, _)| needs_exclusive_cores(&t.kind));
-        let (done, hung) = self.run_shared(&shared, staged.path(), &lane)?;
+        let ctx = Ctx {
+            workdir: staged.path(),
+            lane: &lane,
+            derived: &derived,
+            clock: LaneClock::default(),
+        };
+        let (done, hung) = self.run_shared(&shared, &ctx)?;
         tests.extend(done);
         // The timing probes of an exercise that hung are not run either: each would wait for
         // its own timeout, alone on the machine.
@@ -207,7 +241,14 @@ impl Grader {
                 .iter()
                 .map(|(ex, t, _, _)| hangs::not_run_result(t, &ex.id, &hung[&ex.id])),
         );
-        tests.extend(self.run_tests(&exclusive, staged.path(), 1, &lane, true)?);
+        tests.extend(self.run_tests(&exclusive, &ctx, 1, true)?);
+        let (lane_wait, lane_hold) = ctx.clock.totals();
+        let phases = Phases {
+            build_ms: ms(built.wall),
+            tests_ms: ms(testing.elapsed().saturating_sub(lane_wait + lane_hold)),
+            lane_wait_ms: ms(lane_wait + build_wait),
+            lane_hold_ms: ms(lane_hold),
+        };
         // Spec order: exercises as listed, each one's build test first.
         let order = |t: &TestResult| {
             let ex = self.spec.exercises.iter().position(|e| e.id == t.exercise);
@@ -218,14 +259,16 @@ impl Grader {
             (ex, test.map_or(0, |i| i + 1))
         };
         tests.sort_by_key(order);
-        Ok(self.result(
+        let mut result = self.result(
             name,
             tests,
             staged.warnings.clone(),
             built.wall,
             started,
             Some(staged.layout.clone()),
-        ))
+        );
+        result.phases = phases;
+        Ok(result)
     }
 
     /// The unoptimised builds the race probes of this spec rotate through: only binaries that
@@ -277,10 +320,10 @@ impl Grader {
     fn run_shared(
         &self,
         runnable: &[Runnable<'_>],
-        workdir: &Path,
-        lane: &Lane,
+        ctx: &Ctx<'_>,
     ) -> Result<(Vec<TestResult>, HashMap<String, String>), GradeError> {
-        let early_stop = std::env::var_os("LABGRADE_NO_EARLY_STOP").is_none();
+        let (workdir, lane) = (ctx.workdir, ctx.lane);
+        let early_stop = std::env::var_os("LABGRADE_NO_EARLY_STOP").is_none() && !limits::legacy();
         let gated = early_stop && runnable.iter().any(|r| r.0.hangs.stop_after > 0);
         // The hang limit is never shorter than a multiple of what a run of nothing takes in
         // the same sandbox right now: a slow machine gets a longer one.
@@ -299,36 +342,56 @@ impl Grader {
         let error = Mutex::new(None);
         let threads = self.jobs.clamp(1, runnable.len().max(1));
         std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| loop {
-                    let outcome = match schedule.next() {
-                        hangs::Next::Done => break,
-                        hangs::Next::Confirm { exercise, limit } => {
-                            yardstick(workdir, lane).map(|y| {
-                                // No yardstick (no `true` here): the floor alone decides.
-                                let quiet =
-                                    y.is_none_or(|y| y * hangs::YARDSTICK_MULTIPLE <= limit);
-                                schedule.confirm(&exercise, quiet);
-                            })
-                        }
-                        hangs::Next::Run(job) => {
-                            let test = job.test();
-                            self.run_one(job.runnable, &test, workdir, lane, false, None)
-                                .map(|r| {
-                                    schedule.finish(job, r);
-                                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                                    let done = done.min(total);
-                                    self.tell(Event::TestDone { done, total });
+            let (schedule, error, finished) = (&schedule, &error, &finished);
+            for i in 0..threads {
+                s.spawn(move || {
+                    // The first thread holds a core throughout; the others borrow one per
+                    // test, while this process leaves one idle (see [`cores`]).
+                    let _own = (i == 0).then(cores::hold);
+                    loop {
+                        let _borrowed = if i == 0 {
+                            None
+                        } else {
+                            match cores::borrow(cores::available()) {
+                                Some(core) => Some(core),
+                                None if schedule.finished() => break,
+                                None => {
+                                    std::thread::sleep(cores::POLL);
+                                    continue;
+                                }
+                            }
+                        };
+                        let outcome = match schedule.next() {
+                            hangs::Next::Done => break,
+                            hangs::Next::Confirm { exercise, limit } => {
+                                yardstick(workdir, lane).map(|y| {
+                                    // No yardstick (no `true` here): the floor alone decides.
+                                    let quiet =
+                                        y.is_none_or(|y| y * hangs::YARDSTICK_MULTIPLE <= limit);
+                                    schedule.confirm(&exercise, quiet);
                                 })
+                            }
+                            hangs::Next::Run(job) => {
+                                let test = job.test();
+                                self.run_limited(job.runnable, &test, ctx, false, None)
+                                    .map(|r| {
+                                        schedule.finish(job, r);
+                                        let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                                        self.tell(Event::TestDone {
+                                            done: done.min(total),
+                                            total,
+                                        });
+                                    })
+                            }
+                        };
+                        if let Err(e) = outcome {
+                            error
+                                .lock()
+                                .expect("no panics under the lock")
+                                .get_or_insert(e);
+                            schedule.abort();
+                            break;
                         }
-                    };
-                    if let Err(e) = outcome {
-                        error
-                            .lock()
-                            .expect("no panics under the lock")
-                            .get_or_insert(e);
-                        schedule.abort();
-                        break;
                     }
                 });
             }
@@ -346,11 +409,12 @@ impl Grader {
         &self,
         (ex, original, exe, unoptimised): Runnable<'_>,
         test: &TestCase,
-        workdir: &Path,
-        lane: &Lane,
+        ctx: &Ctx<'_>,
         exclusive: bool,
         reference: Option<&Path>,
     ) -> Result<TestResult, GradeError> {
+        let (workdir, lane) = (ctx.workdir, ctx.lane);
+        let asked = Instant::now();
         let slot = if exclusive {
             lane.exclusive()
                 .map(|x| Box::new(x) as Box<dyn std::any::Any>)
@@ -359,6 +423,8 @@ impl Grader {
         };
         let _slot = slot.map_err(GradeError::Lane)?;
         let started = Instant::now();
+        // The exclusive probes run one at a time: their waits and holds add up to wall time.
+        let _held = exclusive.then(|| ctx.clock.exclusive(started - asked));
         let target = Target {
             executable: exe,
             unoptimised,
@@ -381,13 +447,47 @@ impl Grader {
         })
     }
 
+    /// [`Self::run_one`], for an output test with a limit derived from the reference's time:
+    /// a run stopped at that limit is run again with a longer one when the reference now needs
+    /// more (see [`limits::recheck`]), and the result says which limit it had.
+    fn run_limited(
+        &self,
+        runnable: Runnable<'_>,
+        test: &TestCase,
+        ctx: &Ctx<'_>,
+        exclusive: bool,
+        reference: Option<&Path>,
+    ) -> Result<TestResult, GradeError> {
+        let mut result = self.run_one(runnable, test, ctx, exclusive, reference)?;
+        let (ex, original, _, _) = runnable;
+        let (Some(derived), TestKind::Output(o)) = (
+            ctx.derived.get(&(ex.id.clone(), original.name.clone())),
+            &test.kind,
+        ) else {
+            return Ok(result);
+        };
+        let mut d = *derived;
+        let mut ran_with = o.timeout;
+        let stopped = matches!(result.verdict, Verdict::Fail(Reason::Timeout { .. }));
+        if stopped && ran_with == d.limit {
+            let pool_sum = self.reference_binary()?;
+            if let Some(longer) = limits::recheck(&d, &o.args, pool_sum, ctx.workdir, ctx.lane)? {
+                let mut again = test.clone();
+                limits::set_timeout(&mut again, longer.limit);
+                result = self.run_one(runnable, &again, ctx, exclusive, reference)?;
+                (d, ran_with) = (longer, longer.limit);
+            }
+        }
+        d.annotate(ran_with, &mut result);
+        Ok(result)
+    }
+
     /// Runs the probes of `runnable` on `jobs` threads.
     fn run_tests(
         &self,
         runnable: &[Runnable<'_>],
-        workdir: &Path,
+        ctx: &Ctx<'_>,
         jobs: usize,
-        lane: &Lane,
         exclusive: bool,
     ) -> Result<Vec<TestResult>, GradeError> {
         let reference = self.reference(runnable)?;
@@ -404,8 +504,7 @@ impl Grader {
                     if exclusive {
                         self.tell_timing(runnable.0, runnable.1);
                     }
-                    let done =
-                        self.run_one(runnable, runnable.1, workdir, lane, exclusive, reference);
+                    let done = self.run_limited(runnable, runnable.1, ctx, exclusive, reference);
                     results
                         .lock()
                         .expect("no panics while holding the lock")
@@ -483,8 +582,58 @@ impl Grader {
             total_time: started.elapsed(),
             sandbox: crate::sandbox::Layers::get().report(),
             layout,
+            phases: Phases::default(),
         }
     }
+}
+
+/// What every test run of one grading shares.
+struct Ctx<'a> {
+    workdir: &'a Path,
+    lane: &'a Lane,
+    /// The output limits derived from the reference's time.
+    derived: &'a limits::Derivations,
+    clock: LaneClock,
+}
+
+/// Time spent waiting for the exclusive lane and holding it, summed over a grading's probes.
+#[derive(Default)]
+struct LaneClock {
+    waited: Mutex<Duration>,
+    held: Mutex<Duration>,
+}
+
+/// Adds its lifetime to the clock's held time when dropped.
+struct Holding<'a> {
+    clock: &'a LaneClock,
+    since: Instant,
+}
+
+impl LaneClock {
+    /// The lane was taken after waiting `waited`; it is held until the value is dropped.
+    fn exclusive(&self, waited: Duration) -> Holding<'_> {
+        *self.waited.lock().unwrap_or_else(|p| p.into_inner()) += waited;
+        Holding {
+            clock: self,
+            since: Instant::now(),
+        }
+    }
+
+    /// (waited, held).
+    fn totals(&self) -> (Duration, Duration) {
+        let get = |m: &Mutex<Duration>| *m.lock().unwrap_or_else(|p| p.into_inner());
+        (get(&self.waited), get(&self.held))
+    }
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        *self.clock.held.lock().unwrap_or_else(|p| p.into_inner()) += self.since.elapsed();
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
 }
 
 /// A test ready to run: its exercise, the test, the release executable and, for race probes

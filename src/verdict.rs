@@ -156,6 +156,23 @@ pub struct Evidence {
     /// of the decisive run's condition (else the first condition's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<RaceEvidence>,
+    /// An output test whose limit was derived from the reference's time on the same input
+    /// (`timeout_from_reference`): the limit the run had and how it was derived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<TimeLimit>,
+}
+
+/// How a derived limit came about: `limit_ms` = min(`spec_ms`, max(`floor_ms`,
+/// `multiple` × `reference_ms`)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimeLimit {
+    pub limit_ms: u64,
+    /// The test's own timeout in the spec.
+    pub spec_ms: u64,
+    /// What the reference took on the same input on this machine (as a pool on one core).
+    pub reference_ms: u64,
+    pub multiple: u32,
+    pub floor_ms: u64,
 }
 
 /// The process audit as results show it: what the sandbox recorded, and the counts the verdict
@@ -333,6 +350,23 @@ pub struct GradeResult {
     pub sandbox: Vec<crate::sandbox::LayerStatus>,
     /// Where the programs were found; absent when the submission could not be used.
     pub layout: Option<crate::stage::Layout>,
+    /// Where the grading's time went.
+    pub phases: Phases,
+}
+
+/// Where one grading's wall time went, in milliseconds; the four add up to at most its total
+/// (the rest is staging and reporting). Tests running side by side count once, as wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Phases {
+    /// Compiling the submission (and the unoptimised builds some race probes use).
+    pub build_ms: u64,
+    /// Running the tests that share the cores (and timing the reference for derived limits).
+    pub tests_ms: u64,
+    /// Waiting for the timing lane: for other gradings' measurements to end, and for other
+    /// gradings' runs to end before this one's measurements.
+    pub lane_wait_ms: u64,
+    /// Holding the timing lane alone: the speedup and race probes.
+    pub lane_hold_ms: u64,
 }
 
 impl GradeResult {

@@ -342,6 +342,7 @@ mod tests {
             total_time: Duration::ZERO,
             sandbox: vec![],
             layout: None,
+            phases: Default::default(),
         }
     }
 

@@ -624,3 +624,41 @@ fn a_running_graders_directories_are_never_swept() {
     assert!(live.exists(), "a live grader's directory was removed");
     assert!(!dead.exists());
 }
+
+#[test]
+fn each_result_and_the_summary_say_where_the_time_went_per_phase() {
+    let batch = reference_batch();
+    for name in SUBMISSIONS {
+        let r: serde_json::Value =
+            serde_json::from_str(&read(&batch.out.join(format!("{name}.json")))).unwrap();
+        let p = &r["phases"];
+        let get = |k: &str| {
+            p[k].as_u64()
+                .unwrap_or_else(|| panic!("{name}: no {k}: {r:#}"))
+        };
+        let sum = get("build_ms") + get("tests_ms") + get("lane_wait_ms") + get("lane_hold_ms");
+        // Disjoint parts of the grading's wall time.
+        assert!(sum <= r["total_ms"].as_u64().unwrap(), "{name}: {p} {r:#}");
+        if name == "reference" {
+            assert!(get("tests_ms") > 0, "{p}");
+            assert_eq!(get("build_ms"), r["build_ms"].as_u64().unwrap(), "{p}");
+        }
+    }
+    let md = read(&batch.out.join("summary.md"));
+    assert!(md.contains("## Where the time went"), "{md}");
+    for phase in [
+        "| build |",
+        "| tests |",
+        "| waiting for the timing lane |",
+        "| holding the timing lane |",
+    ] {
+        assert!(md.contains(phase), "{phase}: {md}");
+    }
+    assert!(
+        batch
+            .stderr
+            .contains("labgrade: time over 6 gradings: build "),
+        "{}",
+        batch.stderr
+    );
+}

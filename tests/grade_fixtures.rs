@@ -372,6 +372,58 @@ fn a_pool_that_hangs_only_on_large_n_loses_only_those_tests() {
     );
 }
 
+/// A spec whose output limits come from the reference's time (`timeout_from_reference`).
+fn reference_timeouts_spec() -> std::path::PathBuf {
+    root().join("tests/specs/reference_timeouts.toml")
+}
+
+#[test]
+fn a_hang_on_large_n_only_stops_at_the_limit_derived_from_the_reference() {
+    let (code, r) = grade_json("hangs_on_large_n", Some(&reference_timeouts_spec()));
+    assert_eq!(code, 1);
+    assert_eq!(
+        reasons(&r, "pool-sum"),
+        [
+            ("n=0 p=1", "pass"),
+            ("n=0 p=2", "pass"),
+            ("n=10 p=1", "pass"),
+            ("n=10 p=2", "pass"),
+            ("large: n=1000003 p=2", "timeout"),
+            ("bad args: abc 2", "pass"),
+        ],
+        "{r:#}"
+    );
+    let t = test_named(&r, "pool-sum", "large: n=1000003 p=2");
+    // The yardstick needs milliseconds here: the limit is the 2 s floor, not the spec's 30 s.
+    let limit = &t["evidence"]["time_limit"];
+    assert_eq!(limit["limit_ms"], 2000, "{t:#}");
+    assert_eq!(limit["spec_ms"], 30_000, "{t:#}");
+    assert_eq!(limit["floor_ms"], 2000, "{t:#}");
+    assert_eq!(limit["multiple"], 20, "{t:#}");
+    assert!(
+        limit["reference_ms"].as_u64().unwrap() * 20 <= 2000,
+        "{t:#}"
+    );
+    let msg = t["message"].as_str().unwrap();
+    assert!(
+        msg.contains("within 2.0 s") && msg.contains("a reference pool needs"),
+        "{msg}"
+    );
+    // The counter is not a pool_sum: its limit is the spec's.
+    let c = test_named(&r, "counter", "safe p=2 k=1000");
+    assert_eq!(c["status"], "pass");
+    assert!(c["evidence"].get("time_limit").is_none(), "{c:#}");
+}
+
+#[test]
+fn the_reference_loses_nothing_to_limits_derived_from_the_yardstick() {
+    let (code, r) = grade_json("reference", Some(&reference_timeouts_spec()));
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["score"], r["max_score"]);
+    let t = test_named(&r, "pool-sum", "large: n=1000003 p=2");
+    assert_eq!(t["evidence"]["time_limit"]["limit_ms"], 2000, "{t:#}");
+}
+
 #[test]
 fn a_busy_loop_on_every_input_is_stopped_and_called_busy() {
     let (_, r) = grade_json("infinite_loop", Some(&hangs_spec()));

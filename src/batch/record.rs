@@ -103,6 +103,9 @@ pub struct Record {
     /// What the collection says: who handed it in, when (by the export), a late marker.
     #[serde(default)]
     pub collection: Option<JsonOrigin>,
+    /// Where the grading's time went; absent in results written before it was recorded.
+    #[serde(default)]
+    pub phases: Option<crate::verdict::Phases>,
 }
 
 /// The `late` of a [`Record`] (what the gradebook and the summary show).
@@ -218,6 +221,7 @@ mod tests {
             total_time: Duration::from_millis(1200),
             sandbox: vec![],
             layout: None,
+            phases: Default::default(),
         }
     }
 

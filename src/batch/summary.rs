@@ -10,6 +10,7 @@ use std::fmt::Write;
 use super::gradebook::number;
 use super::record::Record;
 use super::results::{Entry, Row};
+use crate::verdict::Phases;
 
 /// Failure reasons that mean a submission ran into one of the grader's limits.
 const LIMIT_REASONS: [&str; 4] = ["timeout", "output_limit", "crash", "build_timeout"];
@@ -38,7 +39,80 @@ pub fn render(rows: &[Row]) -> String {
     late(&mut md, &graded);
     errors(&mut md, rows);
     slowest(&mut md, &graded);
+    phases(&mut md, &graded);
     md
+}
+
+/// The phases summed over the submissions that recorded them, and how many did.
+pub fn phase_totals(graded: &[&Record]) -> (Phases, usize) {
+    let mut sum = Phases::default();
+    let mut n = 0;
+    for p in graded.iter().filter_map(|r| r.phases) {
+        sum.build_ms += p.build_ms;
+        sum.tests_ms += p.tests_ms;
+        sum.lane_wait_ms += p.lane_wait_ms;
+        sum.lane_hold_ms += p.lane_hold_ms;
+        n += 1;
+    }
+    (sum, n)
+}
+
+/// The phases' names and totals, in the order a grading goes through them.
+fn phase_rows(p: &Phases) -> [(&'static str, u64); 4] {
+    [
+        ("build", p.build_ms),
+        ("tests", p.tests_ms),
+        ("waiting for the timing lane", p.lane_wait_ms),
+        ("holding the timing lane", p.lane_hold_ms),
+    ]
+}
+
+/// The terminal's end-of-batch line: `None` when no result recorded its phases.
+pub fn phase_line(graded: &[&Record]) -> Option<String> {
+    let (sum, n) = phase_totals(graded);
+    if n == 0 {
+        return None;
+    }
+    let parts: Vec<String> = phase_rows(&sum)
+        .iter()
+        .map(|(name, ms)| format!("{name} {:.1} s", *ms as f64 / 1000.0))
+        .collect();
+    Some(format!(
+        "time over {n} grading{}: {}",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    ))
+}
+
+/// Where the time went, per phase, summed over the submissions (each one's phases are wall
+/// time; submissions graded side by side add up to more than the batch's wall time).
+fn phases(md: &mut String, graded: &[&Record]) {
+    let (sum, n) = phase_totals(graded);
+    if n == 0 {
+        return;
+    }
+    md.push_str("\n## Where the time went\n\n");
+    let _ = writeln!(
+        md,
+        "Summed over {n} grading(s); gradings run side by side add up to more than the \
+         batch's wall time.\n"
+    );
+    md.push_str("| phase | total | per submission | share |\n|---|---:|---:|---:|\n");
+    let rows = phase_rows(&sum);
+    let all: u64 = rows.iter().map(|(_, ms)| ms).sum();
+    for (name, ms) in rows {
+        let share = if all == 0 {
+            0.0
+        } else {
+            100.0 * ms as f64 / all as f64
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {:.1} s | {:.1} s | {share:.0}% |",
+            ms as f64 / 1000.0,
+            ms as f64 / 1000.0 / n as f64
+        );
+    }
 }
 
 /// Which export the submissions came from, and students found in more than one submission.
@@ -405,8 +479,48 @@ mod tests {
                 score_before_penalty: None,
                 late: None,
                 collection: None,
+                phases: None,
             })),
         }
+    }
+
+    #[test]
+    fn the_time_per_phase_is_summed_over_the_gradings_that_recorded_it() {
+        let mut rows = vec![
+            record("alice", 10_000, &[("a", None)]),
+            record("bob", 20_000, &[("a", None)]),
+            record("old", 5_000, &[("a", None)]),
+        ];
+        let phases = |build_ms, tests_ms, lane_wait_ms, lane_hold_ms| Phases {
+            build_ms,
+            tests_ms,
+            lane_wait_ms,
+            lane_hold_ms,
+        };
+        for (row, p) in rows
+            .iter_mut()
+            .zip([phases(4000, 3000, 1000, 2000), phases(6000, 9000, 0, 4000)])
+        {
+            if let Entry::Graded(r) = &mut row.entry {
+                r.phases = Some(p);
+            }
+        }
+        let graded = super::super::results::graded(&rows);
+        assert_eq!(
+            phase_line(&graded).unwrap(),
+            "time over 2 gradings: build 10.0 s, tests 12.0 s, waiting for the timing lane \
+             1.0 s, holding the timing lane 6.0 s"
+        );
+        let md = render(&rows);
+        assert!(md.contains("## Where the time went"), "{md}");
+        assert!(
+            md.contains("| holding the timing lane | 6.0 s | 3.0 s | 21% |"),
+            "{md}"
+        );
+        // No result with phases (all written before they were recorded): no section.
+        let old = vec![record("old", 5_000, &[("a", None)])];
+        assert!(phase_line(&super::super::results::graded(&old)).is_none());
+        assert!(!render(&old).contains("Where the time went"));
     }
 
     #[test]

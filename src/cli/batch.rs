@@ -154,7 +154,9 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     let plan = batch::plan(submissions, &spec, &args.out)?;
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
     // One worker grades one submission at a time; alone, it may run several tests at once.
-    let tests_per_worker = if jobs > 1 { 1 } else { default_jobs() };
+    // A worker may run as many tests at once as there are cores, but only on cores the other
+    // workers leave idle (`grade::cores`): never more test threads than cores in all.
+    let tests_per_worker = default_jobs();
     // Shards run side by side on one machine (a Slurm node, a laptop) get build directories of
     // their own in a shared cache instead of queueing for worker 0's lock.
     let first_worker = args.shard.map_or(0, |s| s.index as usize * jobs);
@@ -254,6 +256,9 @@ fn finish(
         "labgrade: wrote gradebook.csv, summary.md, changes.csv and index.html in {}",
         out.display()
     );
+    if let Some(line) = batch::summary::phase_line(&batch::results::graded(rows)) {
+        eprintln!("labgrade: {line}");
+    }
     if failed > 0 {
         eprintln!(
             "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",

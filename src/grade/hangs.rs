@@ -266,6 +266,12 @@ impl<'a> Scheduler<'a> {
         self.wake.notify_all();
     }
 
+    /// Whether nothing is left to run or running (a thread waiting for a core may leave).
+    pub fn finished(&self) -> bool {
+        let s = self.state.lock().expect("no panics under the lock");
+        s.queue.is_empty() && s.running == 0
+    }
+
     /// Gives up on everything still queued (a probe could not run: the grading fails).
     pub fn abort(&self) {
         let mut s = self.state.lock().expect("no panics under the lock");

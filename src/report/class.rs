@@ -95,6 +95,7 @@ mod tests {
             score_before_penalty: None,
             late: None,
             collection: None,
+            phases: None,
         }
     }
 

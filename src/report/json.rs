@@ -38,6 +38,8 @@ pub struct JsonResult<'a> {
     /// submission could not be used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<&'a crate::stage::Layout>,
+    /// Where the grading's time went: build, tests, waiting for the timing lane, holding it.
+    pub phases: crate::verdict::Phases,
 }
 
 /// The `late` field: the late policy's outcome.
@@ -114,6 +116,7 @@ pub fn to_json_with<'a>(result: &'a GradeResult, late: Option<&Late>) -> JsonRes
         grader_commit: crate::version::COMMIT,
         sandbox: &result.sandbox,
         layout: result.layout.as_ref(),
+        phases: result.phases,
     }
 }
 

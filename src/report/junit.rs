@@ -260,6 +260,7 @@ pub(super) mod tests {
             total_time: Duration::from_millis(2600),
             sandbox: vec![],
             layout: None,
+            phases: Default::default(),
         }
     }
 

@@ -16,6 +16,7 @@ mod duration;
 mod error;
 mod expand;
 mod fields;
+mod from_reference;
 pub mod model;
 mod prepare;
 mod raw;

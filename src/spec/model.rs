@@ -114,6 +114,52 @@ pub struct Exercise {
     pub tests: Vec<TestCase>,
     /// When a binary that hangs on its first tests stops being run.
     pub hangs: HangPolicy,
+    /// `timeout_from_reference`: its output tests' limits derived from the reference's
+    /// measured time on each input; `None`: the spec's timeouts as written.
+    pub reference_timeouts: Option<ReferenceTimeouts>,
+}
+
+/// `timeout_from_reference = { multiple = 20, floor = "2s" }`: an output test's limit is
+/// `max(floor, multiple × the reference's time on the same input on this machine)`, never above
+/// the test's own `timeout`. A pool that hangs on large inputs only then costs seconds, not the
+/// spec's 10–60 s per test. The reference's time is that of a pool using one core (the larger
+/// of its wall and its CPU time), so a correct pool that runs sequentially is not penalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReferenceTimeouts {
+    /// Times the reference's time (at least [`ReferenceTimeouts::LEAST_MULTIPLE`]).
+    pub multiple: u32,
+    /// The least limit (at least [`ReferenceTimeouts::LEAST_FLOOR`]).
+    pub floor: Duration,
+}
+
+impl ReferenceTimeouts {
+    /// Below this a correct but plain pool (a `u128` sum with overflow checks is a few times
+    /// slower than the reference's loop) on a machine busier than when the reference was
+    /// timed could lose points.
+    pub const LEAST_MULTIPLE: u32 = 5;
+    /// The floor absorbs what does not grow with the input: process start in the sandbox, a
+    /// pool forking 64 workers, a machine that got busier since the reference was timed.
+    pub const LEAST_FLOOR: Duration = Duration::from_secs(1);
+    /// What `timeout_from_reference = {}` means.
+    pub const DEFAULT: ReferenceTimeouts = ReferenceTimeouts {
+        multiple: 20,
+        floor: Duration::from_secs(2),
+    };
+
+    /// The limit of a test whose own timeout is `own`, where the reference took `reference`
+    /// (`None`: it did not finish within `own / multiple`, so the test keeps `own`).
+    pub fn limit(&self, reference: Option<Duration>, own: Duration) -> Duration {
+        match reference {
+            Some(t) => t.saturating_mul(self.multiple).max(self.floor).min(own),
+            None => own,
+        }
+    }
+
+    /// How long to let the reference run on an input whose test allows `own`: beyond this the
+    /// derived limit would be `own` anyway.
+    pub fn measure_for(&self, own: Duration) -> Duration {
+        own / self.multiple.max(1)
+    }
 }
 
 /// `stop_after_hangs` and `hang_timeout`: an exercise whose binary hung on each of its first
@@ -448,6 +494,26 @@ mod tests {
             triangular(u64::MAX),
             (u64::MAX as u128) * (u64::MAX as u128 + 1) / 2
         );
+    }
+
+    #[test]
+    fn a_limit_from_the_reference_is_a_multiple_above_the_floor_below_the_spec() {
+        let r = ReferenceTimeouts {
+            multiple: 20,
+            floor: Duration::from_secs(2),
+        };
+        let (ms, s) = (Duration::from_millis, Duration::from_secs);
+        // Small inputs: the floor.
+        assert_eq!(r.limit(Some(ms(3)), s(10)), s(2));
+        // Large ones: the multiple.
+        assert_eq!(r.limit(Some(ms(500)), s(60)), s(10));
+        // Never above the spec's own timeout, nor when the reference did not finish in time.
+        assert_eq!(r.limit(Some(s(4)), s(60)), s(60));
+        assert_eq!(r.limit(None, s(60)), s(60));
+        // A spec timeout below the floor stays.
+        assert_eq!(r.limit(Some(ms(1)), s(1)), s(1));
+        // The reference runs at most as long as can still shorten the limit.
+        assert_eq!(r.measure_for(s(60)), s(3));
     }
 
     #[test]

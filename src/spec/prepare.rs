@@ -25,6 +25,9 @@ pub struct Defaults {
     pub points: f64,
     /// `stop_after_hangs` and `hang_timeout`, for exercises that do not set their own.
     pub hangs: HangPolicy,
+    /// `timeout_from_reference`, for exercises of the reference's binary that do not set
+    /// their own.
+    pub reference_timeouts: Option<ReferenceTimeouts>,
 }
 
 const SPEEDUP_BUDGET: Duration = Duration::from_secs(20);

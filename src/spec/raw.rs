@@ -119,6 +119,18 @@ pub struct RawDefaults {
     pub stop_after_hangs: Option<Spanned<i64>>,
     /// How long a first test may print nothing before it counts as hung.
     pub hang_timeout: Option<Spanned<Scalar>>,
+    /// Output tests' limits from the reference's measured time (exercises of `pool_sum`).
+    pub timeout_from_reference: Option<Spanned<RawFromReference>>,
+}
+
+/// `timeout_from_reference = { multiple = 20, floor = "2s" }` (both optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFromReference {
+    /// Times the reference's time on the same input.
+    pub multiple: Option<Spanned<i64>>,
+    /// The least limit.
+    pub floor: Option<Spanned<Scalar>>,
 }
 
 /// One `[[exercise]]`.
@@ -131,6 +143,8 @@ pub struct RawExercise {
     pub binary: Option<Spanned<String>>,
     /// Overrides `[defaults] stop_after_hangs` for this exercise.
     pub stop_after_hangs: Option<Spanned<i64>>,
+    /// Overrides `[defaults] timeout_from_reference` for this exercise.
+    pub timeout_from_reference: Option<Spanned<RawFromReference>>,
     /// `[[exercise.test]]`.
     pub test: Option<Vec<Spanned<RawTest>>>,
 }

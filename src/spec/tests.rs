@@ -751,3 +751,67 @@ fn a_processes_test_says_what_undecided_counts_as() {
         TestKind::Processes(p) if p.inconclusive == InconclusivePolicy::Pass
     ));
 }
+
+#[test]
+fn timeout_from_reference_applies_to_pool_sum_exercises_and_can_be_overridden() {
+    let src = "lab = \"x\"\ntitle = \"X\"\n[defaults]\n\
+               timeout_from_reference = { multiple = 30, floor = \"3s\" }\n\
+               [[exercise]]\nid = \"pool-sum\"\nbinary = \"pool_sum\"\n\
+               [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n\
+               [[exercise]]\nid = \"counter\"\nbinary = \"counter\"\n\
+               [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n";
+    let spec = ok(src);
+    let want = ReferenceTimeouts {
+        multiple: 30,
+        floor: Duration::from_secs(3),
+    };
+    assert_eq!(spec.exercises[0].reference_timeouts, Some(want));
+    // The reference is a pool_sum: nothing else is timed against it.
+    assert_eq!(spec.exercises[1].reference_timeouts, None);
+    // Off unless asked for; `{}` means the defaults; an exercise may set its own.
+    let plain = ok(&with_tests(
+        "[[exercise.test]]\nkind = \"output\"\nname = \"a\"\n",
+    ));
+    assert_eq!(plain.exercises[0].reference_timeouts, None);
+    let own = ok("lab = \"x\"\ntitle = \"X\"\n\
+                  [[exercise]]\nid = \"p\"\nbinary = \"pool_sum\"\ntimeout_from_reference = {}\n\
+                  [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n");
+    assert_eq!(
+        own.exercises[0].reference_timeouts,
+        Some(ReferenceTimeouts::DEFAULT)
+    );
+    // The built-in spec derives pool_sum's limits from the yardstick.
+    let builtin = builtin();
+    assert!(builtin.exercises[0].reference_timeouts.is_some());
+    assert!(builtin.exercises[1].reference_timeouts.is_none());
+}
+
+#[test]
+fn timeout_from_reference_is_generous_and_only_on_pool_sum() {
+    let src = "lab = \"x\"\ntitle = \"X\"\n[defaults]\n\
+               timeout_from_reference = { multiple = 2, floor = \"100ms\" }\n\
+               [[exercise]]\nid = \"c\"\nbinary = \"counter\"\n\
+               timeout_from_reference = { floor = 2, factor = 3 }\n\
+               [[exercise.test]]\nkind = \"output\"\nname = \"t\"\n";
+    // Unknown keys are the TOML layer's error, reported alone.
+    let e = errors(src);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("t.toml:8:") && e[0].contains("factor"),
+        "{e:?}"
+    );
+    let src = src.replace(", factor = 3", "");
+    assert_eq!(
+        errors(&src),
+        [
+            "t.toml:4:39: error: `multiple` must be a whole number from 5 to 1000; got 2: a \
+             correct pool may be several times slower than the reference and run on a busier \
+             machine, and must never lose a point to its limit",
+            "t.toml:4:50: error: `floor` must be at least 1 s: it absorbs starting the program \
+             in the sandbox and a busy machine",
+            "t.toml:8:26: error: `timeout_from_reference` applies only to an exercise of \
+             `pool_sum`: the reference solution is a `pool_sum`, and nothing else can be timed \
+             against it",
+        ]
+    );
+}

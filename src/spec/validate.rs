@@ -162,6 +162,9 @@ fn defaults(diags: &mut Diagnostics, raw: &RawSpec) -> Defaults {
             )
             .unwrap_or(HangPolicy::OFF.timeout),
         },
+        reference_timeouts: d
+            .and_then(|d| d.timeout_from_reference.as_ref())
+            .and_then(|r| super::from_reference::from_reference(diags, r)),
     }
 }
 
@@ -277,6 +280,12 @@ fn exercise(
         Some(s) => stop_after_hangs(diags, s)?,
         None => defaults.hangs.stop_after,
     };
+    let reference_timeouts = super::from_reference::for_exercise(
+        diags,
+        ex.binary.as_ref().map(|b| b.get_ref().as_str()),
+        ex.timeout_from_reference.as_ref(),
+        defaults.reference_timeouts,
+    );
     Some(Exercise {
         id: ex.id.as_ref()?.get_ref().clone(),
         binary: ex.binary.as_ref()?.get_ref().clone(),
@@ -285,6 +294,7 @@ fn exercise(
             stop_after,
             ..defaults.hangs
         },
+        reference_timeouts,
     })
 }
 

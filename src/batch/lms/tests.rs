@@ -19,6 +19,7 @@ fn graded(name: &str, score: f64) -> Row {
             score_before_penalty: None,
             late: None,
             collection: None,
+            phases: None,
         })),
     }
 }

@@ -41,6 +41,7 @@ fn record(name: &str, passed: &[bool], late: Option<(u64, f64)>) -> Row {
                 extended_to: None,
             }),
             collection: None,
+            phases: None,
         })),
     }
 }
