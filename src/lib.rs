@@ -11,6 +11,7 @@
 //! outside the sandbox (no links, no special files, bounded); [`tempdirs`] names the grader's
 //! temporary directories after their owner and sweeps those of graders that died.
 
+pub mod atomic_file;
 pub mod batch;
 pub mod build;
 pub mod cli;

@@ -431,26 +431,7 @@ fn submission_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader (or a grader
-/// killed halfway) never sees half a file. A path that exists and is not a regular file
-/// (`/dev/stdout`, a pipe) is written directly: renaming over it would replace the device.
+/// [`crate::atomic_file::write`], with the path in the error.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // Like any new file: 0o666 less the umask (a temporary file's default is 0o600, which
-    // would leave reports unreadable to the rest of the course staff).
-    let mut tmp = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::atomic_file::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
