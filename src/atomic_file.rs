@@ -66,6 +66,9 @@ mod tests {
     #[test]
     fn a_device_is_written_through_not_replaced() {
         write(Path::new("/dev/null"), b"x").unwrap();
-        assert!(!std::fs::metadata("/dev/null").unwrap().file_type().is_file());
+        assert!(!std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_file());
     }
 }

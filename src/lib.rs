@@ -18,6 +18,7 @@ pub mod cli;
 pub mod deadline;
 pub mod grade;
 pub mod lane;
+pub mod points;
 pub mod probe;
 pub mod reference;
 pub mod report;

@@ -177,7 +177,11 @@ mod tests {
             .unwrap()
             .permissions()
             .mode();
-        assert_ne!(mode & 0o044, 0, "a temporary file's 0600 leaked through: {mode:o}");
+        assert_ne!(
+            mode & 0o044,
+            0,
+            "a temporary file's 0600 leaked through: {mode:o}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::Duration;
 pub use source::{submission_time, Submitted, TimeSource};
 use time::{UtcTime, ZonedTime};
 
+use crate::points::round;
 use crate::report::Countdown;
 use crate::spec::{Deadline, LatePenalty};
 
@@ -151,11 +152,6 @@ pub fn duration_words(d: Duration) -> String {
         (d, 0, _) => unit(d, "day"),
         (d, h, _) => format!("{} {}", unit(d, "day"), unit(h, "hour")),
     }
-}
-
-/// Fractions and scores without float noise (`0.30000000000000004` → `0.3`).
-fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

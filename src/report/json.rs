@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::deadline::Late;
+use crate::points::round;
 use crate::verdict::{Evidence, GradeResult, TestResult, Verdict};
 
 /// The whole result (`labgrade grade --format json`, and each file of `batch`).
@@ -135,11 +136,6 @@ fn test(t: &TestResult) -> JsonTest<'_> {
         duration_ms: t.duration.as_millis() as u64,
         evidence: &t.evidence,
     }
-}
-
-/// Scores are sums of spec points; keep float noise (0.30000000000000004) out of gradebooks.
-fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::markup::{attr, text};
+use super::points;
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
 pub(super) fn render(result: &GradeResult) -> String {
@@ -164,11 +165,6 @@ pub(super) fn evidence_text(t: &TestResult) -> String {
 
 fn secs(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
-}
-
-/// Points without float noise (`0.30000000000000004` → `0.3`, `10.0` → `10`).
-fn points(x: f64) -> String {
-    ((x * 1e6).round() / 1e6).to_string()
 }
 
 #[cfg(test)]

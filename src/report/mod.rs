@@ -139,10 +139,7 @@ pub fn github_summary(result: &GradeResult) -> String {
     github::summary(result)
 }
 
-/// Points without float noise (`0.30000000000000004` → `0.3`, `10.0` → `10`).
-fn points(x: f64) -> String {
-    ((x * 1e6).round() / 1e6).to_string()
-}
+pub(crate) use crate::points::text as points;
 
 /// (score, max score, tests passed) of `tests`.
 pub(crate) fn totals(tests: &[&crate::verdict::TestResult]) -> (f64, f64, usize) {
