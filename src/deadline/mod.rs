@@ -6,17 +6,18 @@
 //! small I/O function per place a submission time can come from (Gradescope's metadata, git,
 //! the files' modification times). Nothing here grades or prints.
 
+mod countdown;
 pub mod gradescope;
 pub mod source;
 pub mod time;
 
 use std::time::Duration;
 
+pub use countdown::Countdown;
 pub use source::{submission_time, Submitted, TimeSource};
 use time::{UtcTime, ZonedTime};
 
 use crate::points::round;
-use crate::report::Countdown;
 use crate::spec::{Deadline, LatePenalty};
 
 /// What the late policy made of one submission.

@@ -12,7 +12,8 @@ use std::fmt::Write;
 use colored::Colorize;
 
 use super::terminal::{line as safe, text as safe_text};
-use super::{advice, late, points, Audience, Countdown, ReportOptions};
+use super::{advice, late, points, Audience, ReportOptions};
+use crate::deadline::Countdown;
 use super::{exercises, totals};
 use crate::deadline::{duration_words, percent};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
