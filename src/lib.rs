@@ -15,6 +15,7 @@ pub mod atomic_file;
 pub mod batch;
 pub mod build;
 pub mod cli;
+pub mod datetime;
 pub mod deadline;
 pub mod grade;
 pub mod lane;

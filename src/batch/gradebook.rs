@@ -153,7 +153,7 @@ fn per_student(
     Vec<(Identity, &super::record::Record)>,
     Vec<(String, String, Vec<String>)>,
 ) {
-    use crate::deadline::time::ZonedTime;
+    use crate::datetime::ZonedTime;
     let instant = |r: &super::record::Record| {
         handed_in(r)
             .and_then(|t| ZonedTime::parse(t).ok())

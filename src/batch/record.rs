@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_late_result_reads_back_with_its_penalty() {
-        let due = crate::deadline::time::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap();
+        let due = crate::datetime::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap();
         let deadline = crate::spec::Deadline {
             due,
             grace: Duration::ZERO,

@@ -18,7 +18,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::build::BuildCache;
-use crate::deadline::{self, time::UtcTime, Late};
+use crate::datetime::UtcTime;
+use crate::deadline::{self, Late};
 use crate::grade::Grader;
 use crate::report::{shell_quote, Audience, Format, ReportOptions, Withheld};
 use crate::spec::{self, Deadline, Spec};
@@ -378,7 +379,7 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                 if let Some(rules) = &s.gradescope_deadline {
                     // Only the policy is the spec's; `describe_policy` reads no due date.
                     let d = Deadline {
-                        due: deadline::time::ZonedTime {
+                        due: crate::datetime::ZonedTime {
                             at: UtcTime { unix_ms: 0 },
                             offset_minutes: 0,
                         },

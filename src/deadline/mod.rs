@@ -9,13 +9,12 @@
 mod countdown;
 pub mod gradescope;
 pub mod source;
-pub mod time;
 
 use std::time::Duration;
 
+use crate::datetime::{UtcTime, ZonedTime};
 pub use countdown::Countdown;
 pub use source::{submission_time, Submitted, TimeSource};
-use time::{UtcTime, ZonedTime};
 
 use crate::points::round;
 use crate::spec::{Deadline, LatePenalty};

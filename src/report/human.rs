@@ -13,8 +13,8 @@ use colored::Colorize;
 
 use super::terminal::{line as safe, text as safe_text};
 use super::{advice, late, points, Audience, ReportOptions};
-use crate::deadline::Countdown;
 use super::{exercises, totals};
+use crate::deadline::Countdown;
 use crate::deadline::{duration_words, percent};
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 

@@ -20,7 +20,6 @@ mod markup;
 mod plot;
 pub mod terminal;
 
-
 pub use csv::csv_field;
 pub use human::shell_quote;
 pub use index::batch_index;

@@ -9,7 +9,7 @@ use super::error::Diagnostics;
 use super::model::{Deadline, LatePenalty, LatePeriod, LateRules};
 use super::raw::{RawDeadline, RawPenalty, RawPenaltyTable};
 use super::values;
-use crate::deadline::time::ZonedTime;
+use crate::datetime::ZonedTime;
 
 const EXAMPLE_DUE: &str = "due = 2026-12-01T22:00:00-05:00";
 /// `due = "gradescope"`: the due dates of Gradescope's submission metadata.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::deadline::time::ZonedTime;
+use crate::datetime::ZonedTime;
 
 /// A whole lab: its exercises, in the order the spec lists them.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ pub struct Spec {
     /// `[deadline] due = "gradescope"`: the due dates are Gradescope's, read per submission
     /// from its `submission_metadata.json` (a student's extension included); these are the
     /// grace period and penalty applied to them. `deadline` stays `None` until a grading
-    /// resolves it ([`crate::deadline::gradescope`]).
+    /// resolves it (`deadline::gradescope`).
     pub gradescope_deadline: Option<LateRules>,
 }
 
