@@ -18,6 +18,7 @@
 pub mod changes;
 pub mod collection;
 pub mod gradebook;
+pub mod index;
 pub mod key;
 mod merge;
 pub mod progress;
@@ -86,7 +87,7 @@ pub fn write_outputs(out: &std::path::Path, rows: &[Row]) -> Result<Vec<Change>,
         let file = results::page_file(name);
         out.join(&file).is_file().then_some(file)
     };
-    let index = crate::report::batch_index(rows, &page_of);
+    let index = index::batch_index(rows, &page_of);
     results::write_atomically(&out.join(results::INDEX_PAGE), index.as_bytes())?;
     Ok(changes)
 }

@@ -17,7 +17,7 @@ use crate::verdict::{GradeResult, TestResult};
 use super::junit::evidence_text;
 
 /// The style sheet of every HTML page (a submission's and the batch overview).
-pub(super) const STYLE: &str = include_str!("html.css");
+pub(crate) const STYLE: &str = include_str!("html.css");
 
 /// The page; `opts.late` puts the late policy's outcome under the score (which is then the
 /// penalised one), and `opts.index` links back to a batch's overview page.
@@ -104,7 +104,7 @@ fn late_line(l: &Late, raw: f64, max: f64) -> String {
 }
 
 /// A bar filled to `score / max`.
-pub(super) fn meter(score: f64, max: f64) -> String {
+pub(crate) fn meter(score: f64, max: f64) -> String {
     let pct = if max > 0.0 {
         100.0 * score / max
     } else {

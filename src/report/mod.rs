@@ -10,19 +10,17 @@ mod advice;
 mod csv;
 mod github;
 mod gradescope;
-mod html;
+pub(crate) mod html;
 mod human;
-mod index;
 mod json;
 mod junit;
 mod late;
-mod markup;
-mod plot;
+pub(crate) mod markup;
+pub(crate) mod plot;
 pub mod terminal;
 
 pub use csv::csv_field;
 pub use human::shell_quote;
-pub use index::batch_index;
 pub use json::{to_json, to_json_with, JsonLate, JsonResult};
 
 use crate::deadline::Countdown;
