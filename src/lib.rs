@@ -17,6 +17,7 @@ pub mod build;
 pub mod cli;
 pub mod datetime;
 pub mod deadline;
+pub mod exit;
 pub mod grade;
 pub mod lane;
 pub mod points;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{default_jobs, grader, SpecArgs, EXIT_ERROR, EXIT_PASS};
+use super::{default_jobs, grader, Exit, SpecArgs};
 use crate::batch::{self, changes, progress, Entry, Progress, Row, Shard};
 
 #[derive(Args, Debug)]
@@ -70,7 +70,7 @@ pub(super) struct MergeArgs {
     out: PathBuf,
 }
 
-pub(super) fn run(args: BatchArgs) -> Result<u8> {
+pub(super) fn run(args: BatchArgs) -> Result<Exit> {
     let spec = args.specs.load()?;
     // Said before grading starts: a TA must not discover it in the results.
     super::warnings::warn_cores(&spec);
@@ -117,7 +117,7 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     finish(&rows, &args.out)
 }
 
-pub(super) fn merge(args: MergeArgs) -> Result<u8> {
+pub(super) fn merge(args: MergeArgs) -> Result<Exit> {
     let rows = batch::merge(&args.dirs, &args.out)?;
     eprintln!(
         "labgrade: merged {} submission(s) from {} director(ies) into {}",
@@ -126,11 +126,11 @@ pub(super) fn merge(args: MergeArgs) -> Result<u8> {
         args.out.display()
     );
     finish(&rows, &args.out)?;
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }
 
 /// Writes the outputs and says what a TA needs to know: score changes and ungraded submissions.
-fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
+fn finish(rows: &[Row], out: &std::path::Path) -> Result<Exit> {
     let changed = batch::write_outputs(out, rows)?;
     if !changed.is_empty() {
         eprintln!(
@@ -154,7 +154,7 @@ fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
             "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",
             rows.len()
         );
-        return Ok(EXIT_ERROR);
+        return Ok(Exit::Error);
     }
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }

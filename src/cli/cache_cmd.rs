@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use super::EXIT_PASS;
+use super::Exit;
 use crate::build::{self, BuildCache};
 use crate::stage::Skeleton;
 
@@ -26,7 +26,7 @@ pub(super) struct WarmArgs {
     jobs: usize,
 }
 
-pub(super) fn run(cmd: CacheCommand) -> Result<u8> {
+pub(super) fn run(cmd: CacheCommand) -> Result<Exit> {
     match cmd {
         CacheCommand::Warm(args) => {
             let cache = BuildCache::default_location(Skeleton::builtin());
@@ -40,7 +40,7 @@ pub(super) fn run(cmd: CacheCommand) -> Result<u8> {
                 args.jobs.max(1),
                 started.elapsed().as_secs_f64()
             );
-            Ok(EXIT_PASS)
+            Ok(Exit::Pass)
         }
     }
 }

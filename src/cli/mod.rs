@@ -25,12 +25,7 @@ use crate::report::{shell_quote, Audience, Format, ReportOptions, Withheld};
 use crate::spec::{self, Deadline, Spec};
 use crate::stage::Skeleton;
 
-/// Exit status when every test passed.
-const EXIT_PASS: u8 = 0;
-/// Exit status when some test did not pass (a failed build included).
-const EXIT_FAIL: u8 = 1;
-/// Exit status when the grader could not grade.
-const EXIT_ERROR: u8 = 2;
+pub use crate::exit::Exit;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -193,12 +188,12 @@ pub fn main() -> ExitCode {
                 "labgrade: error: {}",
                 crate::report::terminal::line(&chain.join(": "))
             );
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(Exit::Error)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<u8> {
+fn run(cli: Cli) -> Result<Exit> {
     let stages = matches!(
         cli.command,
         Command::Grade(_)
@@ -239,11 +234,11 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn grade(args: GradeArgs) -> Result<u8> {
+fn grade(args: GradeArgs) -> Result<Exit> {
     grade_with(args, false)
 }
 
-fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
+fn grade_with(args: GradeArgs, student: bool) -> Result<Exit> {
     let mut spec = args.specs.load()?;
     let mut withheld = Withheld::default();
     if student {
@@ -306,9 +301,9 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
     };
     outputs.write(&result, &opts)?;
     Ok(if result.all_passed() {
-        EXIT_PASS
+        Exit::Pass
     } else {
-        EXIT_FAIL
+        Exit::Fail
     })
 }
 
@@ -364,7 +359,7 @@ fn check_command(args: &GradeArgs) -> String {
     words.join(" ")
 }
 
-fn spec_check(files: &[PathBuf]) -> Result<u8> {
+fn spec_check(files: &[PathBuf]) -> Result<Exit> {
     let mut bad = 0;
     for f in files {
         match spec::load_file(f) {
@@ -406,7 +401,7 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
             }
         }
     }
-    Ok(if bad == 0 { EXIT_PASS } else { EXIT_ERROR })
+    Ok(if bad == 0 { Exit::Pass } else { Exit::Error })
 }
 
 /// A grader over the built-in skeleton and the default cache.
