@@ -19,7 +19,7 @@ use crate::reference::Reference;
 use crate::sandbox::SpawnError;
 use crate::spec::{Exercise, Spec, SpeedupThreshold, TestCase, TestKind};
 use crate::stage::{self, StageError};
-use crate::verdict::{Evidence, GradeResult, Reason, TestResult, Verdict};
+use crate::verdict::{Evidence, GradeResult, Reason, ResultKind, TestResult, Verdict};
 
 /// Grades submissions against a spec with a build cache.
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl Grader {
             let test = self.spec.exercises[ex.unwrap_or(0)]
                 .tests
                 .iter()
-                .position(|c| c.name == t.name && t.kind != "build");
+                .position(|c| c.name == t.name && t.kind != ResultKind::Build);
             (ex, test.map_or(0, |i| i + 1))
         };
         tests.sort_by_key(order);
@@ -318,7 +318,7 @@ impl Grader {
         let f = probe::run(test, target)?;
         Ok(TestResult {
             exercise: ex.id.clone(),
-            kind: original.kind.name(),
+            kind: ResultKind::Test(original.kind.kind()),
             name: original.name.clone(),
             verdict: f.verdict,
             max_score: original.points,
@@ -372,7 +372,7 @@ impl Grader {
             let (reason, message) = why(ex);
             tests.push(TestResult {
                 exercise: ex.id.clone(),
-                kind: "build",
+                kind: ResultKind::Build,
                 name: format!("build {}", ex.binary),
                 verdict: Verdict::Fail(reason.clone()),
                 max_score: 0.0,
@@ -476,7 +476,7 @@ fn build_test(ex: &Exercise, state: &BinaryBuild) -> TestResult {
     };
     TestResult {
         exercise: ex.id.clone(),
-        kind: "build",
+        kind: ResultKind::Build,
         name: format!("build {}", ex.binary),
         verdict,
         max_score: 0.0,
@@ -535,7 +535,7 @@ fn not_built(ex: &Exercise, state: &BinaryBuild) -> (Reason, String) {
 fn failed(ex: &Exercise, test: &TestCase, reason: Reason, why: String) -> TestResult {
     TestResult {
         exercise: ex.id.clone(),
-        kind: test.kind.name(),
+        kind: ResultKind::Test(test.kind.kind()),
         name: test.name.clone(),
         verdict: Verdict::Fail(reason),
         max_score: test.points,

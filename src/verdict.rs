@@ -292,12 +292,47 @@ pub struct SpeedupPoint {
     pub speedup: f64,
 }
 
+/// What a result line is about (CONTRACT §3 `kind`): the build, or a test of one of the
+/// spec's kinds. Only the build is not a spec kind, so that is the one variant added here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    Build,
+    Test(crate::spec::Kind),
+}
+
+impl ResultKind {
+    pub const OUTPUT: ResultKind = ResultKind::Test(crate::spec::Kind::Output);
+    pub const PROCESSES: ResultKind = ResultKind::Test(crate::spec::Kind::Processes);
+    pub const SPEEDUP: ResultKind = ResultKind::Test(crate::spec::Kind::Speedup);
+    pub const RACE: ResultKind = ResultKind::Test(crate::spec::Kind::Race);
+
+    /// The CONTRACT §3 name: `build`, `output`, `processes`, `speedup`, `race`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResultKind::Build => "build",
+            ResultKind::Test(k) => k.name(),
+        }
+    }
+
+    /// The kind named `name`, as [`ResultKind::name`] writes it.
+    pub fn parse(name: &str) -> Option<ResultKind> {
+        std::iter::once(ResultKind::Build)
+            .chain(crate::spec::Kind::ALL.map(ResultKind::Test))
+            .find(|k| k.name() == name)
+    }
+}
+
+impl std::fmt::Display for ResultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One graded test: a line of the JSON result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestResult {
     pub exercise: String,
-    /// CONTRACT §3 `kind`: `build`, `output`, `processes`, `speedup`, `race`.
-    pub kind: &'static str,
+    pub kind: ResultKind,
     pub name: String,
     pub verdict: Verdict,
     pub max_score: f64,
@@ -354,4 +389,22 @@ pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_result_kind_reads_back_from_its_contract_name() {
+        let names: Vec<&str> = std::iter::once(ResultKind::Build)
+            .chain(crate::spec::Kind::ALL.map(ResultKind::Test))
+            .map(|k| {
+                assert_eq!(ResultKind::parse(k.name()), Some(k));
+                k.name()
+            })
+            .collect();
+        assert_eq!(names, ["build", "output", "processes", "speedup", "race"]);
+        assert_eq!(ResultKind::parse("Build"), None);
+    }
 }

@@ -163,7 +163,7 @@ mod tests {
     fn result() -> GradeResult {
         let test = |name: &str, verdict| TestResult {
             exercise: "pool-sum".into(),
-            kind: "output",
+            kind: crate::verdict::ResultKind::OUTPUT,
             name: name.into(),
             verdict,
             max_score: 1.5,

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::probe::{HangEvidence, HangKind};
 use crate::spec::{ExitExpectation, HangPolicy, TestCase, TestKind};
-use crate::verdict::{Evidence, Reason, TestResult, Verdict};
+use crate::verdict::{Evidence, Reason, ResultKind, TestResult, Verdict};
 
 use super::Runnable;
 
@@ -425,7 +425,7 @@ fn other_tests(n: usize) -> String {
 pub(super) fn not_run_result(test: &TestCase, exercise: &str, report: &str) -> TestResult {
     TestResult {
         exercise: exercise.to_string(),
-        kind: test.kind.name(),
+        kind: ResultKind::Test(test.kind.kind()),
         name: test.name.clone(),
         verdict: Verdict::Fail(Reason::NotRunAfterHangs),
         max_score: test.points,
@@ -535,7 +535,7 @@ args = ["safe", "2", "10"]
     fn result(job: &Job<'_>, verdict: Verdict, hang: Option<HangEvidence>) -> TestResult {
         TestResult {
             exercise: job.exercise().to_string(),
-            kind: "output",
+            kind: ResultKind::OUTPUT,
             name: job.runnable.1.name.clone(),
             verdict,
             max_score: 1.0,

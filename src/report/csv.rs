@@ -29,7 +29,7 @@ fn row(submission: &str, t: &TestResult) -> String {
     [
         submission,
         &t.exercise,
-        t.kind,
+        t.kind.name(),
         &t.name,
         if t.verdict.passed() { "pass" } else { "fail" },
         &number(t.score()),

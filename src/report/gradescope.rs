@@ -111,7 +111,7 @@ fn test(t: &TestResult) -> Test<'_> {
         } else {
             "visible"
         },
-        tags: [&t.exercise, t.kind],
+        tags: [&t.exercise, t.kind.name()],
     }
 }
 

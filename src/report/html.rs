@@ -12,7 +12,7 @@ use std::fmt::Write;
 use super::markup::text;
 use super::{late, plot, points, ReportOptions};
 use crate::deadline::Late;
-use crate::verdict::{GradeResult, TestResult};
+use crate::verdict::{GradeResult, ResultKind, TestResult};
 
 use super::junit::evidence_text;
 
@@ -173,7 +173,7 @@ fn row(out: &mut String, t: &TestResult, open: bool) {
         out,
         "<tr class=\"{class}\"><td><span class=\"badge {class}\">{label}</span></td>\
          <td><span class=\"tag\">{}</span> {}{hidden}</td><td class=\"pts\">{} / {}</td><td>",
-        text(t.kind),
+        text(t.kind.name()),
         text(&t.name),
         points(t.score()),
         points(t.max_score),
@@ -224,7 +224,7 @@ fn plots(out: &mut String, t: &TestResult) {
                 );
             }
         }
-        None if t.kind == "speedup" => {
+        None if t.kind == ResultKind::SPEEDUP => {
             out.push_str("<p class=\"note\">No speedup curve was recorded for this test.</p>");
         }
         None => {}
@@ -385,7 +385,7 @@ mod tests {
         assert!(html.contains("P×K = 4000 (no update lost)"));
         assert!(html.contains("in 20 run(s); 4000 (P×K) means no update was lost."));
 
-        result.tests[0].kind = "speedup";
+        result.tests[0].kind = ResultKind::SPEEDUP;
         let html = render(&result, &ReportOptions::default());
         assert!(html.contains("No speedup curve was recorded"));
         result.tests[0].evidence.speedup_curve = Some(SpeedupCurve {

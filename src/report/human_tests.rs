@@ -134,7 +134,7 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
     tests.push(build.clone());
     for name in ["safe p=1", "safe p=2"] {
         let mut t = build.clone();
-        t.kind = "output";
+        t.kind = crate::verdict::ResultKind::OUTPUT;
         t.name = name.to_string();
         t.max_score = 1.0;
         t.message = "not run: counter does not compile".to_string();

@@ -121,7 +121,7 @@ fn json_late(late: &Late) -> JsonLate {
 fn test(t: &TestResult) -> JsonTest<'_> {
     JsonTest {
         exercise: &t.exercise,
-        kind: t.kind,
+        kind: t.kind.name(),
         name: &t.name,
         status: if t.verdict.passed() { "pass" } else { "fail" },
         score: round(t.score()),

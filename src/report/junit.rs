@@ -178,7 +178,7 @@ pub(super) mod tests {
     fn test(exercise: &str, kind: &'static str, name: &str, verdict: Verdict) -> TestResult {
         TestResult {
             exercise: exercise.to_string(),
-            kind,
+            kind: crate::verdict::ResultKind::parse(kind).unwrap(),
             name: name.to_string(),
             verdict,
             max_score: 1.0,

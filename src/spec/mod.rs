@@ -30,6 +30,7 @@ mod tests;
 use std::path::Path;
 
 pub use error::{Diagnostic, Position, SpecError};
+pub use fields::Kind;
 pub use model::*;
 pub use select::NoMatch;
 

@@ -157,14 +157,19 @@ pub enum TestKind {
 }
 
 impl TestKind {
+    /// Which kind of test this is.
+    pub fn kind(&self) -> super::Kind {
+        match self {
+            TestKind::Output(_) => super::Kind::Output,
+            TestKind::Processes(_) => super::Kind::Processes,
+            TestKind::Speedup(_) => super::Kind::Speedup,
+            TestKind::Race(_) => super::Kind::Race,
+        }
+    }
+
     /// The CONTRACT §3 name of the kind.
     pub fn name(&self) -> &'static str {
-        match self {
-            TestKind::Output(_) => "output",
-            TestKind::Processes(_) => "processes",
-            TestKind::Speedup(_) => "speedup",
-            TestKind::Race(_) => "race",
-        }
+        self.kind().name()
     }
 }
 
