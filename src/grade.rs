@@ -1,10 +1,11 @@
-//! Grading one submission: stage → build → probes → [`GradeResult`].
+//! Grading one submission: stage → build → plan → runs → verdicts → [`GradeResult`].
 //!
 //! This is the plan-and-run layer: it decides what runs (every test of every exercise whose
 //! binary built), runs the probes on a few threads, and collects verdicts in spec order. It never
 //! prints; reports render what it returns.
 
 mod hangs;
+mod plan;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -20,6 +21,7 @@ use crate::sandbox::SpawnError;
 use crate::spec::{Exercise, Spec, SpeedupThreshold, TestCase, TestKind};
 use crate::stage::{self, StageError};
 use crate::verdict::{Evidence, GradeResult, Reason, ResultKind, TestResult, Verdict};
+use plan::{failed, Plan, Runnable};
 
 /// Grades submissions against a spec with a build cache.
 #[derive(Debug, Clone)]
@@ -88,13 +90,7 @@ impl Grader {
     /// Grades the submission in `dir`, named `name` in the result.
     pub fn grade(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
         let started = Instant::now();
-        let binaries: BTreeSet<&str> = self
-            .spec
-            .exercises
-            .iter()
-            .map(|e| e.binary.as_str())
-            .collect();
-        let binaries: Vec<&str> = binaries.into_iter().collect();
+        let binaries = plan::binaries(&self.spec);
         let staged = match stage::stage_wanting(dir, self.cache.skeleton(), &binaries)? {
             Ok(staged) => staged,
             Err(unusable) => {
@@ -103,18 +99,11 @@ impl Grader {
                 return Ok(self.result(name, tests, vec![], Duration::ZERO, started, None));
             }
         };
-        let wanted: BTreeSet<&str> = self
-            .spec
-            .exercises
-            .iter()
-            .map(|e| e.binary.as_str())
-            .collect();
-        let wanted: Vec<&str> = wanted.into_iter().collect();
         let lane = self.cache.lane().map_err(GradeError::Lane)?;
         let slot = lane.shared().map_err(GradeError::Lane)?;
         let mut built = build::build(
             &staged,
-            &wanted,
+            &binaries,
             &self.cache,
             self.worker,
             self.spec.build.timeout,
@@ -123,38 +112,11 @@ impl Grader {
         built.wall += unoptimised.wall;
         drop(slot);
 
-        let mut tests = Vec::new();
-        let mut runnable = Vec::new();
-        for ex in &self.spec.exercises {
-            let state = &built.binaries[&ex.binary];
-            tests.push(build_test(ex, state));
-            match state {
-                BinaryBuild::Built { executable } => {
-                    let unopt = match unoptimised.binaries.get(&ex.binary) {
-                        Some(BinaryBuild::Built { executable }) => Some(executable.as_path()),
-                        _ => None,
-                    };
-                    runnable.extend(
-                        ex.tests
-                            .iter()
-                            .map(|t| (ex, t, executable.as_path(), unopt)),
-                    );
-                }
-                other => {
-                    let (reason, why) = not_built(ex, other);
-                    tests.extend(
-                        ex.tests
-                            .iter()
-                            .map(|t| failed(ex, t, reason.clone(), why.clone())),
-                    );
-                }
-            }
-        }
-        // Probes whose verdict depends on having the cores to themselves (races show only under
-        // real parallelism) run one at a time after the others; the rest share the cores.
-        let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
-            .into_iter()
-            .partition(|(_, t, _, _)| needs_exclusive_cores(&t.kind));
+        let Plan {
+            mut tests,
+            shared,
+            exclusive,
+        } = Plan::new(&self.spec, &built, &unoptimised);
         let (done, hung) = self.run_shared(&shared, staged.path(), &lane)?;
         tests.extend(done);
         // The timing probes of an exercise that hung are not run either: each would wait for
@@ -168,16 +130,7 @@ impl Grader {
                 .map(|(ex, t, _, _)| hangs::not_run_result(t, &ex.id, &hung[&ex.id])),
         );
         tests.extend(self.run_tests(&exclusive, staged.path(), 1, &lane, true)?);
-        // Spec order: exercises as listed, each one's build test first.
-        let order = |t: &TestResult| {
-            let ex = self.spec.exercises.iter().position(|e| e.id == t.exercise);
-            let test = self.spec.exercises[ex.unwrap_or(0)]
-                .tests
-                .iter()
-                .position(|c| c.name == t.name && t.kind != ResultKind::Build);
-            (ex, test.map_or(0, |i| i + 1))
-        };
-        tests.sort_by_key(order);
+        plan::in_spec_order(&self.spec, &mut tests);
         Ok(self.result(
             name,
             tests,
@@ -414,10 +367,6 @@ impl Grader {
     }
 }
 
-/// A test ready to run: its exercise, the test, the release executable and, for race probes
-/// that rotate builds, the unoptimised one.
-type Runnable<'a> = (&'a Exercise, &'a TestCase, &'a Path, Option<&'a Path>);
-
 /// What a run of nothing (`true`) takes in the full sandbox right now, the median of three:
 /// the yardstick of the hang limit. `None` where there is no `true` to run.
 fn yardstick(workdir: &Path, lane: &Lane) -> Result<Option<Duration>, GradeError> {
@@ -444,104 +393,4 @@ fn yardstick(workdir: &Path, lane: &Lane) -> Result<Option<Duration>, GradeError
     }
     walls.sort();
     Ok(Some(walls[1]))
-}
-
-/// Whether a test kind must not share the cores with other tests of the same grading.
-fn needs_exclusive_cores(kind: &TestKind) -> bool {
-    match kind {
-        TestKind::Output(_) | TestKind::Processes(_) => false,
-        TestKind::Race(_) | TestKind::Speedup(_) => true,
-    }
-}
-
-/// The `build` entry of an exercise: worth no points, but it says why nothing else ran.
-fn build_test(ex: &Exercise, state: &BinaryBuild) -> TestResult {
-    let (verdict, message, evidence) = match state {
-        BinaryBuild::Built { .. } => (
-            Verdict::Pass,
-            format!("src/bin/{}.rs compiled", ex.binary),
-            Evidence::default(),
-        ),
-        other => {
-            let (reason, message) = not_built(ex, other);
-            let evidence = match other {
-                BinaryBuild::Failed(e) => Evidence {
-                    stderr: Some(e.rendered.clone()),
-                    ..Evidence::default()
-                },
-                _ => Evidence::default(),
-            };
-            (Verdict::Fail(reason), message, evidence)
-        }
-    };
-    TestResult {
-        exercise: ex.id.clone(),
-        kind: ResultKind::Build,
-        name: format!("build {}", ex.binary),
-        verdict,
-        max_score: 0.0,
-        message,
-        evidence,
-        hidden: false,
-        duration: Duration::ZERO,
-    }
-}
-
-/// Why an exercise's binary is not there to run.
-fn not_built(ex: &Exercise, state: &BinaryBuild) -> (Reason, String) {
-    match state {
-        BinaryBuild::Missing => (
-            Reason::MissingBinary {
-                binary: ex.binary.clone(),
-            },
-            format!(
-                "src/bin/{}.rs is missing: the {} exercise cannot be graded",
-                ex.binary, ex.id
-            ),
-        ),
-        BinaryBuild::Failed(e) => {
-            let more = match e.count {
-                0 | 1 => String::new(),
-                n => format!(
-                    " (and {} more error{})",
-                    n - 1,
-                    if n > 2 { "s" } else { "" }
-                ),
-            };
-            let at = e.location();
-            let at = if at.is_empty() {
-                String::new()
-            } else {
-                format!("{at}: ")
-            };
-            (
-                Reason::BuildFailed(Box::new(e.clone())),
-                format!("{} does not compile: {at}{}{more}", ex.binary, e.message),
-            )
-        }
-        BinaryBuild::TimedOut { after } => (
-            Reason::BuildTimeout { after: *after },
-            format!(
-                "building {} took longer than {} s and was stopped",
-                ex.binary,
-                after.as_secs()
-            ),
-        ),
-        BinaryBuild::Built { .. } => unreachable!("a built binary has a reason not to run"),
-    }
-}
-
-/// A test that could not run, failed for `reason`.
-fn failed(ex: &Exercise, test: &TestCase, reason: Reason, why: String) -> TestResult {
-    TestResult {
-        exercise: ex.id.clone(),
-        kind: ResultKind::Test(test.kind.kind()),
-        name: test.name.clone(),
-        verdict: Verdict::Fail(reason),
-        max_score: test.points,
-        message: format!("not run: {why}"),
-        evidence: Evidence::default(),
-        hidden: test.hidden,
-        duration: Duration::ZERO,
-    }
 }
