@@ -1,6 +1,6 @@
 //! The batch's overview page (`RESULTS_DIR/index.html`): the score histogram as inline SVG,
-//! every submission with its score (after any late penalty) and a link to its own page, and
-//! the pass rate of every test.
+//! every submission with its score (after any late penalty) and a link to its own page, the
+//! pass rate of every test, and what the class got wrong ([`super::class`]).
 //!
 //! Built from the result records alone, like `gradebook.csv` and `summary.md`, so `batch`,
 //! a resumed batch and `merge` write the same page. Self-contained like the submission pages:
@@ -50,6 +50,7 @@ pub fn batch_index(rows: &[Row], page_of: &dyn Fn(&str) -> Option<String>) -> St
     scores(&mut out, &graded);
     roster(&mut out, rows, page_of);
     rates(&mut out, &summary::test_rates(&graded));
+    super::class::section(&mut out, &graded);
     let _ = writeln!(
         out,
         "<footer>Written by labgrade {} from the result files beside this page; \

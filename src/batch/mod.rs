@@ -4,9 +4,10 @@
 //! The pipeline: [`list`] the submissions (and keep this [`Shard`]'s) → [`plan`]: a result
 //! whose [`key`] still matches is kept, everything else is graded → [`run`] on the workers, each
 //! result written atomically as it finishes ([`results`]), with its HTML page → [`write_outputs`]:
-//! `gradebook.csv`, `summary.md`, `changes.csv` and the overview page `index.html`, all rebuilt
-//! from the result files' records. [`merge`] combines the results directories of shards into
-//! one, through the same outputs.
+//! `gradebook.csv`, `summary.md` (with the class's [`analytics`]), `changes.csv` and the overview
+//! page `index.html`, all rebuilt from the result files' records; with a roster, [`lms`] adds
+//! the Canvas and Moodle import files. [`merge`] combines the results directories of shards
+//! into one, through the same outputs.
 //!
 //! This module never prints: progress leaves as [`Event`]s for a [`Progress`] to render
 //! ([`progress`] has the terminal's renderers).
@@ -15,11 +16,14 @@
 //! while one worker times a speedup or runs a race probe, the other workers' builds and runs
 //! wait. The workers here need nothing for it.
 
+pub mod analytics;
 pub mod changes;
+mod class;
 pub mod collection;
 pub mod gradebook;
 pub mod index;
 pub mod key;
+pub mod lms;
 mod merge;
 pub mod progress;
 pub mod record;

@@ -21,6 +21,21 @@ pub struct Previous {
     /// Absent when the earlier result was written without a key (by `grade --format json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_parts: Option<KeyParts>,
+    /// Each test's verdict then, so `changes.csv` can say which verdicts moved. Absent in
+    /// results written by a labgrade that did not keep them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<PreviousTest>,
+}
+
+/// One test of a [`Previous`] result: enough to tell whether its verdict or score moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousTest {
+    pub exercise: String,
+    pub name: String,
+    pub status: String,
+    pub score: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The file a batch writes: CONTRACT §3's fields first, then the batch's own.
@@ -139,6 +154,17 @@ impl Record {
             score: self.score,
             max_score: self.max_score,
             key_parts: self.key_parts.clone(),
+            tests: self
+                .tests
+                .iter()
+                .map(|t| PreviousTest {
+                    exercise: t.exercise.clone(),
+                    name: t.name.clone(),
+                    status: t.status.clone(),
+                    score: t.score,
+                    reason: t.reason.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -228,11 +254,17 @@ mod tests {
 
     #[test]
     fn a_regrade_keeps_what_it_replaced() {
-        let previous = Previous {
-            score: 3.0,
-            max_score: 3.0,
-            key_parts: Some(key()),
-        };
+        let previous = Record::parse(&render(&result(), Some(&key()), None, None, None))
+            .unwrap()
+            .as_previous();
+        assert_eq!(previous.tests.len(), 2);
+        assert_eq!(
+            (
+                previous.tests[1].status.as_str(),
+                previous.tests[1].reason.as_deref()
+            ),
+            ("fail", Some("timeout"))
+        );
         let text = render(&result(), Some(&key()), Some(&previous), None, None);
         assert_eq!(Record::parse(&text).unwrap().previous, Some(previous));
     }

@@ -1,5 +1,6 @@
 //! `summary.md`: what a TA reads after a batch: the score histogram, the pass rate of every
-//! test, the submissions that hit a limit, the late ones (with a deadline), those that could
+//! test, what the class got wrong ([`super::analytics`]), what a regrade changed
+//! ([`super::changes`]), the submissions that hit a limit, the late ones (with a deadline), those that could
 //! not be graded, and the slowest.
 //!
 //! Pure functions of the result records; the statistics are unit-tested on plain numbers.
@@ -31,6 +32,8 @@ pub fn render(rows: &[Row]) -> String {
     collection(&mut md, &graded, rows);
     scores(&mut md, &graded);
     pass_rates(&mut md, &graded);
+    super::analytics::markdown(&mut md, &graded);
+    super::changes::markdown(&mut md, rows);
     limits(&mut md, &graded);
     late(&mut md, &graded);
     errors(&mut md, rows);

@@ -32,7 +32,36 @@ pub(super) struct BatchArgs {
     #[arg(long, value_name = "KIND", default_value = "auto")]
     collection: CollectionArg,
     #[command(flatten)]
+    lms: LmsArgs,
+    #[command(flatten)]
     specs: SpecArgs,
+}
+
+/// `--roster` and `--assignment`: the gradebook import files for Canvas and Moodle.
+#[derive(Args, Debug)]
+pub(super) struct LmsArgs {
+    /// A CSV of the course's students with a `submission` column naming each one's submission
+    /// (more columns: name, id, sis_user_id, sis_login_id, section, email, idnumber,
+    /// username). Writes canvas-grades.csv and moodle-grades.csv, one row per student, and
+    /// lists students without a submission and submissions without a student. With
+    /// `--shard`, give it to `labgrade merge` instead.
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// The grade column's header in the import files. For Canvas, write it as Canvas's own
+    /// export heads the assignment, `Lab 10 (12345)`, so the import updates that assignment
+    /// (a name alone creates a new one). Default: the spec's lab name.
+    #[arg(long, value_name = "NAME", requires = "roster")]
+    assignment: Option<String>,
+}
+
+impl LmsArgs {
+    /// The roster, read before any grading so a mistake in it costs nothing.
+    fn roster(&self) -> Result<Option<batch::lms::Roster>> {
+        Ok(match &self.roster {
+            Some(path) => Some(batch::lms::Roster::read(path)?),
+            None => None,
+        })
+    }
 }
 
 /// `--collection`: a kind, or `auto`.
@@ -68,10 +97,19 @@ pub(super) struct MergeArgs {
     /// Where the combined results, gradebook and summary are written.
     #[arg(long, value_name = "RESULTS_DIR")]
     out: PathBuf,
+    #[command(flatten)]
+    lms: LmsArgs,
 }
 
 pub(super) fn run(args: BatchArgs) -> Result<Exit> {
+    if args.shard.is_some() && args.lms.roster.is_some() {
+        // A shard's import files would list every other shard's students as missing.
+        anyhow::bail!(
+            "--roster with --shard: give the roster to `labgrade merge`, which sees every shard"
+        );
+    }
     let spec = args.specs.load()?;
+    let roster = args.lms.roster()?;
     // Said before grading starts: a TA must not discover it in the results.
     super::warnings::warn_cores(&spec);
     if spec.gradescope_deadline.is_some() {
@@ -114,10 +152,16 @@ pub(super) fn run(args: BatchArgs) -> Result<Exit> {
     };
     let rows = batch::run(plan, &args.out, jobs, &make, reporter.as_ref());
     drop(reporter);
-    finish(&rows, &args.out)
+    finish(
+        &rows,
+        &args.out,
+        roster.as_ref(),
+        args.lms.assignment.as_deref(),
+    )
 }
 
 pub(super) fn merge(args: MergeArgs) -> Result<Exit> {
+    let roster = args.lms.roster()?;
     let rows = batch::merge(&args.dirs, &args.out)?;
     eprintln!(
         "labgrade: merged {} submission(s) from {} director(ies) into {}",
@@ -125,17 +169,64 @@ pub(super) fn merge(args: MergeArgs) -> Result<Exit> {
         args.dirs.len(),
         args.out.display()
     );
-    finish(&rows, &args.out)?;
+    finish(
+        &rows,
+        &args.out,
+        roster.as_ref(),
+        args.lms.assignment.as_deref(),
+    )?;
     Ok(Exit::Pass)
 }
 
 /// Writes the outputs and says what a TA needs to know: score changes and ungraded submissions.
-fn finish(rows: &[Row], out: &std::path::Path) -> Result<Exit> {
+fn finish(
+    rows: &[Row],
+    out: &std::path::Path,
+    roster: Option<&batch::lms::Roster>,
+    assignment: Option<&str>,
+) -> Result<Exit> {
     let changed = batch::write_outputs(out, rows)?;
-    if !changed.is_empty() {
+    if let Some(roster) = roster {
+        let assignment = assignment.map(str::to_string).unwrap_or_else(|| {
+            batch::results::graded(rows)
+                .iter()
+                .find_map(|r| r.lab.clone())
+                .unwrap_or_else(|| "labgrade".to_string())
+        });
+        let export = batch::lms::write(out, rows, roster, &assignment)?;
         eprintln!(
-            "labgrade: {} score(s) changed since the previous grading (changes.csv):",
-            changed.len()
+            "labgrade: wrote {}{} for {} roster student(s), grade column \"{}\"",
+            batch::lms::CANVAS_FILE,
+            if export.moodle.is_some() {
+                format!(" and {}", batch::lms::MOODLE_FILE)
+            } else {
+                String::new()
+            },
+            roster.students.len(),
+            crate::report::terminal::line(&assignment)
+        );
+        for w in export.warnings() {
+            eprintln!("labgrade: warning: {}", crate::report::terminal::line(&w));
+        }
+    }
+    if !changed.is_empty() {
+        let scores = changed.iter().filter(|c| c.score_moved()).count();
+        let dropped = changed.iter().filter(|c| c.dropped()).count();
+        eprintln!(
+            "labgrade: {scores} score(s) changed since the previous grading{}{} (changes.csv):",
+            if dropped > 0 {
+                format!(", {dropped} dropped (listed first)")
+            } else {
+                String::new()
+            },
+            if changed.len() > scores {
+                format!(
+                    ", {} with the same score but other verdicts",
+                    changed.len() - scores
+                )
+            } else {
+                String::new()
+            }
         );
         for c in &changed {
             eprintln!("  {}", crate::report::terminal::line(&changes::describe(c)));

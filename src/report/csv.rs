@@ -51,6 +51,18 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// `s` as one CSV field for a file a person opens in a spreadsheet: as [`csv_field`], and a
+/// text that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return: OWASP's "CSV injection") gets a leading `'`, which spreadsheets show as
+/// text and do not evaluate. For text cells only: a number such as `-2` would be changed too.
+pub fn spreadsheet_field(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        csv_field(&format!("'{s}"))
+    } else {
+        csv_field(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +148,19 @@ mod tests {
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_field("cr\r"), "\"cr\r\"");
         assert_eq!(csv_field(""), "");
+    }
+
+    #[test]
+    fn formulas_are_written_as_text() {
+        assert_eq!(spreadsheet_field("alice"), "alice");
+        assert_eq!(
+            spreadsheet_field("=HYPERLINK(\"x\")"),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(spreadsheet_field("+1"), "'+1");
+        assert_eq!(spreadsheet_field("-2+3"), "'-2+3");
+        assert_eq!(spreadsheet_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_field("\tx"), "'\tx");
+        assert_eq!(spreadsheet_field("a=b"), "a=b");
     }
 }

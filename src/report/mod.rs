@@ -19,7 +19,7 @@ pub(crate) mod markup;
 pub(crate) mod plot;
 pub mod terminal;
 
-pub use csv::csv_field;
+pub use csv::{csv_field, spreadsheet_field};
 pub use human::shell_quote;
 pub use json::{to_json, to_json_with, JsonLate, JsonResult};
 
