@@ -20,12 +20,10 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::sandbox::SpawnError;
 use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
 use crate::stats::{Decision, Shuffler};
-use crate::verdict::{Evidence, Reason, Verdict};
+use crate::verdict::{Evidence, Reason, SpeedupEvidence, Verdict};
 
 use super::{Finding, Runner, Target};
 use calibrate::{calibrate, calibrated_for_reference};
@@ -55,34 +53,6 @@ const MAX_PRESSURE: f64 = 40.0;
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the CPU pressure is watched before a block.
 const PRESSURE_WINDOW: Duration = Duration::from_millis(100);
-
-/// What the speedup measurement found, for the JSON evidence.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SpeedupEvidence {
-    pub n: u64,
-    pub workers: u32,
-    pub cores: usize,
-    pub blocks: usize,
-    pub discarded_blocks: usize,
-    /// Median wall times, milliseconds.
-    pub student_one_ms: f64,
-    pub student_p_ms: f64,
-    /// Geometric-mean speedup with its interval.
-    pub student_speedup: f64,
-    pub student_interval: (f64, f64),
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference_speedup: Option<f64>,
-    /// The speedup the student had to reach.
-    pub required: f64,
-    /// CPU time of the one-worker run's process tree over its wall time.
-    pub one_worker_cpu_share: f64,
-    /// CPU time at P over CPU time at 1 (1.0: the same work, split).
-    pub cpu_ratio: f64,
-    /// The serial fraction (Karp–Flatt) at each worker count of the curve: figures for the
-    /// course staff, kept out of the student's message.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub serial_fraction: Vec<(u32, f64)>,
-}
 
 mod calibrate;
 mod curve;

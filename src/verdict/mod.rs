@@ -11,6 +11,10 @@ use crate::build::CompileError;
 use crate::sandbox::Stream;
 use crate::spec::ExitExpectation;
 
+mod hang;
+
+pub use hang::{HangEvidence, HangKind};
+
 /// Whether a test passed, and if not, why.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -136,7 +140,7 @@ pub struct Evidence {
     pub processes: Option<AuditEvidence>,
     /// A run stopped at its time limit: whether it sat idle or kept the CPU busy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hang: Option<crate::probe::HangEvidence>,
+    pub hang: Option<HangEvidence>,
     /// Set when the verdict could not be decided on this machine: why, and the verdict is the
     /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
     #[serde(skip)]
@@ -150,12 +154,40 @@ pub struct Evidence {
     pub speedup_curve: Option<SpeedupCurve>,
     /// Speedup probes: the timings, ratios and intervals behind the verdict.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup: Option<crate::probe::SpeedupEvidence>,
+    pub speedup: Option<SpeedupEvidence>,
     /// Race probes: the conditions of the runs, the decisive run, the updates lost, the
     /// calibration and the hints from the source. `values_seen` and `expected` above are those
     /// of the decisive run's condition (else the first condition's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<RaceEvidence>,
+}
+
+/// What the speedup measurement found, for the JSON evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SpeedupEvidence {
+    pub n: u64,
+    pub workers: u32,
+    pub cores: usize,
+    pub blocks: usize,
+    pub discarded_blocks: usize,
+    /// Median wall times, milliseconds.
+    pub student_one_ms: f64,
+    pub student_p_ms: f64,
+    /// Geometric-mean speedup with its interval.
+    pub student_speedup: f64,
+    pub student_interval: (f64, f64),
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_speedup: Option<f64>,
+    /// The speedup the student had to reach.
+    pub required: f64,
+    /// CPU time of the one-worker run's process tree over its wall time.
+    pub one_worker_cpu_share: f64,
+    /// CPU time at P over CPU time at 1 (1.0: the same work, split).
+    pub cpu_ratio: f64,
+    /// The serial fraction (Karp–Flatt) at each worker count of the curve: figures for the
+    /// course staff, kept out of the student's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub serial_fraction: Vec<(u32, f64)>,
 }
 
 /// The process audit as results show it: what the sandbox recorded, and the counts the verdict
