@@ -96,14 +96,20 @@ fn no_cycles_between_top_level_modules() {
             cycles.push(format!("{}:\n{}", cycle.join(" -> "), edges.join("\n")));
         }
     }
-    assert!(cycles.is_empty(), "cycles between modules:\n{}", cycles.join("\n"));
+    assert!(
+        cycles.is_empty(),
+        "cycles between modules:\n{}",
+        cycles.join("\n")
+    );
 }
 
 #[test]
 fn the_cycle_finder_finds_a_cycle() {
     let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let edge = |g: &mut BTreeMap<String, BTreeMap<String, String>>, a: &str, b: &str| {
-        g.entry(a.into()).or_default().insert(b.into(), "x:1".into());
+        g.entry(a.into())
+            .or_default()
+            .insert(b.into(), "x:1".into());
     };
     edge(&mut graph, "report", "verdict");
     edge(&mut graph, "verdict", "spec");

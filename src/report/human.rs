@@ -44,7 +44,7 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
         .sandbox
         .iter()
         .filter(|l| !l.active)
-        .map(|l| l.name)
+        .map(|l| l.name.name())
         .collect();
     if !missing.is_empty() {
         let _ = writeln!(

@@ -25,6 +25,7 @@ mod cgroup;
 pub mod init;
 #[cfg(target_os = "linux")]
 mod isolated;
+mod layer;
 mod layers;
 mod limits;
 mod orphans;
@@ -42,6 +43,7 @@ mod view;
 
 pub use audit::Audit;
 pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
+pub use layer::Layer;
 pub use layers::{LayerStatus, Layers, NamespaceMode};
 pub use limits::Limits;
 pub use ruleset::{
