@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::build::{self, BinaryBuild, BuildCache, BuildError};
 use crate::lane::Lane;
 use crate::probe::{self, Target};
-use crate::reference::Reference;
+use crate::reference::{Reference, ReferenceError};
 use crate::sandbox::SpawnError;
 use crate::spec::{Exercise, Spec, SpeedupThreshold, TestCase, TestKind};
 use crate::stage::{self, StageError};
@@ -33,7 +33,7 @@ pub struct Grader {
     /// How many tests of one submission run at the same time.
     pub jobs: usize,
     /// The speedup yardstick, built the first time a speedup test needs it.
-    reference: Arc<OnceLock<Result<Reference, String>>>,
+    reference: Arc<OnceLock<Result<Reference, Arc<ReferenceError>>>>,
 }
 
 /// The grader could not grade (not a verdict on the submission).
@@ -47,8 +47,8 @@ pub enum GradeError {
     Run(#[from] SpawnError),
     /// The reference solution a speedup test compares against did not build: the grader's
     /// toolchain or cache, never the student (a speedup left undecided would be free points).
-    #[error("could not build the reference solution: {0}")]
-    Reference(String),
+    #[error("could not build the speedup yardstick")]
+    Reference(#[source] Arc<ReferenceError>),
     #[error("could not take the timing lane: {0}")]
     // Not a `source`: the message shows it, and error chains would repeat it.
     Lane(std::io::Error),
@@ -81,10 +81,11 @@ impl Grader {
         }
         let built = self.reference.get_or_init(|| {
             crate::reference::build(&self.cache, self.worker, self.spec.reference.as_deref())
+                .map_err(Arc::new)
         });
         match built {
             Ok(r) => Ok(Some(r.pool_sum.as_path())),
-            Err(why) => Err(GradeError::Reference(why.clone())),
+            Err(why) => Err(GradeError::Reference(Arc::clone(why))),
         }
     }
     /// Grades the submission in `dir`, named `name` in the result.
