@@ -393,7 +393,10 @@ pub(super) fn hang_report(gates: &[(Job<'_>, TestResult)], not_run: usize) -> St
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => names.join(""),
     };
-    let hangs: Vec<HangEvidence> = gates.iter().filter_map(|(_, r)| r.evidence.hang).collect();
+    let hangs: Vec<HangEvidence> = gates
+        .iter()
+        .filter_map(|(_, r)| r.evidence.hang())
+        .collect();
     let limit = gates
         .iter()
         .filter_map(|(j, _)| j.limit)
@@ -540,10 +543,10 @@ args = ["safe", "2", "10"]
             verdict,
             max_score: 1.0,
             message: "m".into(),
-            evidence: Evidence {
+            evidence: Evidence::Output(crate::verdict::RunEvidence {
                 hang,
-                ..Evidence::default()
-            },
+                ..Default::default()
+            }),
             hidden: false,
             duration: Duration::ZERO,
         }

@@ -107,9 +107,8 @@ fn build_test(ex: &Exercise, state: &BinaryBuild) -> TestResult {
         other => {
             let (reason, message) = not_built(ex, other);
             let evidence = match other {
-                BinaryBuild::Failed(e) => Evidence {
-                    stderr: Some(e.rendered.clone()),
-                    ..Evidence::default()
+                BinaryBuild::Failed(e) => Evidence::Build {
+                    compiler_output: e.rendered.clone(),
                 },
                 _ => Evidence::default(),
             };

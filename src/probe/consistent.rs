@@ -38,7 +38,7 @@ fn lost_run(t: &TestResult) -> Option<(&str, u128, u128, u64)> {
     if t.kind != ResultKind::OUTPUT || !t.message.contains(LOST_MARK) {
         return None;
     }
-    let command = t.evidence.command.as_deref()?;
+    let command = t.evidence.command()?;
     // `counter MODE P K`
     let workers = command.split_whitespace().nth(2)?.parse().ok()?;
     let (got, expected) = (got.trim().parse().ok()?, expected.parse().ok()?);
@@ -89,9 +89,12 @@ mod tests {
             verdict: reason.map_or(Verdict::Pass, Verdict::Fail),
             max_score: 1.0,
             message: message.into(),
-            evidence: Evidence {
-                command: (kind == "output").then(|| name.to_string()),
-                ..Evidence::default()
+            evidence: match kind {
+                "output" => Evidence::Output(crate::verdict::RunEvidence {
+                    command: Some(name.to_string()),
+                    ..Default::default()
+                }),
+                _ => Evidence::None,
             },
             hidden: false,
             duration: Duration::ZERO,

@@ -220,7 +220,7 @@ fn failure(out: &mut String, t: &TestResult, opts: &ReportOptions) {
     }
     let _ = writeln!(out, "       {}", safe_text(&t.message));
     if t.kind == ResultKind::Build {
-        if let Some(rendered) = &t.evidence.stderr {
+        if let Some(rendered) = t.evidence.stderr() {
             for line in safe_text(rendered).lines() {
                 let _ = writeln!(out, "       {}", line.dimmed());
             }

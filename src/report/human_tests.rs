@@ -268,7 +268,9 @@ fn hostile() -> GradeResult {
     result.warnings = vec![format!("ignored src/{evil}.rs: not a regular file")];
     for t in &mut result.tests {
         t.message = format!("thread 'main' panicked at src/bin/counter.rs:3:5:\n{evil}");
-        t.evidence.stderr = Some(format!("error: {evil}\n  --> src/bin/{evil}.rs:1:1"));
+        t.evidence = crate::verdict::Evidence::Build {
+            compiler_output: format!("error: {evil}\n  --> src/bin/{evil}.rs:1:1"),
+        };
     }
     result
 }

@@ -131,7 +131,7 @@ fn test(t: &TestResult) -> JsonTest<'_> {
             Verdict::Pass => None,
             Verdict::Fail(r) => Some(r.code()),
         },
-        inconclusive: t.evidence.inconclusive.as_deref(),
+        inconclusive: t.evidence.inconclusive(),
         hidden: t.hidden,
         duration_ms: t.duration.as_millis() as u64,
         evidence: &t.evidence,

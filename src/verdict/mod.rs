@@ -11,8 +11,12 @@ use crate::build::CompileError;
 use crate::sandbox::Stream;
 use crate::spec::ExitExpectation;
 
+mod evidence;
 mod hang;
 
+pub use evidence::{
+    Evidence, ProcessesEvidence, RaceProbeEvidence, RunEvidence, SpeedupProbeEvidence,
+};
 pub use hang::{HangEvidence, HangKind};
 
 /// Whether a test passed, and if not, why.
@@ -109,57 +113,6 @@ impl Reason {
             Reason::NotRunAfterHangs => "not_run_after_hangs",
         }
     }
-}
-
-/// What the grader saw of the run behind a verdict.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Evidence {
-    /// The command as a student would type it (`pool_sum 10 3`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wall_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit: Option<String>,
-    /// The start of stdout, lossily decoded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stdout: Option<String>,
-    /// The start of stderr, lossily decoded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stderr: Option<String>,
-    /// Repeated probes: how many runs were made.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runs: Option<u32>,
-    /// Repeated probes: each value printed and how many runs printed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub values_seen: Option<std::collections::BTreeMap<String, u32>>,
-    /// The process audit of the run (processes, threads, overlap, leftovers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub processes: Option<AuditEvidence>,
-    /// A run stopped at its time limit: whether it sat idle or kept the CPU busy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hang: Option<HangEvidence>,
-    /// Set when the verdict could not be decided on this machine: why, and the verdict is the
-    /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
-    #[serde(skip)]
-    pub inconclusive: Option<String>,
-    /// The value a correct program prints (the race probe's `P*K`), for plots and comparisons.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// Speedup probes: the measured curve. Reports draw it when present; the speedup probe
-    /// (issue 4) fills it in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup_curve: Option<SpeedupCurve>,
-    /// Speedup probes: the timings, ratios and intervals behind the verdict.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup: Option<SpeedupEvidence>,
-    /// Race probes: the conditions of the runs, the decisive run, the updates lost, the
-    /// calibration and the hints from the source. `values_seen` and `expected` above are those
-    /// of the decisive run's condition (else the first condition's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub race: Option<RaceEvidence>,
 }
 
 /// What the speedup measurement found, for the JSON evidence.

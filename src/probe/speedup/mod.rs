@@ -23,7 +23,9 @@ use std::time::Duration;
 use crate::sandbox::SpawnError;
 use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
 use crate::stats::{Decision, Shuffler};
-use crate::verdict::{Evidence, Reason, SpeedupEvidence, Verdict};
+use crate::verdict::{
+    Evidence, Reason, RunEvidence, SpeedupEvidence, SpeedupProbeEvidence, Verdict,
+};
 
 use super::{Finding, Runner, Target};
 use calibrate::{calibrate, calibrated_for_reference};
@@ -72,10 +74,13 @@ fn cannot_time(failed: Failed, n: u64) -> Finding {
                 after: Duration::from_millis(hang.after_ms),
             }),
             message: format!("cannot time a pool that hangs: {words}; {}", hang.explain()),
-            evidence: Evidence {
-                hang: Some(hang),
-                ..Evidence::default()
-            },
+            evidence: Evidence::Speedup(SpeedupProbeEvidence {
+                run: RunEvidence {
+                    hang: Some(hang),
+                    ..RunEvidence::default()
+                },
+                ..SpeedupProbeEvidence::default()
+            }),
         },
         None => Finding {
             verdict: Verdict::Fail(Reason::WrongOutput {
@@ -98,7 +103,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         return Ok(undecided(
             policy,
             format!("not assessable here: this machine offers {cores} core(s), a speedup needs 2"),
-            Evidence::default(),
+            SpeedupProbeEvidence::default(),
         ));
     }
     let reference = match test.threshold {
@@ -109,7 +114,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
                     policy,
                     "not assessable: the speedup yardstick (reference) could not be built"
                         .to_string(),
-                    Evidence::default(),
+                    SpeedupProbeEvidence::default(),
                 ))
             }
         },
@@ -201,11 +206,14 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         .map(|c| curve_words(c, cores))
         .unwrap_or_default();
     ev.serial_fraction = curve.as_ref().map(serial_fractions).unwrap_or_default();
-    let evidence = Evidence {
-        command: Some(format!("{} {n} {p}", target.binary)),
+    let evidence = SpeedupProbeEvidence {
+        run: RunEvidence {
+            command: Some(format!("{} {n} {p}", target.binary)),
+            ..RunEvidence::default()
+        },
         speedup_curve: curve,
         speedup: Some(ev.clone()),
-        ..Evidence::default()
+        inconclusive: None,
     };
     let reference = ev
         .reference_speedup
@@ -264,7 +272,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     Ok(Finding {
         verdict,
         message,
-        evidence,
+        evidence: Evidence::Speedup(evidence),
     })
 }
 
@@ -276,7 +284,11 @@ enum Outcome {
 }
 
 /// A verdict that could not be decided: the spec's policy, and why.
-fn undecided(policy: InconclusivePolicy, why: String, mut evidence: Evidence) -> Finding {
+fn undecided(
+    policy: InconclusivePolicy,
+    why: String,
+    mut evidence: SpeedupProbeEvidence,
+) -> Finding {
     evidence.inconclusive = Some(why.clone());
     let verdict = match policy {
         InconclusivePolicy::Pass => Verdict::Pass,
@@ -285,7 +297,7 @@ fn undecided(policy: InconclusivePolicy, why: String, mut evidence: Evidence) ->
     Finding {
         verdict,
         message: why,
-        evidence,
+        evidence: Evidence::Speedup(evidence),
     }
 }
 
