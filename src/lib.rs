@@ -17,6 +17,7 @@ pub mod build;
 pub mod cli;
 pub mod datetime;
 pub mod deadline;
+pub mod errors;
 pub mod exit;
 pub mod grade;
 pub mod lane;
