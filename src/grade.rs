@@ -1,4 +1,4 @@
-//! Grading one submission: stage → build → probes → [`GradeResult`].
+//! Grading one submission: stage → build → plan → runs → verdicts → [`GradeResult`].
 //!
 //! This is the plan-and-run layer: it decides what runs (every test of every exercise whose
 //! binary built), runs the probes on a few threads, and collects verdicts in spec order. It never
@@ -8,6 +8,7 @@
 mod cores;
 mod hangs;
 mod limits;
+mod plan;
 pub mod progress;
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,11 +21,12 @@ use self::progress::{Event, Progress, Silent};
 use crate::build::{self, BinaryBuild, BuildCache, BuildError};
 use crate::lane::Lane;
 use crate::probe::{self, Target};
-use crate::reference::Reference;
+use crate::reference::{Reference, ReferenceError};
 use crate::sandbox::SpawnError;
 use crate::spec::{Exercise, Spec, SpeedupThreshold, TestCase, TestKind};
 use crate::stage::{self, StageError};
-use crate::verdict::{Evidence, GradeResult, Phases, Reason, TestResult, Verdict};
+use crate::verdict::{Evidence, GradeResult, Phases, Reason, ResultKind, TestResult, Verdict};
+use plan::{failed, Plan, Runnable};
 
 /// Grades submissions against a spec with a build cache.
 #[derive(Debug, Clone)]
@@ -36,7 +38,7 @@ pub struct Grader {
     /// How many tests of one submission run at the same time.
     pub jobs: usize,
     /// The speedup yardstick, built the first time a speedup test needs it.
-    reference: Arc<OnceLock<Result<Reference, String>>>,
+    reference: Arc<OnceLock<Result<Reference, Arc<ReferenceError>>>>,
     /// Told what the grading is doing ([`Silent`] unless [`with_progress`](Self::with_progress)).
     progress: Observer,
 }
@@ -62,8 +64,8 @@ pub enum GradeError {
     Run(#[from] SpawnError),
     /// The reference solution a speedup test compares against did not build: the grader's
     /// toolchain or cache, never the student (a speedup left undecided would be free points).
-    #[error("could not build the reference solution: {0}")]
-    Reference(String),
+    #[error("could not build the speedup yardstick")]
+    Reference(#[source] Arc<ReferenceError>),
     #[error("could not take the timing lane: {0}")]
     // Not a `source`: the message shows it, and error chains would repeat it.
     Lane(std::io::Error),
@@ -113,10 +115,11 @@ impl Grader {
         let built = self.reference.get_or_init(|| {
             self.tell(Event::BuildingReference);
             crate::reference::build(&self.cache, self.worker, self.spec.reference.as_deref())
+                .map_err(Arc::new)
         });
         match built {
             Ok(r) => Ok(r.pool_sum.as_path()),
-            Err(why) => Err(GradeError::Reference(why.clone())),
+            Err(why) => Err(GradeError::Reference(Arc::clone(why))),
         }
     }
     /// Grades the submission in `dir`, named `name` in the result.
@@ -129,13 +132,7 @@ impl Grader {
 
     fn grade_telling(&self, dir: &Path, name: &str) -> Result<GradeResult, GradeError> {
         let started = Instant::now();
-        let binaries: BTreeSet<&str> = self
-            .spec
-            .exercises
-            .iter()
-            .map(|e| e.binary.as_str())
-            .collect();
-        let binaries: Vec<&str> = binaries.into_iter().collect();
+        let binaries = plan::binaries(&self.spec);
         let staged = match stage::stage_wanting(dir, self.cache.skeleton(), &binaries)? {
             Ok(staged) => staged,
             Err(unusable) => {
@@ -144,13 +141,6 @@ impl Grader {
                 return Ok(self.result(name, tests, vec![], Duration::ZERO, started, None));
             }
         };
-        let wanted: BTreeSet<&str> = self
-            .spec
-            .exercises
-            .iter()
-            .map(|e| e.binary.as_str())
-            .collect();
-        let wanted: Vec<&str> = wanted.into_iter().collect();
         let lane = self.cache.lane().map_err(GradeError::Lane)?;
         let asked = Instant::now();
         let slot = lane.shared().map_err(GradeError::Lane)?;
@@ -162,10 +152,12 @@ impl Grader {
             self.tell(Event::Dependencies);
             drop(self.cache.lease(self.worker).map_err(BuildError::from)?);
         }
-        self.tell(Event::Building { binaries: &wanted });
+        self.tell(Event::Building {
+            binaries: &binaries,
+        });
         let mut built = build::build(
             &staged,
-            &wanted,
+            &binaries,
             &self.cache,
             self.worker,
             self.spec.build.timeout,
@@ -191,38 +183,11 @@ impl Grader {
             staged.path(),
             &lane,
         )?;
-        let mut tests = Vec::new();
-        let mut runnable = Vec::new();
-        for ex in &exercises {
-            let state = &built.binaries[&ex.binary];
-            tests.push(build_test(ex, state));
-            match state {
-                BinaryBuild::Built { executable } => {
-                    let unopt = match unoptimised.binaries.get(&ex.binary) {
-                        Some(BinaryBuild::Built { executable }) => Some(executable.as_path()),
-                        _ => None,
-                    };
-                    runnable.extend(
-                        ex.tests
-                            .iter()
-                            .map(|t| (ex, t, executable.as_path(), unopt)),
-                    );
-                }
-                other => {
-                    let (reason, why) = not_built(ex, other);
-                    tests.extend(
-                        ex.tests
-                            .iter()
-                            .map(|t| failed(ex, t, reason.clone(), why.clone())),
-                    );
-                }
-            }
-        }
-        // Probes whose verdict depends on having the cores to themselves (races show only under
-        // real parallelism) run one at a time after the others; the rest share the cores.
-        let (exclusive, shared): (Vec<_>, Vec<_>) = runnable
-            .into_iter()
-            .partition(|(_, t, _, _)| needs_exclusive_cores(&t.kind));
+        let Plan {
+            mut tests,
+            shared,
+            exclusive,
+        } = Plan::new(&exercises, &built, &unoptimised);
         let ctx = Ctx {
             workdir: staged.path(),
             lane: &lane,
@@ -249,16 +214,7 @@ impl Grader {
             lane_wait_ms: ms(lane_wait + build_wait),
             lane_hold_ms: ms(lane_hold),
         };
-        // Spec order: exercises as listed, each one's build test first.
-        let order = |t: &TestResult| {
-            let ex = self.spec.exercises.iter().position(|e| e.id == t.exercise);
-            let test = self.spec.exercises[ex.unwrap_or(0)]
-                .tests
-                .iter()
-                .position(|c| c.name == t.name && t.kind != "build");
-            (ex, test.map_or(0, |i| i + 1))
-        };
-        tests.sort_by_key(order);
+        plan::in_spec_order(&self.spec, &mut tests);
         let mut result = self.result(
             name,
             tests,
@@ -436,7 +392,7 @@ impl Grader {
         let f = probe::run(test, target)?;
         Ok(TestResult {
             exercise: ex.id.clone(),
-            kind: original.kind.name(),
+            kind: ResultKind::Test(original.kind.kind()),
             name: original.name.clone(),
             verdict: f.verdict,
             max_score: original.points,
@@ -544,7 +500,7 @@ impl Grader {
             let (reason, message) = why(ex);
             tests.push(TestResult {
                 exercise: ex.id.clone(),
-                kind: "build",
+                kind: ResultKind::Build,
                 name: format!("build {}", ex.binary),
                 verdict: Verdict::Fail(reason.clone()),
                 max_score: 0.0,
@@ -636,10 +592,6 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
-/// A test ready to run: its exercise, the test, the release executable and, for race probes
-/// that rotate builds, the unoptimised one.
-type Runnable<'a> = (&'a Exercise, &'a TestCase, &'a Path, Option<&'a Path>);
-
 /// What a run of nothing (`true`) takes in the full sandbox right now, the median of three:
 /// the yardstick of the hang limit. `None` where there is no `true` to run.
 fn yardstick(workdir: &Path, lane: &Lane) -> Result<Option<Duration>, GradeError> {
@@ -666,104 +618,4 @@ fn yardstick(workdir: &Path, lane: &Lane) -> Result<Option<Duration>, GradeError
     }
     walls.sort();
     Ok(Some(walls[1]))
-}
-
-/// Whether a test kind must not share the cores with other tests of the same grading.
-fn needs_exclusive_cores(kind: &TestKind) -> bool {
-    match kind {
-        TestKind::Output(_) | TestKind::Processes(_) => false,
-        TestKind::Race(_) | TestKind::Speedup(_) => true,
-    }
-}
-
-/// The `build` entry of an exercise: worth no points, but it says why nothing else ran.
-fn build_test(ex: &Exercise, state: &BinaryBuild) -> TestResult {
-    let (verdict, message, evidence) = match state {
-        BinaryBuild::Built { .. } => (
-            Verdict::Pass,
-            format!("src/bin/{}.rs compiled", ex.binary),
-            Evidence::default(),
-        ),
-        other => {
-            let (reason, message) = not_built(ex, other);
-            let evidence = match other {
-                BinaryBuild::Failed(e) => Evidence {
-                    stderr: Some(e.rendered.clone()),
-                    ..Evidence::default()
-                },
-                _ => Evidence::default(),
-            };
-            (Verdict::Fail(reason), message, evidence)
-        }
-    };
-    TestResult {
-        exercise: ex.id.clone(),
-        kind: "build",
-        name: format!("build {}", ex.binary),
-        verdict,
-        max_score: 0.0,
-        message,
-        evidence,
-        hidden: false,
-        duration: Duration::ZERO,
-    }
-}
-
-/// Why an exercise's binary is not there to run.
-fn not_built(ex: &Exercise, state: &BinaryBuild) -> (Reason, String) {
-    match state {
-        BinaryBuild::Missing => (
-            Reason::MissingBinary {
-                binary: ex.binary.clone(),
-            },
-            format!(
-                "src/bin/{}.rs is missing: the {} exercise cannot be graded",
-                ex.binary, ex.id
-            ),
-        ),
-        BinaryBuild::Failed(e) => {
-            let more = match e.count {
-                0 | 1 => String::new(),
-                n => format!(
-                    " (and {} more error{})",
-                    n - 1,
-                    if n > 2 { "s" } else { "" }
-                ),
-            };
-            let at = e.location();
-            let at = if at.is_empty() {
-                String::new()
-            } else {
-                format!("{at}: ")
-            };
-            (
-                Reason::BuildFailed(Box::new(e.clone())),
-                format!("{} does not compile: {at}{}{more}", ex.binary, e.message),
-            )
-        }
-        BinaryBuild::TimedOut { after } => (
-            Reason::BuildTimeout { after: *after },
-            format!(
-                "building {} took longer than {} s and was stopped",
-                ex.binary,
-                after.as_secs()
-            ),
-        ),
-        BinaryBuild::Built { .. } => unreachable!("a built binary has a reason not to run"),
-    }
-}
-
-/// A test that could not run, failed for `reason`.
-fn failed(ex: &Exercise, test: &TestCase, reason: Reason, why: String) -> TestResult {
-    TestResult {
-        exercise: ex.id.clone(),
-        kind: test.kind.name(),
-        name: test.name.clone(),
-        verdict: Verdict::Fail(reason),
-        max_score: test.points,
-        message: format!("not run: {why}"),
-        evidence: Evidence::default(),
-        hidden: test.hidden,
-        duration: Duration::ZERO,
-    }
 }

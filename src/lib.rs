@@ -12,12 +12,17 @@
 //! temporary directories after their owner and sweeps those of graders that died.
 //! [`version`] says which labgrade (release and commit) produced a result.
 
+pub mod atomic_file;
 pub mod batch;
 pub mod build;
 pub mod cli;
+pub mod datetime;
 pub mod deadline;
+pub mod errors;
+pub mod exit;
 pub mod grade;
 pub mod lane;
+pub mod points;
 pub mod probe;
 pub mod reference;
 pub mod report;

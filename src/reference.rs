@@ -27,29 +27,61 @@ pub struct Reference {
     pub pool_sum: PathBuf,
 }
 
+/// Why the yardstick could not be built: the grader's problem (its toolchain, its cache, a
+/// staff bundle), never the student's. `what` names which yardstick it was.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {failure}")]
+pub struct ReferenceError {
+    pub what: String,
+    #[source]
+    pub failure: ReferenceFailure,
+}
+
+/// What went wrong building the yardstick, worded to follow its name.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceFailure {
+    #[error("could not be written out")]
+    Write(#[source] std::io::Error),
+    #[error("could not be staged")]
+    Stage(#[source] stage::StageError),
+    #[error("cannot be used: {0}")]
+    Unusable(String),
+    #[error("could not be built")]
+    Build(#[source] build::BuildError),
+    #[error("did not build: {location} {message}")]
+    DidNotCompile { location: String, message: String },
+    #[error("did not build within {} s", .0.as_secs())]
+    TimedOut(std::time::Duration),
+    #[error("has no src/bin/pool_sum.rs")]
+    Missing,
+}
+
 /// Builds the yardstick in worker `worker`'s target directory: the reference solution in
 /// `course` (a submission-shaped directory) when the spec names one, else the built-in neutral
-/// workload. `Err` says why it could not be built (the speedup tests then cannot be decided,
-/// and say so).
+/// workload.
 pub fn build(
     cache: &BuildCache,
     worker: usize,
     course: Option<&Path>,
-) -> Result<Reference, String> {
-    let (dir, sources) = match course {
-        Some(dir) => (dir.to_path_buf(), None),
-        None => {
-            let sources = write_yardstick().map_err(|e| e.to_string())?;
-            (sources.path().to_path_buf(), Some(sources))
-        }
-    };
+) -> Result<Reference, ReferenceError> {
     let what = match course {
         Some(dir) => format!("the reference solution in {}", dir.display()),
         None => "the built-in yardstick".to_string(),
     };
+    let fail = |failure| ReferenceError {
+        what: what.clone(),
+        failure,
+    };
+    let (dir, sources) = match course {
+        Some(dir) => (dir.to_path_buf(), None),
+        None => {
+            let sources = write_yardstick().map_err(|e| fail(ReferenceFailure::Write(e)))?;
+            (sources.path().to_path_buf(), Some(sources))
+        }
+    };
     let staged = stage::stage_wanting(&dir, cache.skeleton(), &["pool_sum"])
-        .map_err(|e| format!("{what}: {e}"))?
-        .map_err(|u| format!("{what}: {u}"))?;
+        .map_err(|e| fail(ReferenceFailure::Stage(e)))?
+        .map_err(|u| fail(ReferenceFailure::Unusable(u.to_string())))?;
     let built = build::build(
         &staged,
         &["pool_sum"],
@@ -57,22 +89,19 @@ pub fn build(
         worker,
         std::time::Duration::from_secs(300),
     )
-    .map_err(|e| format!("{what}: {e}"))?;
+    .map_err(|e| fail(ReferenceFailure::Build(e)))?;
     match built.binaries.get("pool_sum") {
         Some(BinaryBuild::Built { executable }) => Ok(Reference {
             pool_sum: executable.clone(),
             _staged: staged,
             _sources: sources,
         }),
-        Some(BinaryBuild::Failed(e)) => Err(format!(
-            "{what} did not build: {} {}",
-            e.location(),
-            e.message
-        )),
-        Some(BinaryBuild::TimedOut { after }) => {
-            Err(format!("{what} did not build within {} s", after.as_secs()))
-        }
-        Some(BinaryBuild::Missing) | None => Err(format!("{what} has no src/bin/pool_sum.rs")),
+        Some(BinaryBuild::Failed(e)) => Err(fail(ReferenceFailure::DidNotCompile {
+            location: e.location(),
+            message: e.message.clone(),
+        })),
+        Some(BinaryBuild::TimedOut { after }) => Err(fail(ReferenceFailure::TimedOut(*after))),
+        Some(BinaryBuild::Missing) | None => Err(fail(ReferenceFailure::Missing)),
     }
 }
 

@@ -323,7 +323,7 @@ mod tests {
                 .iter()
                 .map(|&(exercise, name, pass)| TestResult {
                     exercise: exercise.into(),
-                    kind: "output",
+                    kind: crate::verdict::ResultKind::OUTPUT,
                     name: name.into(),
                     verdict: if pass {
                         Verdict::Pass

@@ -4,6 +4,8 @@
 //!
 //! Every comparison is against one uninterrupted, unsharded batch of the same root.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -56,7 +58,7 @@ fn reference_batch() -> &'static ReferenceBatch {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
-        assert_eq!(done.status.code(), Some(0), "{stderr}");
+        assert_eq!(done.status.code(), Some(Exit::Pass.code()), "{stderr}");
         ReferenceBatch { root, out, stderr }
     })
 }
@@ -211,7 +213,7 @@ fn a_batch_killed_halfway_resumes_without_regrading_and_writes_the_same_gradeboo
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert_eq!(again.status.code(), Some(Exit::Pass.code()), "{stderr}");
     // Finished submissions were not graded again: their files are byte for byte what the killed
     // run wrote (a regrade would rewrite them, with new timings).
     let kept = format!("{} of 6 submission(s) already graded", finished.len());
@@ -241,7 +243,7 @@ fn a_spec_fix_regrades_and_lists_whose_score_changed() {
             .arg(out.path())
             .output()
             .unwrap();
-        assert_eq!(done.status.code(), Some(0));
+        assert_eq!(done.status.code(), Some(Exit::Pass.code()));
         String::from_utf8_lossy(&done.stderr).into_owned()
     };
     let specs = tempfile::tempdir().unwrap();
@@ -362,7 +364,7 @@ fn a_submission_that_cannot_be_graded_does_not_stop_the_batch() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(2), "{stderr}");
+    assert_eq!(done.status.code(), Some(Exit::Error.code()), "{stderr}");
     assert!(
         stderr.contains("1 of 3 submission(s) could not be graded"),
         "{stderr}"
@@ -389,14 +391,14 @@ fn spec_verify_reports_a_bug_the_spec_does_not_catch() {
     };
     let ok = verify(&["pool-sum/n=10*", "pool-sum/n=10 p=3"]);
     let text = String::from_utf8_lossy(&ok.stdout);
-    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert_eq!(ok.status.code(), Some(Exit::Pass.code()), "{text}");
     assert!(text.contains("ok   reference reference: 10 / 10"), "{text}");
     assert!(text.contains("spec verify: no miss"), "{text}");
 
     // off_by_one's counter is correct: declaring it buggy is a miss; so is a misspelt test.
     let miss = verify(&["counter", "pool-sum/n=11 p=3"]);
     let text = String::from_utf8_lossy(&miss.stdout);
-    assert_eq!(miss.status.code(), Some(1), "{text}");
+    assert_eq!(miss.status.code(), Some(Exit::Fail.code()), "{text}");
     assert!(
         text.contains("off_by_one passes every test of counter: the spec does not catch its bug"),
         "{text}"
@@ -484,7 +486,7 @@ fn a_process_hog_graded_beside_a_correct_submission_costs_it_nothing() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert_eq!(done.status.code(), Some(Exit::Pass.code()), "{stderr}");
     let result = |name: &str| -> serde_json::Value {
         serde_json::from_str(&read(&out.path().join(format!("{name}.json")))).unwrap()
     };
@@ -579,7 +581,7 @@ fn a_batch_killed_with_sigkill_leaves_staged_sources_that_the_doctor_removes() {
             .env("TMPDIR", tmp.path())
             .output()
             .unwrap();
-        assert_eq!(doctor.status.code(), Some(0));
+        assert_eq!(doctor.status.code(), Some(Exit::Pass.code()));
         said.push_str(&String::from_utf8_lossy(&doctor.stdout));
         if grader_dirs(tmp.path()).is_empty() {
             break;
@@ -620,7 +622,7 @@ fn a_running_graders_directories_are_never_swept() {
         .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
-    assert_eq!(doctor.status.code(), Some(0));
+    assert_eq!(doctor.status.code(), Some(Exit::Pass.code()));
     assert!(live.exists(), "a live grader's directory was removed");
     assert!(!dead.exists());
 }

@@ -1,6 +1,8 @@
 //! End-to-end: the command line's contract (CONTRACT §2): exit codes, one-line errors, `check`,
 //! `spec check`, `batch` and its gradebook, the human report.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use common::*;
@@ -14,12 +16,15 @@ fn unusable_arguments_exit_2_with_a_one_line_reason() {
         .args(["--spec", "/nonexistent/spec.toml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/spec.toml"), "{err}");
-    labgrade().args(["grade"]).assert().code(2);
-    labgrade().args(["frobnicate"]).assert().code(2);
+    labgrade().args(["grade"]).assert().code(Exit::Error.code());
+    labgrade()
+        .args(["frobnicate"])
+        .assert()
+        .code(Exit::Error.code());
 }
 
 #[test]
@@ -43,7 +48,7 @@ fn spec_check_accepts_the_builtin_and_points_at_errors() {
         .args(["spec", "check"])
         .arg(&bad)
         .assert()
-        .code(2)
+        .code(Exit::Error.code())
         .stderr(predicate::str::contains("bad.toml:11:1"))
         .stderr(predicate::str::contains("tmeout"));
 }
@@ -59,7 +64,7 @@ fn grade_with_a_broken_spec_exits_2() {
         .arg("--spec")
         .arg(&bad)
         .assert()
-        .code(2)
+        .code(Exit::Error.code())
         .stderr(predicate::str::contains("bad.toml:1:"));
 
     // Several problems: still one line, naming the first and how to see the rest.
@@ -75,7 +80,7 @@ fn grade_with_a_broken_spec_exits_2() {
         .arg(&bad)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("bad.toml:8:"), "{err}");
@@ -90,7 +95,7 @@ fn human_report_explains_failures_and_exit_1() {
         .arg("--spec")
         .arg(quick_spec())
         .assert()
-        .code(1)
+        .code(Exit::Fail.code())
         .stdout(predicate::str::contains("FAIL"))
         .stdout(predicate::str::contains("short by 10"))
         .stdout(predicate::str::contains("Score:"))
@@ -122,7 +127,7 @@ fn out_writes_the_report_to_a_file() {
         .arg("--spec")
         .arg(quick_spec())
         .assert()
-        .code(1)
+        .code(Exit::Fail.code())
         .stdout("");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -232,7 +237,7 @@ fn the_next_hint_runs_the_program_as_graded() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(out.status.code(), Some(Exit::Pass.code()), "{stdout}");
     assert!(stdout.contains("$ pool_sum 10 1"), "{stdout}");
     assert!(stdout.contains("stdout:\n  45\n"), "{stdout}");
     assert!(stdout.contains("it exited with status 0"), "{stdout}");
@@ -248,7 +253,7 @@ fn labgrade_run_builds_in_the_skeleton_and_reports_how_the_run_ended() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(out.status.code(), Some(Exit::Pass.code()), "{stdout}");
     assert!(stdout.contains("stdout:\n  55\n"), "{stdout}");
     // Bad arguments: the program's own message and its non-zero status.
     let out = labgrade()
@@ -258,7 +263,7 @@ fn labgrade_run_builds_in_the_skeleton_and_reports_how_the_run_ended() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{stdout}");
     assert!(stdout.contains("P must be between 1 and 64"), "{stdout}");
     assert!(stdout.contains("it exited with status 2"), "{stdout}");
     let out = labgrade()
@@ -266,6 +271,6 @@ fn labgrade_run_builds_in_the_skeleton_and_reports_how_the_run_ended() {
         .arg(fixture("reference"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no program `nope` in this lab"));
 }

@@ -5,6 +5,8 @@
 //! Each is recognised (said on stderr and in summary.md), carries its identities into the
 //! gradebook, and `--collection` overrides the guess.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use std::fs;
@@ -55,7 +57,7 @@ fn batch(root: &Path, spec: &Path, extra: &[&str]) -> Batch {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
-    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert_eq!(done.status.code(), Some(Exit::Pass.code()), "{stderr}");
     Batch {
         out,
         stderr,

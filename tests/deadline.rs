@@ -3,6 +3,8 @@
 //! `File::set_modified`) graded by `batch` and `grade`; the student's countdown with
 //! deadlines far in the past and the future, so no assertion depends on today's date.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use std::path::Path;
@@ -85,7 +87,7 @@ fn batch(root: &Path, out: &Path) -> String {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
-    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert_eq!(done.status.code(), Some(Exit::Pass.code()), "{stderr}");
     stderr
 }
 
@@ -290,7 +292,7 @@ fn spec_check_shows_the_deadline_as_students_read_it_and_refuses_a_local_one() {
         .arg(deadline_spec())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(Exit::Pass.code()));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(
@@ -313,7 +315,7 @@ fn spec_check_shows_the_deadline_as_students_read_it_and_refuses_a_local_one() {
         .arg(&local)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("local.toml:10:7: error: `due` = 2026-12-01T22:00:00: a date and time without a UTC offset"),
@@ -363,7 +365,7 @@ fn a_hostile_submission_tree_is_graded_without_running_or_opening_what_it_plants
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(Exit::Pass.code()), "{stderr}");
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["late"]["source"], "git");
     assert_eq!(json["late"]["submitted_at"], "2026-12-01T23:00:00-05:00");

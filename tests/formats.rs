@@ -1,6 +1,8 @@
 //! End-to-end: every format from one grading (`--report`), the GitHub annotations and job
 //! summary, `--only`, hidden tests (who sees them), and the student's check as students read it.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use std::path::Path;
@@ -44,7 +46,7 @@ fn several_reports_come_from_one_grading() {
         .args(["--report", &report("human", "report.txt")])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{out:?}");
     assert!(out.stdout.is_empty(), "--out took the main report");
 
     let json: serde_json::Value = serde_json::from_str(&read(&path("result.json"))).unwrap();
@@ -100,7 +102,7 @@ fn bad_report_arguments_fail_before_grading() {
         .arg(format!("junit={}", missing.display()))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("does not exist"), "{err}");
@@ -109,7 +111,7 @@ fn bad_report_arguments_fail_before_grading() {
         .args(["grade", ".", "--report", "pdf=x.pdf"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format `pdf`"));
 }
 
@@ -129,7 +131,7 @@ fn github_annotations_point_at_the_panicking_line_and_the_summary_is_appended() 
         .env("GITHUB_WORKSPACE", root().join("fixtures"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains(
@@ -157,7 +159,7 @@ fn only_runs_the_matching_tests() {
         .args(["--only", "pool-sum/n=10 p=*", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = json["tests"]
         .as_array()
@@ -176,7 +178,7 @@ fn only_runs_the_matching_tests() {
         .args(["--only", "pool-sum/n=11"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
@@ -207,7 +209,7 @@ fn hidden_tests_reach_staff_reports_only() {
         .output()
         .unwrap();
     // The hidden test failed: grading says so.
-    assert_eq!(staff.status.code(), Some(1));
+    assert_eq!(staff.status.code(), Some(Exit::Fail.code()));
     let github = String::from_utf8(staff.stdout).unwrap();
     assert!(!github.contains("secret"), "{github}");
     assert!(
@@ -246,7 +248,7 @@ fn hidden_tests_reach_staff_reports_only() {
         ])
         .output()
         .unwrap();
-    assert_eq!(check.status.code(), Some(0));
+    assert_eq!(check.status.code(), Some(Exit::Pass.code()));
     let text = String::from_utf8(check.stdout).unwrap();
     assert!(!text.contains("secret"), "{text}");
     assert!(
@@ -267,7 +269,7 @@ fn the_students_check_reads_as_a_to_do_list() {
         .arg(quick_spec())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()));
     let rerun =
         |name: &str| format!("re-run: labgrade check --spec {spec} --only 'pool-sum/{name}'");
     let expected = format!(
@@ -336,7 +338,7 @@ fn the_printed_rerun_command_runs_just_that_test() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert_eq!(again.status.code(), Some(Exit::Fail.code()), "{again:?}");
     let text = String::from_utf8(again.stdout).unwrap();
     assert!(text.contains("■ pool-sum  1 of 2 tests failing"), "{text}");
     assert!(text.contains("FAIL n=10 p=1"), "{text}");
@@ -352,7 +354,7 @@ fn the_students_success_is_quiet() {
         .arg(quick_spec())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(Exit::Pass.code()));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         format!(
@@ -380,7 +382,7 @@ fn colors_go_to_the_terminal_never_to_files() {
         .env("CLICOLOR_FORCE", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("\u{1b}["),
@@ -460,7 +462,7 @@ fn no_student_report_uses_internal_words() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{name}: {text}");
         let banned = banned_in_student_text(&text);
         assert!(banned.is_empty(), "{name}: {banned:?} in:\n{text}");
     }

@@ -5,6 +5,8 @@
 //! built here. Every hostile one is graded 0 with its reason; the good ones beside them are
 //! graded fully, and each result says which layout was graded.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use std::ffi::OsStr;
@@ -146,7 +148,7 @@ fn every_shape_is_graded_and_every_hostile_archive_refused_with_its_reason() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert_eq!(done.status.code(), Some(Exit::Pass.code()), "{stderr}");
     let result = |name: &str| -> Value {
         let text = fs::read_to_string(out.join(format!("{name}.json")))
             .unwrap_or_else(|e| panic!("{name}: {e}\n{stderr}"));
@@ -205,7 +207,7 @@ fn the_report_header_says_which_layout_was_graded() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&done.stdout);
-    assert_eq!(done.status.code(), Some(0), "{text}");
+    assert_eq!(done.status.code(), Some(Exit::Pass.code()), "{text}");
     assert!(
         text.contains("layout: graded counter.rs, pool_sum.rs loose at the top, as src/bin/*.rs"),
         "{text}"

@@ -5,6 +5,8 @@
 //! right reason, and an undecided one says so. That the probe *decides* clear cases is required
 //! of the scripted tests (`src/probe/speedup/scripted_tests.rs`), which cannot flake.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use common::*;
@@ -170,7 +172,7 @@ fn a_staff_spec_names_the_reference_it_is_timed_against() {
         .arg(&staff)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken-reference did not build: src/bin/pool_sum.rs:1:"),
@@ -186,7 +188,7 @@ fn a_staff_spec_names_the_reference_it_is_timed_against() {
         .arg(&staff)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("staff.toml:1:13: error: `reference`"), "{err}");
 }

@@ -1,6 +1,8 @@
 //! End-to-end: `labgrade spec verify --known-buggy`: the coverage table of the built-in
 //! known-buggy set, and a bug class no test catches failing the verification.
 
+use labgrade::exit::Exit;
+
 mod common;
 
 use common::*;
@@ -25,7 +27,7 @@ fn a_bug_class_the_spec_cannot_see_fails_verification() {
     // The quick spec has no N beyond 2^64: a u64 chunk sum passes all of it.
     let out = verify(&quick_spec(), &["off_by_one", "u64_chunk"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{text}");
     assert!(text.contains("coverage (2 bug classes;"), "{text}");
     let row = |fixture: &str| {
         text.lines()
@@ -58,7 +60,7 @@ fn a_test_with_a_chunk_beyond_u64_catches_it() {
     .unwrap();
     let out = verify(&spec, &["u64_chunk"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(out.status.code(), Some(Exit::Pass.code()), "{text}");
     assert!(
         text.contains("1 test: pool-sum/beyond u64 per worker"),
         "{text}"
@@ -69,7 +71,7 @@ fn a_test_with_a_chunk_beyond_u64_catches_it() {
 #[test]
 fn an_unknown_variant_is_refused() {
     let out = verify(&quick_spec(), &["no_such_bug"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(Exit::Error.code()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not in the known-buggy set"), "{err}");
 }

@@ -168,7 +168,7 @@ fn per_student(
     Vec<(Identity, &super::record::Record)>,
     Vec<(String, String, Vec<String>)>,
 ) {
-    use crate::deadline::time::ZonedTime;
+    use crate::datetime::ZonedTime;
     let instant = |r: &super::record::Record| {
         handed_in(r)
             .and_then(|t| ZonedTime::parse(t).ok())
@@ -257,10 +257,7 @@ pub fn exercises(rows: &[Row]) -> Vec<String> {
 }
 
 /// A score as a gradebook shows it: float noise rounded away, `10` rather than `10.0`.
-pub fn number(x: f64) -> String {
-    let x = (x * 1e6).round() / 1e6;
-    format!("{}", x + 0.0) // + 0.0 turns -0 into 0
-}
+pub use crate::points::text as number;
 
 /// Quotes a CSV field when it needs it (RFC 4180): the reports' quoting.
 pub use crate::report::csv_field as field;

@@ -317,7 +317,7 @@ mod tests {
         // The deadline and late policy are part of the spec's hash.
         let mut due = spec.clone();
         due.deadline = Some(crate::spec::Deadline {
-            due: crate::deadline::time::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap(),
+            due: crate::datetime::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap(),
             grace: std::time::Duration::ZERO,
             penalty: crate::spec::LatePenalty::None,
         });

@@ -18,8 +18,10 @@
 
 pub mod analytics;
 pub mod changes;
+mod class;
 pub mod collection;
 pub mod gradebook;
+pub mod index;
 pub mod key;
 pub mod lms;
 mod merge;
@@ -89,7 +91,7 @@ pub fn write_outputs(out: &std::path::Path, rows: &[Row]) -> Result<Vec<Change>,
         let file = results::page_file(name);
         out.join(&file).is_file().then_some(file)
     };
-    let index = crate::report::batch_index(rows, &page_of);
+    let index = index::batch_index(rows, &page_of);
     results::write_atomically(&out.join(results::INDEX_PAGE), index.as_bytes())?;
     Ok(changes)
 }

@@ -195,7 +195,7 @@ mod tests {
     fn result() -> GradeResult {
         let test = |name: &str, verdict| TestResult {
             exercise: "pool-sum".into(),
-            kind: "output",
+            kind: crate::verdict::ResultKind::OUTPUT,
             name: name.into(),
             verdict,
             max_score: 1.5,
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn a_late_result_reads_back_with_its_penalty() {
-        let due = crate::deadline::time::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap();
+        let due = crate::datetime::ZonedTime::parse("2026-12-01T22:00:00-05:00").unwrap();
         let deadline = crate::spec::Deadline {
             due,
             grace: Duration::ZERO,

@@ -153,22 +153,13 @@ fn remove_if_present(path: &Path) -> Result<(), BatchError> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader, or a batch killed halfway, never sees half a file.
+/// [`crate::atomic_file::write`], with the path in the error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
-    let io_err = |source| BatchError::Io {
+    crate::atomic_file::write(path, bytes).map_err(|source| BatchError::Io {
         action: "writing",
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err)?;
-    io::Write::write_all(&mut tmp, bytes).map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -176,6 +167,22 @@ mod tests {
     use super::*;
 
     const RESULT: &str = r#"{"submission":"alice","score":1.0,"max_score":2.0,"tests":[]}"#;
+
+    #[test]
+    fn batch_files_are_readable_by_the_rest_of_the_staff() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        write_result(dir.path(), "alice", RESULT).unwrap();
+        let mode = fs::metadata(result_path(dir.path(), "alice"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(
+            mode & 0o044,
+            0,
+            "a temporary file's 0600 leaked through: {mode:o}"
+        );
+    }
 
     #[test]
     fn a_result_replaces_an_error_and_an_error_replaces_a_result() {

@@ -223,7 +223,7 @@ fn graded_record(grader: &Grader, job: &Job, out: &Path) -> Result<Record, Strin
     }));
     let result = match graded {
         Ok(Ok(result)) => result,
-        Ok(Err(e)) => return Err(one_line(&format!("{e}"))),
+        Ok(Err(e)) => return Err(crate::errors::chain(&e)),
         Err(panic) => {
             return Err(format!(
                 "internal error: the grader panicked: {}",
@@ -241,7 +241,7 @@ fn graded_record(grader: &Grader, job: &Job, out: &Path) -> Result<Record, Strin
             ..ReportOptions::default()
         },
     );
-    results::write_page(out, name, &page).map_err(|e| one_line(&e.to_string()))?;
+    results::write_page(out, name, &page).map_err(|e| crate::errors::chain(&e))?;
     let text = record::render(
         &result,
         job.key.as_ref(),
@@ -249,13 +249,9 @@ fn graded_record(grader: &Grader, job: &Job, out: &Path) -> Result<Record, Strin
         job.late.as_ref(),
         job.submission.origin.as_ref(),
     );
-    results::write_result(out, name, &text).map_err(|e| one_line(&e.to_string()))?;
+    results::write_result(out, name, &text).map_err(|e| crate::errors::chain(&e))?;
     // The row is what the file says, exactly as a resumed batch or a merge will read it.
     Record::parse(&text).map_err(|e| format!("internal error: unreadable result: {e}"))
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{default_jobs, grader, ExtensionsArgs, SpecArgs, EXIT_ERROR, EXIT_PASS};
+use super::{default_jobs, grader, Exit, ExtensionsArgs, SpecArgs};
 use crate::batch::{self, changes, progress, Entry, Progress, Row, Shard};
 
 #[derive(Args, Debug)]
@@ -103,7 +103,7 @@ pub(super) struct MergeArgs {
     lms: LmsArgs,
 }
 
-pub(super) fn run(args: BatchArgs) -> Result<u8> {
+pub(super) fn run(args: BatchArgs) -> Result<Exit> {
     if args.shard.is_some() && args.lms.roster.is_some() {
         // A shard's import files would list every other shard's students as missing.
         anyhow::bail!(
@@ -176,7 +176,7 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
     )
 }
 
-pub(super) fn merge(args: MergeArgs) -> Result<u8> {
+pub(super) fn merge(args: MergeArgs) -> Result<Exit> {
     let roster = args.lms.roster()?;
     let rows = batch::merge(&args.dirs, &args.out)?;
     eprintln!(
@@ -191,7 +191,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<u8> {
         roster.as_ref(),
         args.lms.assignment.as_deref(),
     )?;
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }
 
 /// Writes the outputs and says what a TA needs to know: score changes and ungraded submissions.
@@ -200,7 +200,7 @@ fn finish(
     out: &std::path::Path,
     roster: Option<&batch::lms::Roster>,
     assignment: Option<&str>,
-) -> Result<u8> {
+) -> Result<Exit> {
     let changed = batch::write_outputs(out, rows)?;
     if let Some(roster) = roster {
         let assignment = assignment.map(str::to_string).unwrap_or_else(|| {
@@ -264,7 +264,7 @@ fn finish(
             "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",
             rows.len()
         );
-        return Ok(EXIT_ERROR);
+        return Ok(Exit::Error);
     }
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }

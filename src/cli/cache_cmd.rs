@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use super::EXIT_PASS;
+use super::Exit;
 use crate::build;
 
 #[derive(Subcommand, Debug)]
@@ -25,7 +25,7 @@ pub(super) struct WarmArgs {
     jobs: usize,
 }
 
-pub(super) fn run(cmd: CacheCommand) -> Result<u8> {
+pub(super) fn run(cmd: CacheCommand) -> Result<Exit> {
     match cmd {
         CacheCommand::Warm(args) => {
             let cache = super::build_cache();
@@ -39,7 +39,7 @@ pub(super) fn run(cmd: CacheCommand) -> Result<u8> {
                 args.jobs.max(1),
                 started.elapsed().as_secs_f64()
             );
-            Ok(EXIT_PASS)
+            Ok(Exit::Pass)
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory};
 
-use super::{Cli, EXIT_PASS};
+use super::{Cli, Exit};
 
 #[derive(Args, Debug)]
 pub(super) struct CompletionsArgs {
@@ -24,13 +24,13 @@ pub(super) struct ManArgs {
     out_dir: Option<PathBuf>,
 }
 
-pub(super) fn completions(args: CompletionsArgs) -> Result<u8> {
+pub(super) fn completions(args: CompletionsArgs) -> Result<Exit> {
     let mut cmd = Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "labgrade", &mut std::io::stdout());
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }
 
-pub(super) fn man(args: ManArgs) -> Result<u8> {
+pub(super) fn man(args: ManArgs) -> Result<Exit> {
     let cmd = Cli::command();
     match args.out_dir {
         Some(dir) => {
@@ -47,5 +47,5 @@ pub(super) fn man(args: ManArgs) -> Result<u8> {
                 .context("writing to standard output")?;
         }
     }
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }

@@ -22,18 +22,14 @@ use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::build::BuildCache;
-use crate::deadline::{self, time::UtcTime, Late};
+use crate::datetime::UtcTime;
+use crate::deadline::{self, Late};
 use crate::grade::Grader;
 use crate::report::{shell_quote, Audience, Format, ReportOptions, Withheld};
 use crate::spec::{self, Deadline, Spec};
 use crate::stage::Skeleton;
 
-/// Exit status when every test passed.
-const EXIT_PASS: u8 = 0;
-/// Exit status when some test did not pass (a failed build included).
-const EXIT_FAIL: u8 = 1;
-/// Exit status when the grader could not grade.
-const EXIT_ERROR: u8 = 2;
+pub use crate::exit::Exit;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -185,7 +181,7 @@ impl ExtensionsArgs {
                 }
             );
         };
-        spec.extensions = Some(deadline::extensions::Extensions::read(path, d.due.zone)?);
+        spec.extensions = Some(spec::extensions::Extensions::read(path, d.due.zone)?);
         Ok(())
     }
 }
@@ -285,12 +281,12 @@ pub fn main() -> ExitCode {
                 "labgrade: error: {}",
                 crate::report::terminal::line(&chain.join(": "))
             );
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(Exit::Error)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<u8> {
+fn run(cli: Cli) -> Result<Exit> {
     let stages = matches!(
         cli.command,
         Command::Grade(_)
@@ -335,11 +331,11 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn grade(args: GradeArgs) -> Result<u8> {
+fn grade(args: GradeArgs) -> Result<Exit> {
     grade_with(args, false)
 }
 
-fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
+fn grade_with(args: GradeArgs, student: bool) -> Result<Exit> {
     let mut spec = args.specs.load()?;
     let mut withheld = Withheld::default();
     if student {
@@ -419,9 +415,9 @@ fn grade_with(args: GradeArgs, student: bool) -> Result<u8> {
     };
     outputs.write(&result, &opts)?;
     Ok(if result.all_passed() {
-        EXIT_PASS
+        Exit::Pass
     } else {
-        EXIT_FAIL
+        Exit::Fail
     })
 }
 
@@ -452,7 +448,7 @@ fn gradescope_deadline(
 /// files' times can be read.
 fn late_for(
     deadline: &Deadline,
-    extension: Option<deadline::time::ZonedTime>,
+    extension: Option<crate::datetime::ZonedTime>,
     dir: &Path,
     metadata: Option<&Path>,
 ) -> Option<Late> {
@@ -482,7 +478,7 @@ fn check_command(args: &GradeArgs) -> String {
     words.join(" ")
 }
 
-fn spec_check(files: &[PathBuf]) -> Result<u8> {
+fn spec_check(files: &[PathBuf]) -> Result<Exit> {
     let mut bad = 0;
     for f in files {
         match spec::load_file(f) {
@@ -515,7 +511,7 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
                     );
                     // The TA's file is checked here too, before a grading trips on it.
                     if let Some(path) = &s.extensions_file {
-                        match deadline::extensions::Extensions::read(path, d.due.zone) {
+                        match spec::extensions::Extensions::read(path, d.due.zone) {
                             Ok(e) => println!(
                                 "  extensions: {} submission(s) from {}",
                                 e.len(),
@@ -535,7 +531,7 @@ fn spec_check(files: &[PathBuf]) -> Result<u8> {
             }
         }
     }
-    Ok(if bad == 0 { EXIT_PASS } else { EXIT_ERROR })
+    Ok(if bad == 0 { Exit::Pass } else { Exit::Error })
 }
 
 /// `--cache-dir` (or `$LABGRADE_CACHE_DIR`), once parsed.
@@ -571,26 +567,7 @@ fn submission_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader (or a grader
-/// killed halfway) never sees half a file. A path that exists and is not a regular file
-/// (`/dev/stdout`, a pipe) is written directly: renaming over it would replace the device.
+/// [`crate::atomic_file::write`], with the path in the error.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // Like any new file: 0o666 less the umask (a temporary file's default is 0o600, which
-    // would leave reports unreadable to the rest of the course staff).
-    let mut tmp = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::atomic_file::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{default_jobs, grader, SpecArgs, EXIT_FAIL, EXIT_PASS};
+use super::{default_jobs, grader, Exit, SpecArgs};
 use crate::report::terminal::text as safe_text;
 use crate::run_once::{run_once, RunOnce};
 use crate::sandbox::Ending;
@@ -28,7 +28,7 @@ pub(super) struct RunArgs {
 
 /// Exit status: 0 the program ran and exited 0; 1 it ran and failed (or could not run); 2 the
 /// grader could not stage, build or start it.
-pub(super) fn run(args: RunArgs) -> Result<u8> {
+pub(super) fn run(args: RunArgs) -> Result<Exit> {
     let spec = args.specs.load()?;
     let grader = grader(spec, 0, default_jobs());
     let command = crate::probe::command_line(&args.binary, &args.args);
@@ -42,7 +42,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
                 safe_text(&command),
                 safe_text(&why)
             );
-            return Ok(EXIT_FAIL);
+            return Ok(Exit::Fail);
         }
     };
     println!(
@@ -85,5 +85,5 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         ),
     };
     println!("it {ended} after {wall:.2} s");
-    Ok(if ok { EXIT_PASS } else { EXIT_FAIL })
+    Ok(Exit::passed_if(ok))
 }

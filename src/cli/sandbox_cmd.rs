@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use colored::Colorize;
 use serde_json::json;
 
-use super::{SpecArgs, EXIT_PASS};
+use super::{Exit, SpecArgs};
 use crate::sandbox::shape::Facts;
 use crate::sandbox::{self, Ending, Isolation, Job, Layers, Limits, Refusal, Shape, Visible};
 
@@ -28,7 +28,7 @@ pub(super) struct DoctorArgs {
 /// Prints the machine's shape, every layer as active or missing with the reason, what would
 /// give the missing ones, and whether the cores suffice for the spec's speedup tests; removes
 /// the temporary directories of graders that died (see [`crate::tempdirs`]) and says so.
-pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
+pub(super) fn doctor(args: DoctorArgs) -> Result<Exit> {
     leftovers();
     // The "build user" row needs the probe of the build user against the toolchain.
     crate::build::check_build_user(&crate::build::BuildCache::default_location(
@@ -73,7 +73,7 @@ pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
         Some(w) if args.require_cores => {
             println!("\n{} {w}", "cores:".red().bold());
             eprintln!("labgrade: error: too few cores to grade this spec: {w}");
-            return Ok(super::EXIT_ERROR);
+            return Ok(Exit::Error);
         }
         Some(w) => println!("\n{} {w}", "cores:".yellow().bold()),
         None => println!(
@@ -84,7 +84,7 @@ pub(super) fn doctor(args: DoctorArgs) -> Result<u8> {
                 .unwrap_or_default()
         ),
     }
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }
 
 /// Sweeps the leftovers of dead graders, one line each.
@@ -135,7 +135,7 @@ enum IsolationArg {
 }
 
 /// Runs one command in the sandbox and prints what happened as JSON.
-pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
+pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<Exit> {
     let mut limits = Limits::for_run(Duration::from_secs_f64(args.wall));
     limits.output_bytes = args.output_bytes;
     if let Some(mb) = args.memory_mb {
@@ -197,5 +197,5 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<u8> {
         "escaped_output_holder": out.escaped_output_holder,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(EXIT_PASS)
+    Ok(Exit::Pass)
 }

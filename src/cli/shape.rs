@@ -6,6 +6,8 @@
 use std::ffi::OsString;
 
 use anyhow::Result;
+
+use super::Exit;
 use clap::{Args, ValueEnum};
 
 #[cfg(target_os = "linux")]
@@ -43,13 +45,13 @@ enum ShapeArg {
 
 /// Elsewhere there is nothing to take away.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn run(_args: ShapeArgs) -> Result<u8> {
+pub(super) fn run(_args: ShapeArgs) -> Result<Exit> {
     anyhow::bail!("the machine-shape simulator is Linux's")
 }
 
 /// Enters the shape and execs the command; returns only when that failed.
 #[cfg(target_os = "linux")]
-pub(super) fn run(args: ShapeArgs) -> Result<u8> {
+pub(super) fn run(args: ShapeArgs) -> Result<Exit> {
     let shape = match args.shape {
         ShapeArg::Container => SimShape::Container,
         ShapeArg::Unprivileged => SimShape::Unprivileged,

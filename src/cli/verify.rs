@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{default_jobs, grader, submission_name, SpecArgs, EXIT_FAIL, EXIT_PASS};
+use super::{default_jobs, grader, submission_name, Exit, SpecArgs};
 use crate::batch::gradebook::number;
 use crate::verify::{self, Selector};
 
@@ -37,7 +37,7 @@ fn parse_expect(s: &str) -> Result<(PathBuf, Selector), String> {
     Ok((PathBuf::from(dir), sel.parse()?))
 }
 
-pub(super) fn run(args: VerifyArgs) -> Result<u8> {
+pub(super) fn run(args: VerifyArgs) -> Result<Exit> {
     let mut spec = args.specs.load()?;
     super::warnings::warn_cores(&spec);
     // The reference being verified is the speedup's yardstick too, unless the spec names one.
@@ -130,9 +130,9 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8> {
     }
     if misses.is_empty() {
         println!("spec verify: no miss");
-        Ok(EXIT_PASS)
+        Ok(Exit::Pass)
     } else {
         println!("spec verify: {} miss(es)", misses.len());
-        Ok(EXIT_FAIL)
+        Ok(Exit::Fail)
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::time::ZonedTime;
+use crate::datetime::ZonedTime;
 use crate::spec::{Deadline, LateRules};
 
 /// The largest metadata file read: `previous_submissions` carries every earlier results

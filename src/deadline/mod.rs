@@ -6,18 +6,17 @@
 //! small I/O function per place a submission time can come from (Gradescope's metadata, git,
 //! the files' modification times). Nothing here grades or prints.
 
-pub mod extensions;
+mod countdown;
 pub mod gradescope;
 pub mod source;
-pub mod time;
-pub mod zone;
 
 use std::time::Duration;
 
+use crate::datetime::{UtcTime, ZonedTime};
+pub use countdown::Countdown;
 pub use source::{submission_time, Submitted, TimeSource};
-use time::{UtcTime, ZonedTime};
 
-use crate::report::Countdown;
+use crate::points::round;
 use crate::spec::{Deadline, LatePenalty, LatePeriod};
 
 /// What the late policy made of one submission.
@@ -209,11 +208,6 @@ pub fn duration_words(d: Duration) -> String {
         (d, 0, _) => unit(d, "day"),
         (d, h, _) => format!("{} {}", unit(d, "day"), unit(h, "hour")),
     }
-}
-
-/// Fractions and scores without float noise (`0.30000000000000004` → `0.3`).
-fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

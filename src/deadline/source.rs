@@ -32,7 +32,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::time::{UtcTime, ZonedTime};
+use crate::datetime::{UtcTime, ZonedTime};
 use crate::untrusted_file;
 
 /// Gradescope's metadata file's name.

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::probe::{HangEvidence, HangKind};
 use crate::spec::{ExitExpectation, HangPolicy, TestCase, TestKind};
-use crate::verdict::{Evidence, Reason, TestResult, Verdict};
+use crate::verdict::{Evidence, Reason, ResultKind, TestResult, Verdict};
 
 use super::Runnable;
 
@@ -399,7 +399,10 @@ pub(super) fn hang_report(gates: &[(Job<'_>, TestResult)], not_run: usize) -> St
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => names.join(""),
     };
-    let hangs: Vec<HangEvidence> = gates.iter().filter_map(|(_, r)| r.evidence.hang).collect();
+    let hangs: Vec<HangEvidence> = gates
+        .iter()
+        .filter_map(|(_, r)| r.evidence.hang())
+        .collect();
     let limit = gates
         .iter()
         .filter_map(|(j, _)| j.limit)
@@ -431,7 +434,7 @@ fn other_tests(n: usize) -> String {
 pub(super) fn not_run_result(test: &TestCase, exercise: &str, report: &str) -> TestResult {
     TestResult {
         exercise: exercise.to_string(),
-        kind: test.kind.name(),
+        kind: ResultKind::Test(test.kind.kind()),
         name: test.name.clone(),
         verdict: Verdict::Fail(Reason::NotRunAfterHangs),
         max_score: test.points,
@@ -541,15 +544,15 @@ args = ["safe", "2", "10"]
     fn result(job: &Job<'_>, verdict: Verdict, hang: Option<HangEvidence>) -> TestResult {
         TestResult {
             exercise: job.exercise().to_string(),
-            kind: "output",
+            kind: ResultKind::OUTPUT,
             name: job.runnable.1.name.clone(),
             verdict,
             max_score: 1.0,
             message: "m".into(),
-            evidence: Evidence {
+            evidence: Evidence::Output(crate::verdict::RunEvidence {
                 hang,
-                ..Evidence::default()
-            },
+                ..Default::default()
+            }),
             hidden: false,
             duration: Duration::ZERO,
         }

@@ -77,7 +77,10 @@ impl Derived {
         if ran_with != self.limit || self.limit >= self.own {
             return;
         }
-        result.evidence.time_limit = Some(self.evidence());
+        // Only output tests get derived limits, and every run has its evidence.
+        if let Some(run) = result.evidence.run_mut() {
+            run.time_limit = Some(self.evidence());
+        }
         if matches!(result.verdict, Verdict::Fail(Reason::Timeout { .. })) {
             let why = if self.limit == self.rule.floor {
                 format!(
@@ -299,14 +302,14 @@ mod tests {
     fn timed_out() -> TestResult {
         TestResult {
             exercise: "pool-sum".into(),
-            kind: "output",
+            kind: crate::verdict::ResultKind::OUTPUT,
             name: "n=1 p=1".into(),
             verdict: Verdict::Fail(Reason::Timeout {
                 after: Duration::from_secs(4),
             }),
             max_score: 1.0,
             message: "`pool_sum 1 1` did not finish within 4.0 s and was stopped".into(),
-            evidence: Evidence::default(),
+            evidence: Evidence::Output(Default::default()),
             hidden: false,
             duration: Duration::ZERO,
         }
@@ -347,7 +350,7 @@ mod tests {
         assert_eq!(over.limit, d.own);
         let mut r = timed_out();
         over.annotate(d.own, &mut r);
-        assert!(r.evidence.time_limit.is_none() && !r.message.contains("Its limit"));
+        assert!(r.evidence.run().unwrap().time_limit.is_none() && !r.message.contains("Its limit"));
     }
 
     #[test]
@@ -359,12 +362,12 @@ mod tests {
             "`pool_sum 1 1` did not finish within 4.0 s and was stopped. Its limit, 4.0 s, is \
              20 times the 200 ms a reference pool needs on this input on this machine."
         );
-        let e = r.evidence.time_limit.unwrap();
+        let e = r.evidence.run().unwrap().time_limit.unwrap();
         assert_eq!((e.limit_ms, e.spec_ms, e.reference_ms), (4000, 60_000, 200));
         // A hang gate's shorter run is not the derived limit's doing.
         let mut gate = timed_out();
         derived().annotate(Duration::from_secs(2), &mut gate);
-        assert!(gate.evidence.time_limit.is_none());
+        assert!(gate.evidence.run().unwrap().time_limit.is_none());
         assert!(!gate.message.contains("Its limit"));
     }
 }

@@ -8,7 +8,7 @@
 //! cause the exercise's race probes (or a one-worker output run) decided. Owns only that
 //! rewrite: it changes no verdict and no score.
 
-use crate::verdict::{Reason, TestResult, Verdict};
+use crate::verdict::{Reason, ResultKind, TestResult, Verdict};
 
 use super::explain::{self, LossCause, LOST_MARK};
 
@@ -35,10 +35,10 @@ fn lost_run(t: &TestResult) -> Option<(&str, u128, u128, u64)> {
     let Verdict::Fail(Reason::WrongOutput { expected, got }) = &t.verdict else {
         return None;
     };
-    if t.kind != "output" || !t.message.contains(LOST_MARK) {
+    if t.kind != ResultKind::OUTPUT || !t.message.contains(LOST_MARK) {
         return None;
     }
-    let command = t.evidence.command.as_deref()?;
+    let command = t.evidence.command()?;
     // `counter MODE P K`
     let workers = command.split_whitespace().nth(2)?.parse().ok()?;
     let (got, expected) = (got.trim().parse().ok()?, expected.parse().ok()?);
@@ -84,14 +84,17 @@ mod tests {
     fn test(kind: &'static str, name: &str, reason: Option<Reason>, message: &str) -> TestResult {
         TestResult {
             exercise: "counter".into(),
-            kind,
+            kind: ResultKind::parse(kind).unwrap(),
             name: name.into(),
             verdict: reason.map_or(Verdict::Pass, Verdict::Fail),
             max_score: 1.0,
             message: message.into(),
-            evidence: Evidence {
-                command: (kind == "output").then(|| name.to_string()),
-                ..Evidence::default()
+            evidence: match kind {
+                "output" => Evidence::Output(crate::verdict::RunEvidence {
+                    command: Some(name.to_string()),
+                    ..Default::default()
+                }),
+                _ => Evidence::None,
             },
             hidden: false,
             duration: Duration::ZERO,

@@ -6,7 +6,6 @@
 
 pub(crate) mod consistent;
 mod explain;
-mod hang;
 mod output;
 mod processes;
 mod race;
@@ -15,9 +14,9 @@ mod runner;
 pub(crate) mod scripted;
 mod speedup;
 
-pub use hang::{HangEvidence, HangKind};
+pub use crate::verdict::SpeedupEvidence;
+pub use crate::verdict::{HangEvidence, HangKind};
 pub use runner::{Runner, SandboxRunner};
-pub use speedup::SpeedupEvidence;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 
 use crate::sandbox::{self, Ending, Outcome, SpawnError};
 use crate::spec::{ExitExpectation, OutputTest};
-use crate::verdict::{signal_name, Evidence, Reason, Verdict};
+use crate::verdict::{signal_name, Evidence, Reason, RunEvidence, Verdict};
 
 use super::{command_line, explain, Finding, HangEvidence, Target};
 
@@ -13,8 +13,7 @@ pub(super) fn run(test: &OutputTest, target: Target<'_>) -> Result<Finding, Spaw
     let command = command_line(target.binary, &test.args);
     let job = target.job(&test.args, test.timeout);
     let outcome = target.runner.run(&job)?;
-    let mut evidence = evidence(&command, &outcome);
-    evidence.hang = HangEvidence::of(&outcome);
+    let evidence = Evidence::Output(evidence(&command, &outcome));
     let (verdict, message) = judge(test, &command, &outcome);
     Ok(Finding {
         verdict,
@@ -173,7 +172,7 @@ fn excerpt(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-fn evidence(command: &str, out: &Outcome) -> Evidence {
+fn evidence(command: &str, out: &Outcome) -> RunEvidence {
     let exit = match &out.ending {
         Ending::Exited(c) => format!("exit status {c}"),
         Ending::Signaled(s) => format!("killed by {}", signal_name(*s)),
@@ -184,14 +183,15 @@ fn evidence(command: &str, out: &Outcome) -> Evidence {
         let t = s.lossy();
         (!t.is_empty()).then(|| excerpt(&t, EVIDENCE_BYTES))
     };
-    Evidence {
+    RunEvidence {
         command: Some(command.to_string()),
         wall_ms: Some(out.wall.as_millis() as u64),
         cpu_ms: Some(out.cpu.as_millis() as u64),
         exit: Some(exit),
         stdout: text(&out.stdout),
         stderr: text(&out.stderr),
-        ..Evidence::default()
+        hang: HangEvidence::of(out),
+        time_limit: None,
     }
 }
 

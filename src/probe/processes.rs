@@ -8,20 +8,23 @@
 
 use crate::sandbox::{Audit, Ending, SpawnError};
 use crate::spec::{InconclusivePolicy, ProcessesTest};
-use crate::verdict::{signal_name, Evidence, Reason, Verdict};
+use crate::verdict::{signal_name, Evidence, ProcessesEvidence, Reason, RunEvidence, Verdict};
 
 use super::{command_line, Finding, HangEvidence, Target};
 
 pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, SpawnError> {
     let command = command_line(target.binary, &test.args);
     let out = target.runner.run(&target.job(&test.args, test.timeout))?;
-    let mut evidence = Evidence {
-        command: Some(command.clone()),
-        wall_ms: Some(out.wall.as_millis() as u64),
-        cpu_ms: Some(out.cpu.as_millis() as u64),
+    let mut evidence = ProcessesEvidence {
+        run: RunEvidence {
+            command: Some(command.clone()),
+            wall_ms: Some(out.wall.as_millis() as u64),
+            cpu_ms: Some(out.cpu.as_millis() as u64),
+            hang: HangEvidence::of(&out),
+            ..RunEvidence::default()
+        },
         processes: out.audit.clone().map(Into::into),
-        hang: HangEvidence::of(&out),
-        ..Evidence::default()
+        inconclusive: None,
     };
     let ran_ok = match &out.ending {
         Ending::Exited(0) => Ok(()),
@@ -47,7 +50,7 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
         return Ok(Finding {
             verdict: Verdict::Fail(reason),
             message: format!("`{command}` {why}: its processes cannot be judged"),
-            evidence,
+            evidence: Evidence::Processes(evidence),
         });
     }
     let Some(audit) = &out.audit else {
@@ -64,14 +67,14 @@ pub(super) fn run(test: &ProcessesTest, target: Target<'_>) -> Result<Finding, S
                 "not checked here: {why}; undecided, it {counts} as the spec says; a grader \
                  with the audit decides it"
             ),
-            evidence,
+            evidence: Evidence::Processes(evidence),
         });
     };
     let (verdict, message) = judge(test, &command, audit);
     Ok(Finding {
         verdict,
         message,
-        evidence,
+        evidence: Evidence::Processes(evidence),
     })
 }
 

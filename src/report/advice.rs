@@ -13,11 +13,7 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
     let Verdict::Fail(reason) = &t.verdict else {
         return None;
     };
-    let run = t
-        .evidence
-        .command
-        .as_deref()
-        .map(|c| labgrade_run(c, check));
+    let run = t.evidence.command().map(|c| labgrade_run(c, check));
     let run_it = |then: &str| match &run {
         Some(cmd) => format!("run `{cmd}` yourself{then}"),
         None => format!("run the program yourself{then}"),
@@ -187,7 +183,7 @@ mod tests {
                 "{step}"
             );
         }
-        t.evidence.command = None;
+        t.evidence = crate::verdict::Evidence::None;
         t.verdict = Verdict::Fail(Reason::Crash { signal: 11 });
         assert!(next_step(&t, None)
             .unwrap()

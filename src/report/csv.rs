@@ -5,6 +5,7 @@
 //! by [`csv_field`], which `batch`'s gradebook uses too; rows end in `\n` like the gradebook's
 //! (spreadsheets read both line ends; shell tools prefer this one).
 
+use crate::points::text as number;
 use crate::verdict::{GradeResult, TestResult, Verdict};
 
 /// The header row, without its line break.
@@ -28,7 +29,7 @@ fn row(submission: &str, t: &TestResult) -> String {
     [
         submission,
         &t.exercise,
-        t.kind,
+        t.kind.name(),
         &t.name,
         if t.verdict.passed() { "pass" } else { "fail" },
         &number(t.score()),
@@ -38,11 +39,6 @@ fn row(submission: &str, t: &TestResult) -> String {
     ]
     .map(csv_field)
     .join(",")
-}
-
-/// A score without float noise (`0.30000000000000004` → `0.3`, `1.0` → `1`).
-fn number(x: f64) -> String {
-    ((x * 1e6).round() / 1e6).to_string()
 }
 
 /// `s` as one CSV field (RFC 4180): quoted when it holds a comma, a double quote or a line

@@ -182,7 +182,7 @@ fn location(t: &TestResult) -> Option<Location> {
     if let Some(at) = panic_location(&t.message) {
         return Some(at);
     }
-    let binary = t.evidence.command.as_deref()?.split_whitespace().next()?;
+    let binary = t.evidence.command()?.split_whitespace().next()?;
     Some(Location {
         file: format!("src/bin/{binary}.rs"),
         line: None,

@@ -15,6 +15,7 @@ use crate::deadline::Late;
 use crate::verdict::{GradeResult, TestResult};
 
 use super::junit::evidence_text;
+use crate::points::round;
 
 /// The whole `results.json`.
 #[derive(Debug, Serialize)]
@@ -110,7 +111,7 @@ fn test(t: &TestResult) -> Test<'_> {
         } else {
             "visible"
         },
-        tags: [&t.exercise, t.kind],
+        tags: [&t.exercise, t.kind.name()],
     }
 }
 
@@ -144,11 +145,6 @@ fn summary(result: &GradeResult) -> String {
         out.push_str(&format!("\nwarning: {w}"));
     }
     out
-}
-
-/// Scores are sums of spec points; keep float noise out of the gradebook.
-fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

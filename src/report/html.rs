@@ -12,12 +12,12 @@ use std::fmt::Write;
 use super::markup::text;
 use super::{late, plot, points, ReportOptions};
 use crate::deadline::Late;
-use crate::verdict::{GradeResult, TestResult};
+use crate::verdict::{GradeResult, ResultKind, TestResult};
 
 use super::junit::evidence_text;
 
 /// The style sheet of every HTML page (a submission's and the batch overview).
-pub(super) const STYLE: &str = include_str!("html.css");
+pub(crate) const STYLE: &str = include_str!("html.css");
 
 /// The page; `opts.late` puts the late policy's outcome under the score (which is then the
 /// penalised one), and `opts.index` links back to a batch's overview page.
@@ -104,7 +104,7 @@ fn late_line(l: &Late, raw: f64, max: f64) -> String {
 }
 
 /// A bar filled to `score / max`.
-pub(super) fn meter(score: f64, max: f64) -> String {
+pub(crate) fn meter(score: f64, max: f64) -> String {
     let pct = if max > 0.0 {
         100.0 * score / max
     } else {
@@ -173,7 +173,7 @@ fn row(out: &mut String, t: &TestResult, open: bool) {
         out,
         "<tr class=\"{class}\"><td><span class=\"badge {class}\">{label}</span></td>\
          <td><span class=\"tag\">{}</span> {}{hidden}</td><td class=\"pts\">{} / {}</td><td>",
-        text(t.kind),
+        text(t.kind.name()),
         text(&t.name),
         points(t.score()),
         points(t.max_score),
@@ -199,23 +199,25 @@ fn row(out: &mut String, t: &TestResult, open: bool) {
 /// The race histogram and the speedup curve, when `t` carries their data.
 fn plots(out: &mut String, t: &TestResult) {
     let e = &t.evidence;
-    if let Some(values) = &e.values_seen {
-        if let Some(svg) = plot::race_histogram(values, e.expected.as_deref()) {
-            let runs = e.runs.unwrap_or_else(|| values.values().sum());
+    if let Some((race, values)) = e
+        .race()
+        .and_then(|r| r.values_seen.as_ref().map(|v| (r, v)))
+    {
+        if let Some(svg) = plot::race_histogram(values, race.expected.as_deref()) {
+            let runs = race.runs.unwrap_or_else(|| values.values().sum());
             let _ = write!(
                 out,
                 "<figure>{svg}<figcaption>Values printed by {} in {runs} run(s){}.</figcaption></figure>",
-                e.command
-                    .as_deref()
+                e.command()
                     .map_or_else(|| "the program".to_string(), |c| format!("<code>{}</code>", text(c))),
-                e.expected.as_deref().map_or_else(String::new, |x| format!(
+                race.expected.as_deref().map_or_else(String::new, |x| format!(
                     "; {} (P×K) means no update was lost",
                     text(x)
                 ))
             );
         }
     }
-    match &e.speedup_curve {
+    match e.speedup().and_then(|s| s.speedup_curve.as_ref()) {
         Some(curve) => {
             if let Some(svg) = plot::speedup_curve(curve) {
                 let _ = write!(
@@ -224,7 +226,7 @@ fn plots(out: &mut String, t: &TestResult) {
                 );
             }
         }
-        None if t.kind == "speedup" => {
+        None if t.kind == ResultKind::SPEEDUP => {
             out.push_str("<p class=\"note\">No speedup curve was recorded for this test.</p>");
         }
         None => {}
@@ -264,7 +266,7 @@ fn exercises(result: &GradeResult) -> Vec<&str> {
 mod tests {
     use super::*;
     use crate::report::junit::tests::sample;
-    use crate::verdict::{SpeedupCurve, SpeedupPoint};
+    use crate::verdict::{Evidence, SpeedupCurve, SpeedupPoint, SpeedupProbeEvidence};
 
     fn parse(html: &str) -> roxmltree::Document<'_> {
         let opts = roxmltree::ParsingOptions {
@@ -374,7 +376,10 @@ mod tests {
     #[test]
     fn race_values_are_drawn_and_speedup_curves_when_present() {
         let mut result = sample();
-        result.tests[3].evidence.expected = Some("4000".to_string());
+        let Evidence::Race(race) = &mut result.tests[3].evidence else {
+            panic!("the sample's fourth test is a race");
+        };
+        race.expected = Some("4000".to_string());
         let html = render(&result, &ReportOptions::default());
         let doc = parse(&html);
         let svgs: Vec<_> = doc
@@ -385,23 +390,26 @@ mod tests {
         assert!(html.contains("P×K = 4000 (no update lost)"));
         assert!(html.contains("in 20 run(s); 4000 (P×K) means no update was lost."));
 
-        result.tests[0].kind = "speedup";
+        result.tests[0].kind = ResultKind::SPEEDUP;
         let html = render(&result, &ReportOptions::default());
         assert!(html.contains("No speedup curve was recorded"));
-        result.tests[0].evidence.speedup_curve = Some(SpeedupCurve {
-            points: vec![
-                SpeedupPoint {
-                    workers: 1,
-                    wall_ms: 400.0,
-                    speedup: 1.0,
-                },
-                SpeedupPoint {
-                    workers: 2,
-                    wall_ms: 210.0,
-                    speedup: 1.9,
-                },
-            ],
-            required: Some(1.5),
+        result.tests[0].evidence = Evidence::Speedup(SpeedupProbeEvidence {
+            speedup_curve: Some(SpeedupCurve {
+                points: vec![
+                    SpeedupPoint {
+                        workers: 1,
+                        wall_ms: 400.0,
+                        speedup: 1.0,
+                    },
+                    SpeedupPoint {
+                        workers: 2,
+                        wall_ms: 210.0,
+                        speedup: 1.9,
+                    },
+                ],
+                required: Some(1.5),
+            }),
+            ..SpeedupProbeEvidence::default()
         });
         let html = render(&result, &ReportOptions::default());
         let doc = parse(&html);
@@ -419,7 +427,7 @@ mod tests {
         let t = &mut result.tests[1];
         t.name = "n=1 \"><img src=x onerror=alert(1)>".to_string();
         t.message = "<a href=\"https://evil.example/\">click</a> & </td></tr></table>".to_string();
-        t.evidence.stdout = Some(
+        t.evidence.run_mut().unwrap().stdout = Some(
             "<link rel=stylesheet href=//evil.example/x.css><style>@import url(http://e/x)</style>\0\x1b[31m"
                 .to_string(),
         );

@@ -12,10 +12,11 @@ use std::fmt::Write;
 use colored::Colorize;
 
 use super::terminal::{line as safe, text as safe_text};
-use super::{advice, late, points, Audience, Countdown, ReportOptions};
+use super::{advice, late, points, Audience, ReportOptions};
 use super::{exercises, totals};
+use crate::deadline::Countdown;
 use crate::deadline::{duration_words, percent};
-use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
+use crate::verdict::{GradeResult, Reason, ResultKind, TestResult, Verdict};
 
 /// Failures of one exercise shown in full in the student's check; the rest get a line each.
 const DETAILED_FAILURES: usize = 5;
@@ -46,7 +47,7 @@ pub(super) fn render(result: &GradeResult, opts: &ReportOptions) -> String {
         .sandbox
         .iter()
         .filter(|l| !l.active)
-        .map(|l| l.name)
+        .map(|l| l.name.name())
         .collect();
     if !missing.is_empty() {
         let _ = writeln!(
@@ -126,7 +127,7 @@ fn exercise(out: &mut String, ex: &str, tests: &[&TestResult], opts: &ReportOpti
                 out,
                 "  {} {:<9} {}{}",
                 "PASS".green(),
-                safe(t.kind),
+                safe(t.kind.name()),
                 safe(&t.name),
                 hidden(t)
             );
@@ -214,15 +215,15 @@ fn failure(out: &mut String, t: &TestResult, opts: &ReportOptions) {
             out,
             "  {} {:<9} {}{}  {}",
             "FAIL".red().bold(),
-            safe(t.kind),
+            safe(t.kind.name()),
             safe(&t.name),
             hidden(t),
             format!("0/{}", points(t.max_score)).dimmed()
         );
     }
     let _ = writeln!(out, "       {}", safe_text(&t.message));
-    if t.kind == "build" {
-        if let Some(rendered) = &t.evidence.stderr {
+    if t.kind == ResultKind::Build {
+        if let Some(rendered) = t.evidence.stderr() {
             for line in safe_text(rendered).lines() {
                 let _ = writeln!(out, "       {}", line.dimmed());
             }
@@ -312,7 +313,7 @@ fn footer(out: &mut String, result: &GradeResult, shown: &[&TestResult], opts: &
 /// `--only` argument that selects just `t`, quoted for a POSIX shell; a build failure
 /// selects its whole exercise.
 fn only_pattern(t: &TestResult) -> String {
-    if t.kind == "build" {
+    if t.kind == ResultKind::Build {
         shell_quote(&t.exercise)
     } else {
         shell_quote(&format!("{}/{}", t.exercise, t.name))
@@ -331,7 +332,7 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Whether `t` failed only because its binary could not be built (or the submission used).
 fn not_run(t: &TestResult) -> bool {
-    t.kind != "build"
+    t.kind != ResultKind::Build
         && matches!(
             &t.verdict,
             Verdict::Fail(

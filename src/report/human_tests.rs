@@ -140,7 +140,7 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
     tests.push(build.clone());
     for name in ["safe p=1", "safe p=2"] {
         let mut t = build.clone();
-        t.kind = "output";
+        t.kind = crate::verdict::ResultKind::OUTPUT;
         t.name = name.to_string();
         t.max_score = 1.0;
         t.message = "not run: counter does not compile".to_string();
@@ -274,7 +274,9 @@ fn hostile() -> GradeResult {
     result.warnings = vec![format!("ignored src/{evil}.rs: not a regular file")];
     for t in &mut result.tests {
         t.message = format!("thread 'main' panicked at src/bin/counter.rs:3:5:\n{evil}");
-        t.evidence.stderr = Some(format!("error: {evil}\n  --> src/bin/{evil}.rs:1:1"));
+        t.evidence = crate::verdict::Evidence::Build {
+            compiler_output: format!("error: {evil}\n  --> src/bin/{evil}.rs:1:1"),
+        };
     }
     result
 }

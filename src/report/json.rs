@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::deadline::Late;
+use crate::points::round;
 use crate::verdict::{Evidence, GradeResult, TestResult, Verdict};
 
 /// The whole result (`labgrade grade --format json`, and each file of `batch`).
@@ -137,7 +138,7 @@ fn json_late(late: &Late) -> JsonLate {
 fn test(t: &TestResult) -> JsonTest<'_> {
     JsonTest {
         exercise: &t.exercise,
-        kind: t.kind,
+        kind: t.kind.name(),
         name: &t.name,
         status: if t.verdict.passed() { "pass" } else { "fail" },
         score: round(t.score()),
@@ -147,16 +148,11 @@ fn test(t: &TestResult) -> JsonTest<'_> {
             Verdict::Pass => None,
             Verdict::Fail(r) => Some(r.code()),
         },
-        inconclusive: t.evidence.inconclusive.as_deref(),
+        inconclusive: t.evidence.inconclusive(),
         hidden: t.hidden,
         duration_ms: t.duration.as_millis() as u64,
         evidence: &t.evidence,
     }
-}
-
-/// Scores are sums of spec points; keep float noise (0.30000000000000004) out of gradebooks.
-fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::markup::{attr, text};
+use super::points;
 use crate::verdict::{GradeResult, Reason, TestResult, Verdict};
 
 pub(super) fn render(result: &GradeResult) -> String {
@@ -119,14 +120,15 @@ fn case(out: &mut String, classname: &str, name: &str, t: &TestResult) {
 /// recorded nothing (a build that passed).
 pub(super) fn evidence_text(t: &TestResult) -> String {
     let e = &t.evidence;
+    let run = e.run().cloned().unwrap_or_default();
     let mut out = String::new();
-    if let Some(command) = &e.command {
+    if let Some(command) = &run.command {
         let _ = writeln!(out, "command: {command}");
     }
-    if let Some(exit) = &e.exit {
+    if let Some(exit) = &run.exit {
         let _ = writeln!(out, "exit: {exit}");
     }
-    match (e.wall_ms, e.cpu_ms) {
+    match (run.wall_ms, run.cpu_ms) {
         (Some(wall), Some(cpu)) => {
             let _ = writeln!(out, "time: {wall} ms wall, {cpu} ms cpu");
         }
@@ -141,17 +143,18 @@ pub(super) fn evidence_text(t: &TestResult) -> String {
     if let Verdict::Fail(Reason::WrongOutput { expected, got }) = &t.verdict {
         let _ = writeln!(out, "expected: {expected}\ngot: {got}");
     }
-    if let Some(runs) = e.runs {
+    let race = e.race();
+    if let Some(runs) = race.and_then(|r| r.runs) {
         let _ = writeln!(out, "runs: {runs}");
     }
-    if let Some(values) = &e.values_seen {
+    if let Some(values) = race.and_then(|r| r.values_seen.as_ref()) {
         let seen: Vec<String> = values
             .iter()
             .map(|(value, n)| format!("{value} ({n}×)"))
             .collect();
         let _ = writeln!(out, "values seen: {}", seen.join(", "));
     }
-    for (label, text) in [("stdout", &e.stdout), ("stderr", &e.stderr)] {
+    for (label, text) in [("stdout", e.stdout()), ("stderr", e.stderr())] {
         if let Some(text) = text {
             let _ = writeln!(out, "{label}:");
             for line in text.lines() {
@@ -166,23 +169,18 @@ fn secs(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
-/// Points without float noise (`0.30000000000000004` → `0.3`, `10.0` → `10`).
-fn points(x: f64) -> String {
-    ((x * 1e6).round() / 1e6).to_string()
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
     use crate::build::CompileError;
-    use crate::verdict::Evidence;
+    use crate::verdict::{Evidence, RaceProbeEvidence, RunEvidence};
 
     fn test(exercise: &str, kind: &'static str, name: &str, verdict: Verdict) -> TestResult {
         TestResult {
             exercise: exercise.to_string(),
-            kind,
+            kind: crate::verdict::ResultKind::parse(kind).unwrap(),
             name: name.to_string(),
             verdict,
             max_score: 1.0,
@@ -198,14 +196,14 @@ pub(super) mod tests {
     pub(in crate::report) fn sample() -> GradeResult {
         let mut pass = test("pool-sum", "output", "n=10 p=3", Verdict::Pass);
         pass.message = "`pool_sum 10 3` printed 55".to_string();
-        pass.evidence = Evidence {
+        pass.evidence = Evidence::Output(RunEvidence {
             command: Some("pool_sum 10 3".to_string()),
             wall_ms: Some(12),
             cpu_ms: Some(3),
             exit: Some("exit status 0".to_string()),
             stdout: Some("55\n".to_string()),
-            ..Evidence::default()
-        };
+            ..RunEvidence::default()
+        });
         let mut wrong = test(
             "pool-sum",
             "output",
@@ -217,12 +215,12 @@ pub(super) mod tests {
         );
         wrong.message = "`pool_sum 100 4` printed 5049, expected 5050".to_string();
         wrong.max_score = 2.0;
-        wrong.evidence = Evidence {
+        wrong.evidence = Evidence::Output(RunEvidence {
             command: Some("pool_sum 100 4".to_string()),
             exit: Some("exit status 0".to_string()),
             stdout: Some("5049\n".to_string()),
-            ..Evidence::default()
-        };
+            ..RunEvidence::default()
+        });
         let rendered = "error[E0425]: cannot find value `x` in this scope".to_string();
         let mut build = test(
             "counter",
@@ -240,17 +238,22 @@ pub(super) mod tests {
         build.message = "counter does not compile: src/bin/counter.rs:12:5: cannot find value `x` in this scope".to_string();
         build.max_score = 0.0;
         build.duration = Duration::ZERO;
-        build.evidence.stderr = Some(rendered);
+        build.evidence = Evidence::Build {
+            compiler_output: rendered,
+        };
         let mut hidden = test("counter", "race", "safe p=4 k=1000", Verdict::Pass);
         hidden.message = "20 runs, no update lost".to_string();
         hidden.hidden = true;
         hidden.max_score = 1.5;
-        hidden.evidence = Evidence {
-            command: Some("counter safe 4 1000".to_string()),
+        hidden.evidence = Evidence::Race(RaceProbeEvidence {
+            run: RunEvidence {
+                command: Some("counter safe 4 1000".to_string()),
+                ..RunEvidence::default()
+            },
             runs: Some(20),
             values_seen: Some(BTreeMap::from([("4000".to_string(), 20)])),
-            ..Evidence::default()
-        };
+            ..RaceProbeEvidence::default()
+        });
         GradeResult {
             submission: "alice".to_string(),
             lab: "lab10".to_string(),
@@ -392,7 +395,7 @@ pub(super) mod tests {
     #[test]
     fn passes_show_their_evidence_as_system_out_when_there_is_any() {
         let mut result = sample();
-        result.tests[0].evidence.stdout = None;
+        result.tests[0].evidence.run_mut().unwrap().stdout = None;
         let mut quiet = test("counter", "build", "build counter", Verdict::Pass);
         quiet.message = "compiled".to_string();
         result.tests.push(quiet);
@@ -448,8 +451,9 @@ pub(super) mod tests {
         let t = &mut result.tests[1];
         t.name = "n=1 ]]> <script>alert('x')</script>".to_string();
         t.message = "line one\nline two\tend".to_string();
-        t.evidence.stdout = Some("]]><![CDATA[\0\x07\x0b\x0c\x1f\u{FFFE}ok".to_string());
-        t.evidence.stderr = Some("\x1b[31mred\x1b[0m & </failure>".to_string());
+        let run = t.evidence.run_mut().unwrap();
+        run.stdout = Some("]]><![CDATA[\0\x07\x0b\x0c\x1f\u{FFFE}ok".to_string());
+        run.stderr = Some("\x1b[31mred\x1b[0m & </failure>".to_string());
         let xml = render(&result);
         assert!(!xml.contains('\0'), "NUL reached the XML");
         assert!(!xml.contains("<script>"));

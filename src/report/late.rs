@@ -71,7 +71,7 @@ pub(super) mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::deadline::time::ZonedTime;
+    use crate::datetime::ZonedTime;
     use crate::deadline::{assess, Submitted, TimeSource};
     use crate::spec::{Deadline, LatePenalty, LatePeriod};
 

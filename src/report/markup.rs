@@ -1,13 +1,13 @@
-//! Escaping for the markup reports (JUnit XML, HTML): text a student's program printed must stay
+//! Escaping for the markup reports (JUnit XML, HTML, the batch overview page): text a student's program printed must stay
 //! text. Shared so both formats escape the same way and one test covers it.
 
 /// `text` made safe for XML 1.0 element content.
-pub(super) fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     escape(s, false)
 }
 
 /// `text` made safe for an XML 1.0 attribute value.
-pub(super) fn attr(s: &str) -> String {
+pub(crate) fn attr(s: &str) -> String {
     escape(s, true)
 }
 

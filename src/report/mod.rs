@@ -7,27 +7,23 @@
 //! formats (`json`, `junit`, `csv`, `html`, `human` for `grade`) keep them, marked.
 
 mod advice;
-mod class;
 mod csv;
 mod github;
 mod gradescope;
-mod html;
+pub(crate) mod html;
 mod human;
-mod index;
 mod json;
 mod junit;
 mod late;
-mod markup;
-mod plot;
+pub(crate) mod markup;
+pub(crate) mod plot;
 pub mod terminal;
-
-use std::time::Duration;
 
 pub use csv::{csv_field, spreadsheet_field};
 pub use human::shell_quote;
-pub use index::batch_index;
 pub use json::{to_json, to_json_with, JsonLate, JsonResult};
 
+use crate::deadline::Countdown;
 use crate::verdict::GradeResult;
 
 /// The formats of `labgrade grade --format` and `--report FORMAT=PATH`.
@@ -59,29 +55,6 @@ pub enum Audience {
     /// The student (`labgrade check`): hidden tests left out, failures first with what to try
     /// next and how to re-run them, quiet when everything passes, no timings.
     Student,
-}
-
-/// How the deadline stands, for the student's check (`crate::deadline::countdown` makes it
-/// from the spec's `[deadline]` and the clock).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Countdown {
-    /// `due` (as the course wrote it) is `left` away.
-    Left { due: String, left: Duration },
-    /// `due` passed `ago`, within the grace period: on time for `grace_left` more.
-    Grace {
-        due: String,
-        ago: Duration,
-        grace_left: Duration,
-    },
-    /// `due` passed `ago`, beyond any grace period: a submission now is late.
-    Passed {
-        due: String,
-        ago: Duration,
-        /// What a submission now loses (0: the policy takes nothing).
-        penalty_fraction: f64,
-        /// The late policy in words.
-        policy: String,
-    },
 }
 
 /// Hidden tests the student's check did not run, so it can say that more is graded later.
@@ -140,10 +113,7 @@ pub fn github_summary(result: &GradeResult) -> String {
     github::summary(result)
 }
 
-/// Points without float noise (`0.30000000000000004` → `0.3`, `10.0` → `10`).
-fn points(x: f64) -> String {
-    ((x * 1e6).round() / 1e6).to_string()
-}
+pub(crate) use crate::points::text as points;
 
 /// (score, max score, tests passed) of `tests`.
 pub(crate) fn totals(tests: &[&crate::verdict::TestResult]) -> (f64, f64, usize) {

@@ -60,7 +60,7 @@ pub(super) fn race_histogram(
 
 /// A batch's scores as an SVG histogram: `counts[i]` submissions in the i-th of the equal
 /// ranges labelled `labels[i]`; the last range (full marks) in green.
-pub(super) fn score_histogram(counts: &[usize], labels: &[String]) -> String {
+pub(crate) fn score_histogram(counts: &[usize], labels: &[String]) -> String {
     let bars: Vec<Bar> = counts
         .iter()
         .zip(labels)

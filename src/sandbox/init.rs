@@ -32,7 +32,7 @@ pub const CONFIG_ENV: &str = "LABGRADE_SANDBOX_CONFIG";
 /// The descriptor the audit is written to.
 pub const AUDIT_FD: i32 = 3;
 /// Exit status of the init when it could not set the sandbox up.
-pub const SETUP_FAILED: i32 = 125;
+pub const SETUP_FAILED: i32 = crate::exit::InitExit::SetupFailed.code();
 
 /// What the init is asked to run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -351,7 +351,7 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
             // child without running the parent's destructors.
             unsafe {
                 libc::write(why_write.as_raw_fd(), why.as_ptr().cast(), why.len());
-                libc::_exit(127)
+                libc::_exit(crate::exit::InitExit::CannotStart.code())
             }
         }
         pid => {

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::cgroup;
+use super::layer::Layer;
 use super::uids::RunUsers;
 
 /// How the sandbox gets its namespaces.
@@ -25,7 +26,7 @@ pub enum NamespaceMode {
 /// A layer and whether it is active, with the reason when it is not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerStatus {
-    pub name: &'static str,
+    pub name: Layer,
     pub active: bool,
     /// What it does when active; why it is missing otherwise.
     pub detail: String,
@@ -85,18 +86,24 @@ impl Layers {
 
     /// Every layer with its status, for `labgrade doctor` and the results.
     pub fn report(&self) -> Vec<LayerStatus> {
-        let status = |name, r: Result<String, String>| match r {
-            Ok(detail) => LayerStatus {
-                name,
-                active: true,
-                detail,
-            },
-            Err(detail) => LayerStatus {
-                name,
-                active: false,
-                detail,
-            },
-        };
+        Layer::ALL
+            .into_iter()
+            .map(|layer| {
+                let (active, detail) = match self.status(layer) {
+                    Ok(detail) => (true, detail),
+                    Err(detail) => (false, detail),
+                };
+                LayerStatus {
+                    name: layer,
+                    active,
+                    detail,
+                }
+            })
+            .collect()
+    }
+
+    /// What `layer` does here, or why it is missing.
+    pub fn status(&self, layer: Layer) -> Result<String, String> {
         let ns = |what: &str| -> Result<String, String> {
             match (&self.namespaces, &self.init_program) {
                 (Ok(NamespaceMode::Direct), Ok(_)) => Ok(what.to_string()),
@@ -106,48 +113,31 @@ impl Layers {
                 (Err(e), _) | (_, Err(e)) => Err(e.clone()),
             }
         };
-        vec![
-            status(
-                "process group and rlimits",
-                Ok(
-                    "own session, CPU/memory/file-size/open-file limits, no core dumps, output \
-                    caps, wall clock, whole-group kill"
-                        .into(),
-                ),
+        match layer {
+            Layer::Portable => Ok(
+                "own session, CPU/memory/file-size/open-file limits, no core dumps, output \
+                caps, wall clock, whole-group kill"
+                    .into(),
             ),
-            status(
-                "pid namespace",
-                ns(
-                    "the submission is PID 2 under labgrade's init: every process dies with it, \
-                    kill(-1) reaches only the submission, processes and threads are audited",
-                ),
+            Layer::PidNamespace => ns(
+                "the submission is PID 2 under labgrade's init: every process dies with it, \
+                kill(-1) reaches only the submission, processes and threads are audited",
             ),
-            status(
-                "network namespace",
-                ns("no network at all, loopback included"),
-            ),
-            status(
-                "mount namespace",
-                ns("its own /proc, fresh /tmp and /dev/shm: nothing left behind there"),
-            ),
-            status(
-                "ipc and uts namespaces",
-                ns("no System V IPC shared with the machine"),
-            ),
+            Layer::NetworkNamespace => ns("no network at all, loopback included"),
+            Layer::MountNamespace => {
+                ns("its own /proc, fresh /tmp and /dev/shm: nothing left behind there")
+            }
+            Layer::IpcUtsNamespaces => ns("no System V IPC shared with the machine"),
             // Only runs through the namespace init join a group: a group the grader could
             // create is no layer when runs do not use it.
-            status(
-                "cgroup",
-                match (&self.cgroup, self.isolated()) {
-                    (Ok(hierarchy), true) => Ok(hierarchy.describe()),
-                    (Ok(_), false) => Err(self.cgroup_unused()),
-                    (Err(e), _) => Err(e.clone()),
-                },
-            ),
-            status("unprivileged user", self.user_row()),
-            status("build user", self.build_user_row()),
-            status(
-                "seccomp",
+            Layer::Cgroup => match (&self.cgroup, self.isolated()) {
+                (Ok(hierarchy), true) => Ok(hierarchy.describe()),
+                (Ok(_), false) => Err(self.cgroup_unused()),
+                (Err(e), _) => Err(e.clone()),
+            },
+            Layer::UnprivilegedUser => self.user_row(),
+            Layer::BuildUser => self.build_user_row(),
+            Layer::Seccomp => {
                 if super::seccomp::SUPPORTED {
                     Ok(
                         "on every run and build, isolated or portable: no new namespaces \
@@ -158,19 +148,16 @@ impl Layers {
                     )
                 } else {
                     Err("no seccomp filter for this platform".into())
-                },
-            ),
-            status("landlock", super::ruleset::describe(&self.landlock)),
-            status(
-                "process accounting",
-                ns(
-                    "exact count of the processes a run created, threads told apart, from the \
-                    kernel's accounting for its PID namespace",
-                )
-                .and_then(|d| self.accounting.clone().map(|()| d)),
-            ),
-            status("process audit", self.audit_row()),
-        ]
+                }
+            }
+            Layer::Landlock => super::ruleset::describe(&self.landlock),
+            Layer::ProcessAccounting => ns(
+                "exact count of the processes a run created, threads told apart, from the \
+                kernel's accounting for its PID namespace",
+            )
+            .and_then(|d| self.accounting.clone().map(|()| d)),
+            Layer::ProcessAudit => self.audit_row(),
+        }
     }
 }
 

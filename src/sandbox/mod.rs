@@ -25,6 +25,7 @@ mod cgroup;
 pub mod init;
 #[cfg(target_os = "linux")]
 mod isolated;
+mod layer;
 mod layers;
 mod limits;
 mod orphans;
@@ -42,6 +43,7 @@ mod view;
 
 pub use audit::Audit;
 pub use cgroup::{remove_idle as remove_idle_cgroups, CgroupStats};
+pub use layer::Layer;
 pub use layers::{LayerStatus, Layers, NamespaceMode};
 pub use limits::Limits;
 pub use ruleset::{
@@ -256,7 +258,7 @@ pub fn portable_build_user() -> Option<(u32, u32)> {
 }
 
 /// Whether the build user reaches the toolchain and the build cache, as the build's probe
-/// found (`crate::build`): `None` until a probe ran in this process.
+/// found (the build module's): `None` until a probe ran in this process.
 static BUILD_REACH: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
 
 /// Records what the build user's probe found: portable builds run as the build user only

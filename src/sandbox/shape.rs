@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use super::layer::Layer;
 use super::layers::{LayerStatus, Layers, NamespaceMode};
 
 /// `CAP_SYS_ADMIN`: what creating namespaces and mounting need.
@@ -258,42 +259,12 @@ impl Refusal {
 /// What a missing layer costs a grading, for the warning `batch` prints before it starts
 /// (the TA must not discover it afterwards). Layers not listed cost nothing a TA must know.
 pub fn costs(missing: &LayerStatus) -> Option<String> {
-    let cost = match missing.name {
-        "pid namespace" => {
-            "no PID namespace: a process a submission leaves behind is ended through its \
-             process group, the grader's subreaper and (where the ptrace audit runs) by pid"
-        }
-        "network namespace" => {
-            "no network namespace: only the seccomp filter (socket() refused) keeps student \
-             code off the network, loopback included"
-        }
-        "mount namespace" => {
-            "student code shares /dev/shm with the machine (and /tmp, where Landlock is \
-             missing): what it leaves there stays after the grading"
-        }
-        "ipc and uts namespaces" => {
-            "student code shares System V IPC with the machine: a segment it leaves stays"
-        }
-        "cgroup" => {
-            "no limit on the whole process tree's memory (RLIMIT_AS applies per process; \
-             RLIMIT_NPROC bounds the processes) and no CPU time of orphans"
-        }
-        "process audit" => {
-            "no process audit: `processes` tests are undecided and count as their spec's \
-             `inconclusive` says (the built-in spec: failed)"
-        }
+    match missing.name {
         // Its row says which user, on the path runs take here.
-        "unprivileged user" => return Some(missing.detail.clone()),
-        // Likewise: which user builds run as, and the remedy.
-        "build user" => return Some(missing.detail.clone()),
-        "landlock" => "student code can read and write every file its user can",
-        "seccomp" => {
-            "no seccomp filter on student code: keyrings, BPF, perf events, ptrace and \
-             namespaces are refused only where its user or the machine refuses them"
-        }
-        _ => return None,
-    };
-    Some(cost.to_string())
+        // Their rows say which user, on the path runs and builds take here, and the remedy.
+        Layer::UnprivilegedUser | Layer::BuildUser => Some(missing.detail.clone()),
+        layer => layer.cost_when_missing().map(str::to_string),
+    }
 }
 
 /// The warning when the machine has fewer cores than a speedup test's workers, or `None`.
@@ -424,24 +395,17 @@ mod tests {
         let missing = |name| LayerStatus {
             name,
             active: false,
-            detail: String::new(),
+            detail: "runs as uid 1000".into(),
         };
-        assert!(costs(&missing("process group and rlimits")).is_none());
-        for name in [
-            "pid namespace",
-            "network namespace",
-            "mount namespace",
-            "ipc and uts namespaces",
-            "cgroup",
-            "unprivileged user",
-            "landlock",
-            "seccomp",
-            "process audit",
-        ] {
-            assert!(costs(&missing(name)).is_some(), "{name}");
+        for layer in Layer::ALL {
+            let cost = costs(&missing(layer));
+            match layer {
+                Layer::Portable | Layer::ProcessAccounting => assert!(cost.is_none(), "{layer}"),
+                _ => assert!(cost.is_some(), "{layer}"),
+            }
         }
         // The TA learns before grading that processes tests are undecided there.
-        let audit = costs(&missing("process audit")).unwrap();
+        let audit = costs(&missing(Layer::ProcessAudit)).unwrap();
         assert!(audit.contains("`processes` tests are undecided"), "{audit}");
     }
 }

@@ -14,7 +14,7 @@
 //! says about the user is what every run got.
 //!
 //! Builds run as one more user, `base - 1` ([`Pool::build_user`]): isolated, or on the portable
-//! path where a probe found that this user reaches the toolchain (`crate::build`).
+//! path where a probe found that this user reaches the toolchain (the build module's probe).
 //!
 //! This module owns the pool only: the user change itself happens in the child (`init.rs`,
 //! `mod.rs`), between `fork` and `exec`.

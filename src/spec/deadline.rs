@@ -10,7 +10,7 @@ use super::error::Diagnostics;
 use super::model::{Deadline, LatePenalty, LatePeriod, LateRules};
 use super::raw::{RawDeadline, RawPenalty, RawPenaltyTable};
 use super::values;
-use crate::deadline::time::ZonedTime;
+use crate::datetime::ZonedTime;
 
 const EXAMPLE_DUE: &str = "due = 2026-12-01T22:00:00-05:00";
 const EXAMPLE_ZONED: &str = "due = \"2026-12-01T22:00[America/New_York]\"";
@@ -100,7 +100,7 @@ fn due(diags: &mut Diagnostics, value: &Spanned<toml::Value>) -> Option<ZonedTim
 /// `extensions = "FILE"`: the TA's extensions file, resolved against the spec's directory
 /// `dir`. Not read here: a course may give students its spec but never the TA's file (names
 /// and dates of others), and their `check` applies no extension; `grade`, `batch` and
-/// `spec check` read it ([`crate::deadline::extensions`]). `None` when there is none, or `due`
+/// `spec check` read it ([`super::extensions`]). `None` when there is none, or `due`
 /// is invalid (reported already) or Gradescope's (whose metadata carries each student's
 /// extension).
 pub fn extensions(

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::error::Diagnostics;
 use super::raw::RawTest;
 
-/// The test kinds, before their fields are read.
+/// The test kinds, before their fields are read: the one table of their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Run once, check exit status and stdout.
@@ -26,7 +26,7 @@ pub enum Kind {
 use Kind::{Output, Processes, Race, Speedup};
 
 impl Kind {
-    const ALL: [Kind; 4] = [Output, Processes, Speedup, Race];
+    pub const ALL: [Kind; 4] = [Output, Processes, Speedup, Race];
 
     /// The name written in `kind = "..."` (CONTRACT §3 `kind`).
     pub fn name(self) -> &'static str {
@@ -39,7 +39,7 @@ impl Kind {
     }
 
     /// Reads `kind = "..."`, reporting an unknown kind with the list of known ones.
-    pub fn parse(diags: &mut Diagnostics, value: &Spanned<String>) -> Option<Kind> {
+    pub(crate) fn parse(diags: &mut Diagnostics, value: &Spanned<String>) -> Option<Kind> {
         let found = Kind::ALL.into_iter().find(|k| k.name() == value.get_ref());
         if found.is_none() {
             diags.error(

@@ -2,7 +2,7 @@
 //!
 //! The reference (the spec's `reference` solution, else the neutral yardstick built into the
 //! grader) is a `pool_sum`: only exercises of that binary can have their limits derived from
-//! its time. This module only validates; the grader measures ([`crate::grade`]).
+//! its time. This module only validates; the grader measures (`grade::limits`).
 
 use toml::Spanned;
 

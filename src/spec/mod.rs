@@ -15,6 +15,7 @@ mod deadline;
 mod duration;
 mod error;
 mod expand;
+pub mod extensions;
 mod fields;
 mod from_reference;
 pub mod model;
@@ -31,6 +32,7 @@ mod tests;
 use std::path::Path;
 
 pub use error::{Diagnostic, Position, SpecError};
+pub use fields::Kind;
 pub use model::*;
 pub use select::NoMatch;
 

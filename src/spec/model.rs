@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::deadline::time::ZonedTime;
+use crate::datetime::ZonedTime;
 
 /// A whole lab: its exercises, in the order the spec lists them.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ pub struct Spec {
     /// `[deadline] due = "gradescope"`: the due dates are Gradescope's, read per submission
     /// from its `submission_metadata.json` (a student's extension included); these are the
     /// grace period and penalty applied to them. `deadline` stays `None` until a grading
-    /// resolves it ([`crate::deadline::gradescope`]).
+    /// resolves it (`deadline::gradescope`).
     pub gradescope_deadline: Option<LateRules>,
     /// `[deadline] extensions = "FILE"`, resolved against the spec's directory: the TA's
     /// per-submission due dates, read by the commands that apply them (not by a student's
@@ -37,7 +37,7 @@ pub struct Spec {
     pub extensions_file: Option<std::path::PathBuf>,
     /// The extensions in force (`--extensions FILE`, else `extensions_file`), once a staff
     /// command has read them. `None`: no one has one.
-    pub extensions: Option<crate::deadline::extensions::Extensions>,
+    pub extensions: Option<super::extensions::Extensions>,
 }
 
 /// The late policy without a due date: what `[deadline] due = "gradescope"` keeps.
@@ -210,14 +210,19 @@ pub enum TestKind {
 }
 
 impl TestKind {
+    /// Which kind of test this is.
+    pub fn kind(&self) -> super::Kind {
+        match self {
+            TestKind::Output(_) => super::Kind::Output,
+            TestKind::Processes(_) => super::Kind::Processes,
+            TestKind::Speedup(_) => super::Kind::Speedup,
+            TestKind::Race(_) => super::Kind::Race,
+        }
+    }
+
     /// The CONTRACT §3 name of the kind.
     pub fn name(&self) -> &'static str {
-        match self {
-            TestKind::Output(_) => "output",
-            TestKind::Processes(_) => "processes",
-            TestKind::Speedup(_) => "speedup",
-            TestKind::Race(_) => "race",
-        }
+        self.kind().name()
     }
 }
 

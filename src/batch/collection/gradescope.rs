@@ -20,7 +20,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 use super::{trusted_time, Identity, Kind, Origin};
 use crate::batch::run::Submission;
 use crate::batch::BatchError;
-use crate::deadline::time::ZonedTime;
+use crate::datetime::ZonedTime;
 use crate::untrusted_file;
 
 pub const METADATA: &str = "submission_metadata.yml";

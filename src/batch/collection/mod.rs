@@ -314,7 +314,7 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn trusted_time(at: crate::deadline::time::ZonedTime) -> Submitted {
+fn trusted_time(at: crate::datetime::ZonedTime) -> Submitted {
     Submitted {
         at,
         source: TimeSource::GradescopeExport,

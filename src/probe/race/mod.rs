@@ -30,7 +30,7 @@ use crate::sandbox::{Ending, Outcome, SpawnError};
 use crate::spec::{CounterMode, RaceTest};
 use crate::verdict::{
     BuildFlavor, Calibration, Evidence, RaceCondition, RaceConditionRuns, RaceEvidence,
-    SingleWorkerRun, Verdict,
+    RaceProbeEvidence, SingleWorkerRun, Verdict,
 };
 
 use super::{command_line, Finding, Target};
@@ -67,7 +67,7 @@ pub(super) fn run(test: &RaceTest, target: Target<'_>) -> Result<Finding, SpawnE
             },
             ..RaceEvidence::default()
         },
-        evidence: Evidence::default(),
+        evidence: RaceProbeEvidence::default(),
     };
     let (verdict, message) = probe.repeat()?;
     Ok(probe.finish(verdict, message))
@@ -169,7 +169,7 @@ struct Probe<'a> {
     runs: Vec<BTreeMap<u128, u32>>,
     total_runs: u32,
     race: RaceEvidence,
-    evidence: Evidence,
+    evidence: RaceProbeEvidence,
 }
 
 impl Probe<'_> {
@@ -227,8 +227,8 @@ impl Probe<'_> {
         let shown = classify::reproduce(&command, &c);
         let want = expected(&c);
         let Some(value) = printed(out) else {
-            self.evidence.stdout = Some(out.stdout.lossy().chars().take(200).collect());
-            self.evidence.stderr = Some(out.stderr.lossy().chars().take(400).collect());
+            self.evidence.run.stdout = Some(out.stdout.lossy().chars().take(200).collect());
+            self.evidence.run.stderr = Some(out.stderr.lossy().chars().take(400).collect());
             self.decided(i, None);
             return Ok(Some(classify::broken_run(&out.ending, &shown, &label)));
         };
@@ -393,11 +393,11 @@ impl Probe<'_> {
         let histogram = |r: &BTreeMap<u128, u32>| -> BTreeMap<String, u32> {
             r.iter().map(|(v, n)| (v.to_string(), *n)).collect()
         };
-        self.evidence.command = Some(self.command(&c));
+        self.evidence.run.command = Some(self.command(&c));
         self.evidence.expected = Some(expected(&c).to_string());
         self.evidence.values_seen = Some(histogram(&self.runs[shown]));
         self.evidence.runs = Some(self.total_runs);
-        self.evidence.wall_ms = Some(self.elapsed().as_millis() as u64);
+        self.evidence.run.wall_ms = Some(self.elapsed().as_millis() as u64);
         self.race.conditions = self
             .conditions
             .iter()
@@ -430,7 +430,7 @@ impl Probe<'_> {
         Finding {
             verdict,
             message,
-            evidence: self.evidence,
+            evidence: Evidence::Race(self.evidence),
         }
     }
 }

@@ -47,7 +47,7 @@ fn a_safe_counter_passes_after_the_whole_budget_with_its_stated_bound() {
     assert_eq!(f.verdict, Verdict::Pass, "{}", f.message);
     // 3 s of 50 ms runs: the budget, all of it, and not one run more.
     let runs = (BUDGET.as_secs_f64() / RUN).round() as u32;
-    assert_eq!(f.evidence.runs, Some(runs), "{}", f.message);
+    assert_eq!(f.evidence.race().unwrap().runs, Some(runs), "{}", f.message);
     assert_eq!(runner.calls().len(), runs as usize);
     let bound = format!(
         "printed exactly P*K in all {runs} runs: a race showing in {:.1}% of runs or more \
@@ -74,12 +74,24 @@ fn one_lost_update_in_run_37_fails_a_safe_counter() {
         "{}",
         f.message
     );
-    let race = f.evidence.race.expect("race evidence");
+    let race = f
+        .evidence
+        .race()
+        .unwrap()
+        .race
+        .clone()
+        .expect("race evidence");
     assert_eq!(race.decisive_run, Some(37));
     assert_eq!(race.updates_lost, Some(1));
     // After the loss, one worker alone was run (it has nobody to race with) and printed K.
     assert!(!race.single_worker_runs.is_empty());
-    let values = f.evidence.values_seen.expect("values seen");
+    let values = f
+        .evidence
+        .race()
+        .unwrap()
+        .values_seen
+        .clone()
+        .expect("values seen");
     assert_eq!(values.get("1999"), Some(&1));
     assert_eq!(values.get("2000"), Some(&36));
 }
@@ -95,7 +107,7 @@ fn one_lost_update_in_run_37_is_the_racy_demo_passing() {
         f.message
     );
     assert_eq!(
-        f.evidence.runs,
+        f.evidence.race().unwrap().runs,
         Some(37),
         "the demo stops at its first race"
     );
@@ -215,7 +227,13 @@ fn a_calibrated_probe_finds_a_loss_in_the_one_condition_that_shows_it() {
         calibrate: true,
     };
     let f = super::run(&test, runner.target("counter")).expect("scripted runs start");
-    let race = f.evidence.race.clone().expect("race evidence");
+    let race = f
+        .evidence
+        .race()
+        .unwrap()
+        .race
+        .clone()
+        .expect("race evidence");
     let ks: Vec<u64> = race.calibration.iter().map(|c| c.increments).collect();
     assert_eq!(ks, [20_000_000, 4_000_000], "{:?}", race.calibration);
     assert!(

@@ -20,12 +20,12 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::sandbox::SpawnError;
 use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
 use crate::stats::{Decision, Shuffler};
-use crate::verdict::{Evidence, Reason, Verdict};
+use crate::verdict::{
+    Evidence, Reason, RunEvidence, SpeedupEvidence, SpeedupProbeEvidence, Verdict,
+};
 
 use super::{Finding, Runner, Target};
 use calibrate::{calibrate, calibrated_for_reference};
@@ -56,34 +56,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the CPU pressure is watched before a block.
 const PRESSURE_WINDOW: Duration = Duration::from_millis(100);
 
-/// What the speedup measurement found, for the JSON evidence.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SpeedupEvidence {
-    pub n: u64,
-    pub workers: u32,
-    pub cores: usize,
-    pub blocks: usize,
-    pub discarded_blocks: usize,
-    /// Median wall times, milliseconds.
-    pub student_one_ms: f64,
-    pub student_p_ms: f64,
-    /// Geometric-mean speedup with its interval.
-    pub student_speedup: f64,
-    pub student_interval: (f64, f64),
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference_speedup: Option<f64>,
-    /// The speedup the student had to reach.
-    pub required: f64,
-    /// CPU time of the one-worker run's process tree over its wall time.
-    pub one_worker_cpu_share: f64,
-    /// CPU time at P over CPU time at 1 (1.0: the same work, split).
-    pub cpu_ratio: f64,
-    /// The serial fraction (Karp–Flatt) at each worker count of the curve: figures for the
-    /// course staff, kept out of the student's message.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub serial_fraction: Vec<(u32, f64)>,
-}
-
 mod calibrate;
 mod curve;
 mod measure;
@@ -102,10 +74,13 @@ fn cannot_time(failed: Failed, n: u64) -> Finding {
                 after: Duration::from_millis(hang.after_ms),
             }),
             message: format!("cannot time a pool that hangs: {words}; {}", hang.explain()),
-            evidence: Evidence {
-                hang: Some(hang),
-                ..Evidence::default()
-            },
+            evidence: Evidence::Speedup(SpeedupProbeEvidence {
+                run: RunEvidence {
+                    hang: Some(hang),
+                    ..RunEvidence::default()
+                },
+                ..SpeedupProbeEvidence::default()
+            }),
         },
         None => Finding {
             verdict: Verdict::Fail(Reason::WrongOutput {
@@ -128,7 +103,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         return Ok(undecided(
             policy,
             format!("not assessable here: this machine offers {cores} core(s), a speedup needs 2"),
-            Evidence::default(),
+            SpeedupProbeEvidence::default(),
         ));
     }
     let reference = match test.threshold {
@@ -139,7 +114,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
                     policy,
                     "not assessable: the speedup yardstick (reference) could not be built"
                         .to_string(),
-                    Evidence::default(),
+                    SpeedupProbeEvidence::default(),
                 ))
             }
         },
@@ -231,11 +206,14 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         .map(|c| curve_words(c, cores))
         .unwrap_or_default();
     ev.serial_fraction = curve.as_ref().map(serial_fractions).unwrap_or_default();
-    let evidence = Evidence {
-        command: Some(format!("{} {n} {p}", target.binary)),
+    let evidence = SpeedupProbeEvidence {
+        run: RunEvidence {
+            command: Some(format!("{} {n} {p}", target.binary)),
+            ..RunEvidence::default()
+        },
         speedup_curve: curve,
         speedup: Some(ev.clone()),
-        ..Evidence::default()
+        inconclusive: None,
     };
     let reference = ev
         .reference_speedup
@@ -294,7 +272,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     Ok(Finding {
         verdict,
         message,
-        evidence,
+        evidence: Evidence::Speedup(evidence),
     })
 }
 
@@ -306,7 +284,11 @@ enum Outcome {
 }
 
 /// A verdict that could not be decided: the spec's policy, and why.
-fn undecided(policy: InconclusivePolicy, why: String, mut evidence: Evidence) -> Finding {
+fn undecided(
+    policy: InconclusivePolicy,
+    why: String,
+    mut evidence: SpeedupProbeEvidence,
+) -> Finding {
     evidence.inconclusive = Some(why.clone());
     let verdict = match policy {
         InconclusivePolicy::Pass => Verdict::Pass,
@@ -315,7 +297,7 @@ fn undecided(policy: InconclusivePolicy, why: String, mut evidence: Evidence) ->
     Finding {
         verdict,
         message: why,
-        evidence,
+        evidence: Evidence::Speedup(evidence),
     }
 }
 

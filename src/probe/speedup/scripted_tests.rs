@@ -97,8 +97,8 @@ fn probe_on(runner: ScriptedRunner, policy: InconclusivePolicy) -> (Finding, Scr
 
 fn blocks(f: &Finding) -> usize {
     f.evidence
-        .speedup
-        .as_ref()
+        .speedup()
+        .and_then(|s| s.speedup.as_ref())
         .expect("speedup evidence")
         .blocks
 }
@@ -106,7 +106,7 @@ fn blocks(f: &Finding) -> usize {
 /// A verdict reached by the statistics, not by running out of time.
 #[track_caller]
 fn assert_decided(f: &Finding, verdict: Verdict, says: &str) {
-    assert_eq!(f.evidence.inconclusive, None, "undecided: {}", f.message);
+    assert_eq!(f.evidence.inconclusive(), None, "undecided: {}", f.message);
     assert_eq!(f.verdict, verdict, "{}", f.message);
     assert!(f.message.contains(says), "{}", f.message);
 }
@@ -124,7 +124,7 @@ fn a_sequential_pool_beside_a_yardstick_at_1_8x_fails_at_the_first_look() {
         MIN_BLOCKS,
         "a clear case ends at the first look"
     );
-    let ev = f.evidence.speedup.unwrap();
+    let ev = f.evidence.speedup().unwrap().speedup.clone().unwrap();
     assert!((ev.student_speedup - 1.0).abs() < 0.05, "{ev:?}");
     assert!((ev.reference_speedup.unwrap() - 1.8).abs() < 0.1, "{ev:?}");
 }
@@ -164,7 +164,7 @@ fn a_truly_noisy_machine_is_inconclusive_within_the_budget() {
         "{}",
         f.message
     );
-    let why = f.evidence.inconclusive.as_deref().expect("says why");
+    let why = f.evidence.inconclusive().expect("says why");
     assert!(why.contains("inconclusive within 30 s"), "{why}");
     assert!(why.contains("too noisy to decide"), "{why}");
     // It used the budget (more looks than the first), and no more than the budget.
@@ -174,7 +174,7 @@ fn a_truly_noisy_machine_is_inconclusive_within_the_budget() {
     // The same measurement under Lab 10's policy passes, and still says it did not decide.
     let (f, _) = probe(noisy(1.1), noisy(1.8), InconclusivePolicy::Pass);
     assert_eq!(f.verdict, Verdict::Pass);
-    assert!(f.evidence.inconclusive.is_some());
+    assert!(f.evidence.inconclusive().is_some());
 }
 
 #[test]
@@ -208,7 +208,13 @@ fn blocks_are_not_measured_while_other_work_waits_for_the_cpu() {
 #[test]
 fn the_curve_runs_the_worker_counts_the_blocks_did_not() {
     let (f, runner) = probe(pool(1.8), pool(1.8), InconclusivePolicy::Fail);
-    let curve = f.evidence.speedup_curve.expect("a curve");
+    let curve = f
+        .evidence
+        .speedup()
+        .unwrap()
+        .speedup_curve
+        .clone()
+        .expect("a curve");
     let workers: Vec<u32> = curve.points.iter().map(|p| p.workers).collect();
     assert_eq!(workers, [1, 2, 4]);
     let at_four = runner

@@ -10,13 +10,14 @@
 
 use std::fmt::Write;
 
-use super::html::{meter, STYLE};
-use super::markup::{attr, text};
-use super::{plot, points};
-use crate::batch::record::Record;
-use crate::batch::summary::{self, TestRate};
-use crate::batch::{Entry, Row};
+use super::record::Record;
+use super::summary::{self, TestRate};
+use super::{Entry, Row};
 use crate::deadline::{duration_words, percent};
+use crate::points::text as points;
+use crate::report::html::{meter, STYLE};
+use crate::report::markup::{attr, text};
+use crate::report::plot;
 
 /// The overview's own rules, after the submission pages' style sheet.
 const INDEX_STYLE: &str = "

@@ -5,10 +5,10 @@
 
 use std::fmt::Write;
 
-use super::html::meter;
-use super::markup::text;
-use crate::batch::analytics;
-use crate::batch::record::Record;
+use super::analytics;
+use super::record::Record;
+use crate::report::html::meter;
+use crate::report::markup::text;
 
 /// Most failed tests shown.
 const TESTS: usize = 10;

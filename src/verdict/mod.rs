@@ -11,6 +11,14 @@ use crate::build::CompileError;
 use crate::sandbox::Stream;
 use crate::spec::ExitExpectation;
 
+mod evidence;
+mod hang;
+
+pub use evidence::{
+    Evidence, ProcessesEvidence, RaceProbeEvidence, RunEvidence, SpeedupProbeEvidence,
+};
+pub use hang::{HangEvidence, HangKind};
+
 /// Whether a test passed, and if not, why.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -107,59 +115,32 @@ impl Reason {
     }
 }
 
-/// What the grader saw of the run behind a verdict.
+/// What the speedup measurement found, for the JSON evidence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Evidence {
-    /// The command as a student would type it (`pool_sum 10 3`).
+pub struct SpeedupEvidence {
+    pub n: u64,
+    pub workers: u32,
+    pub cores: usize,
+    pub blocks: usize,
+    pub discarded_blocks: usize,
+    /// Median wall times, milliseconds.
+    pub student_one_ms: f64,
+    pub student_p_ms: f64,
+    /// Geometric-mean speedup with its interval.
+    pub student_speedup: f64,
+    pub student_interval: (f64, f64),
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wall_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit: Option<String>,
-    /// The start of stdout, lossily decoded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stdout: Option<String>,
-    /// The start of stderr, lossily decoded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stderr: Option<String>,
-    /// Repeated probes: how many runs were made.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runs: Option<u32>,
-    /// Repeated probes: each value printed and how many runs printed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub values_seen: Option<std::collections::BTreeMap<String, u32>>,
-    /// The process audit of the run (processes, threads, overlap, leftovers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub processes: Option<AuditEvidence>,
-    /// A run stopped at its time limit: whether it sat idle or kept the CPU busy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hang: Option<crate::probe::HangEvidence>,
-    /// Set when the verdict could not be decided on this machine: why, and the verdict is the
-    /// spec's policy for that case. Reported as the result's top-level `inconclusive` field.
-    #[serde(skip)]
-    pub inconclusive: Option<String>,
-    /// The value a correct program prints (the race probe's `P*K`), for plots and comparisons.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// Speedup probes: the measured curve. Reports draw it when present; the speedup probe
-    /// (issue 4) fills it in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup_curve: Option<SpeedupCurve>,
-    /// Speedup probes: the timings, ratios and intervals behind the verdict.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub speedup: Option<crate::probe::SpeedupEvidence>,
-    /// Race probes: the conditions of the runs, the decisive run, the updates lost, the
-    /// calibration and the hints from the source. `values_seen` and `expected` above are those
-    /// of the decisive run's condition (else the first condition's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub race: Option<RaceEvidence>,
-    /// An output test whose limit was derived from the reference's time on the same input
-    /// (`timeout_from_reference`): the limit the run had and how it was derived.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_limit: Option<TimeLimit>,
+    pub reference_speedup: Option<f64>,
+    /// The speedup the student had to reach.
+    pub required: f64,
+    /// CPU time of the one-worker run's process tree over its wall time.
+    pub one_worker_cpu_share: f64,
+    /// CPU time at P over CPU time at 1 (1.0: the same work, split).
+    pub cpu_ratio: f64,
+    /// The serial fraction (Karp–Flatt) at each worker count of the curve: figures for the
+    /// course staff, kept out of the student's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub serial_fraction: Vec<(u32, f64)>,
 }
 
 /// How a derived limit came about: `limit_ms` = min(`spec_ms`, max(`floor_ms`,
@@ -309,12 +290,47 @@ pub struct SpeedupPoint {
     pub speedup: f64,
 }
 
+/// What a result line is about (CONTRACT §3 `kind`): the build, or a test of one of the
+/// spec's kinds. Only the build is not a spec kind, so that is the one variant added here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    Build,
+    Test(crate::spec::Kind),
+}
+
+impl ResultKind {
+    pub const OUTPUT: ResultKind = ResultKind::Test(crate::spec::Kind::Output);
+    pub const PROCESSES: ResultKind = ResultKind::Test(crate::spec::Kind::Processes);
+    pub const SPEEDUP: ResultKind = ResultKind::Test(crate::spec::Kind::Speedup);
+    pub const RACE: ResultKind = ResultKind::Test(crate::spec::Kind::Race);
+
+    /// The CONTRACT §3 name: `build`, `output`, `processes`, `speedup`, `race`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResultKind::Build => "build",
+            ResultKind::Test(k) => k.name(),
+        }
+    }
+
+    /// The kind named `name`, as [`ResultKind::name`] writes it.
+    pub fn parse(name: &str) -> Option<ResultKind> {
+        std::iter::once(ResultKind::Build)
+            .chain(crate::spec::Kind::ALL.map(ResultKind::Test))
+            .find(|k| k.name() == name)
+    }
+}
+
+impl std::fmt::Display for ResultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One graded test: a line of the JSON result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestResult {
     pub exercise: String,
-    /// CONTRACT §3 `kind`: `build`, `output`, `processes`, `speedup`, `race`.
-    pub kind: &'static str,
+    pub kind: ResultKind,
     pub name: String,
     pub verdict: Verdict,
     pub max_score: f64,
@@ -388,4 +404,22 @@ pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_result_kind_reads_back_from_its_contract_name() {
+        let names: Vec<&str> = std::iter::once(ResultKind::Build)
+            .chain(crate::spec::Kind::ALL.map(ResultKind::Test))
+            .map(|k| {
+                assert_eq!(ResultKind::parse(k.name()), Some(k));
+                k.name()
+            })
+            .collect();
+        assert_eq!(names, ["build", "output", "processes", "speedup", "race"]);
+        assert_eq!(ResultKind::parse("Build"), None);
+    }
 }

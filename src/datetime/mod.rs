@@ -10,12 +10,14 @@
 //! The civil-date conversions are Howard Hinnant's `days_from_civil` / `civil_from_days`
 //! (proleptic Gregorian calendar), tested against known dates.
 
+pub mod zone;
+
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use toml::value::{Datetime, Offset};
 
-use super::zone::Zone;
+use zone::Zone;
 
 const MS_PER_DAY: i64 = 86_400_000;
 const WEEKDAYS: [&str; 7] = [
@@ -171,11 +173,11 @@ impl ZonedTime {
     /// (`2018-07-01T14:22:32.365935-07:00`) and `git log --format=%cI` write them.
     ///
     /// With a time zone in brackets (RFC 9557: `2026-12-01T22:00[America/New_York]`), the zone
-    /// decides the offset ([`super::zone::parse`]).
+    /// decides the offset ([`zone::parse`]).
     pub fn parse(text: &str) -> Result<ZonedTime, String> {
         let text = text.trim();
         if text.ends_with(']') {
-            return super::zone::parse(text);
+            return zone::parse(text);
         }
         let dt: Datetime = text
             .parse()
@@ -267,7 +269,7 @@ impl ZonedTime {
     /// that is 23 or 25 hours later across a DST change; at a fixed offset, `days` × 24 hours.
     pub fn add_days(&self, days: i64) -> Option<UtcTime> {
         match self.zone {
-            Some(zone) => super::zone::add_days(zone, self.at, days),
+            Some(zone) => zone::add_days(zone, self.at, days),
             None => Some(UtcTime {
                 unix_ms: self.at.unix_ms.checked_add(days.checked_mul(MS_PER_DAY)?)?,
             }),

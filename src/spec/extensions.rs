@@ -6,14 +6,14 @@
 //! The file comes only from the TA's paths (`--extensions FILE`, or `[deadline] extensions` in
 //! the spec): never from a submission, so nothing a student hands in can move a deadline. It
 //! is read bounded all the same, and every problem names its line. This module parses; what a
-//! grading does with an extension is [`super::assess_extended`]'s.
+//! grading does with an extension is `deadline::assess_extended`'s.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use super::time::ZonedTime;
-use super::zone::Zone;
+use crate::datetime::zone::Zone;
+use crate::datetime::ZonedTime;
 
 /// Bytes read at most: thousands of rows fit many times over.
 const MAX_BYTES: u64 = 4 << 20;
@@ -216,7 +216,7 @@ mod tests {
         Extensions::parse(text, "ext.csv", None)
     }
 
-    fn utc(text: &str) -> crate::deadline::time::UtcTime {
+    fn utc(text: &str) -> crate::datetime::UtcTime {
         ZonedTime::parse(text).unwrap().at
     }
 

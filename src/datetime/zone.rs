@@ -17,7 +17,7 @@ use jiff::fmt::temporal::DateTimeParser;
 use jiff::tz::{Disambiguation, TimeZone};
 use jiff::{Timestamp, ToSpan};
 
-use super::time::{UtcTime, ZonedTime};
+use super::{UtcTime, ZonedTime};
 
 /// A tz database zone, resolved.
 #[derive(Clone, Copy)]
