@@ -432,15 +432,32 @@ fn is_zombie(pid: pid_t) -> bool {
 }
 
 /// The command line of `pid`, for messages.
+///
+/// A process caught in the middle of an `execve` has an empty command line for a moment
+/// (its new memory is there, its arguments not yet), which a loaded machine makes likely for
+/// a worker the main process left behind: read again for a few milliseconds, then fall back
+/// to the kernel's short name of the process.
 fn command_of(pid: pid_t) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+    let read = || {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                b.split(|&c| c == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..20 {
+        let line = read();
+        if !line.is_empty() {
+            return line;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().to_string())
         .unwrap_or_default()
 }
 
