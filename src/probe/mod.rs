@@ -7,6 +7,7 @@
 pub(crate) mod consistent;
 mod explain;
 mod hang;
+mod hang_cause;
 mod output;
 mod processes;
 mod race;
@@ -16,6 +17,7 @@ pub(crate) mod scripted;
 mod speedup;
 
 pub use hang::{HangEvidence, HangKind};
+pub use hang_cause::HangCause;
 pub use runner::{Runner, SandboxRunner};
 pub use speedup::SpeedupEvidence;
 

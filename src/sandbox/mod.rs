@@ -34,6 +34,7 @@ pub mod shape;
 // Namespaces, mounts and capabilities are Linux's: elsewhere there is no shape to simulate.
 #[cfg(target_os = "linux")]
 pub mod shape_sim;
+mod snapshot;
 mod supervise;
 #[cfg(target_os = "linux")]
 mod trace;
@@ -48,6 +49,7 @@ pub use ruleset::{
     set_for_benchmarks as landlock_for_benchmarks, Enforcement as LandlockEnforcement,
 };
 pub use shape::{Refusal, Shape};
+pub use snapshot::{ProcState, Snapshot};
 pub use view::Visible;
 
 use std::ffi::OsString;
@@ -149,6 +151,9 @@ pub struct Outcome {
     /// The layers this run actually had (a layer the machine offers but a run could not get
     /// is a [`SpawnError`], never a silent absence: these say what a run got).
     pub applied: Applied,
+    /// A run stopped at its time limit: what its processes were doing just before (`None`
+    /// where `/proc` could not be read, or the run was not stopped for time).
+    pub at_timeout: Option<Snapshot>,
 }
 
 /// The layers one run had, besides Landlock ([`Outcome::landlock`]) and the namespaces
@@ -352,7 +357,14 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
     let adopting = orphans::adopt();
     let (child, main_wait, tracer) =
         spawn_portable(cmd, traced).map_err(spawn_error(&job.program))?;
-    let s = supervise(child, started, &job.limits, adopting, main_wait);
+    let s = supervise(
+        child,
+        started,
+        &job.limits,
+        adopting,
+        main_wait,
+        snapshot::Tree::Led,
+    );
     let audit = tracer.and_then(|t| t.join().ok().flatten());
     drop(scratch);
     // Only now, every process of the run ended, may another run have the uid.
@@ -377,6 +389,7 @@ fn run_portable(job: &Job) -> Result<Outcome, SpawnError> {
             own_user: ids.is_some(),
             rlimit_nproc: ids.is_some() && job.limits.processes.is_some(),
         },
+        at_timeout: s.at_timeout,
     })
 }
 
