@@ -26,18 +26,20 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
         Reason::BuildFailed(e) => {
             let at = e.location();
             format!(
-                "fix the first compiler error{} and build with `cargo build --release`: later \
-                 errors often go away with it",
+                "fix the first compiler error{} and build again with `{}`: later errors often \
+                 go away with it",
                 if at.is_empty() {
                     String::new()
                 } else {
                     format!(" ({at})")
-                }
+                },
+                build_as_graded(t, check)
             )
         }
-        Reason::BuildTimeout { .. } => {
-            "build with `cargo build --release` yourself and see what takes so long".to_string()
-        }
+        Reason::BuildTimeout { .. } => format!(
+            "build with `{}` yourself and see what takes so long",
+            build_as_graded(t, check)
+        ),
         Reason::MissingBinary { binary } => format!(
             "create src/bin/{binary}.rs with a `fn main()`: the {} tests run it",
             t.exercise
@@ -117,6 +119,17 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
     })
 }
 
+/// The command that builds `t`'s exercise exactly as graded (the course's `Cargo.toml` and
+/// profile, in the sandbox) and shows every compiler message: this grading's check, narrowed to
+/// the exercise. A `cargo build` in the student's own folder may lack the skeleton's manifest.
+fn build_as_graded(t: &TestResult, check: Option<&str>) -> String {
+    format!(
+        "{} --only {}",
+        check.unwrap_or("labgrade check"),
+        super::human::shell_quote(&t.exercise)
+    )
+}
+
 /// `pool_sum 10 3` → `labgrade run pool_sum -- 10 3`; with `check` = `labgrade check DIR
 /// --spec F`, → `labgrade run pool_sum DIR --spec F -- 10 3`.
 pub(super) fn labgrade_run(command: &str, check: Option<&str>) -> String {
@@ -163,9 +176,21 @@ mod tests {
     fn build_failures_point_at_the_first_error() {
         assert_eq!(
             next_step(&sample().tests[2], None).unwrap(),
-            "fix the first compiler error (src/bin/counter.rs:12:5) and build with \
-             `cargo build --release`: later errors often go away with it"
+            "fix the first compiler error (src/bin/counter.rs:12:5) and build again with \
+             `labgrade check --only counter`: later errors often go away with it"
         );
+        // The same folder and specs as the check that failed; never a bare `cargo build`.
+        let mut slow = sample().tests[2].clone();
+        slow.verdict = Verdict::Fail(Reason::BuildTimeout {
+            after: std::time::Duration::from_secs(240),
+        });
+        let step = next_step(&slow, Some("labgrade check alice --spec s.toml")).unwrap();
+        assert_eq!(
+            step,
+            "build with `labgrade check alice --spec s.toml --only counter` yourself and see \
+             what takes so long"
+        );
+        assert!(!step.contains("cargo"));
     }
 
     #[test]
