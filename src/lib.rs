@@ -29,6 +29,7 @@ pub mod tempdirs;
 pub mod untrusted_file;
 pub mod verdict;
 pub mod verify;
+pub mod words;
 
 /// The tests' one guard for a missing capability (shared with `tests/common`).
 #[cfg(test)]

@@ -120,9 +120,9 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
 pub(super) fn merge(args: MergeArgs) -> Result<u8> {
     let rows = batch::merge(&args.dirs, &args.out)?;
     eprintln!(
-        "labgrade: merged {} submission(s) from {} director(ies) into {}",
-        rows.len(),
-        args.dirs.len(),
+        "labgrade: merged {} from {} into {}",
+        crate::words::counted(rows.len(), "submission"),
+        crate::words::count(args.dirs.len(), "directory", "directories"),
         args.out.display()
     );
     finish(&rows, &args.out)?;
@@ -134,8 +134,8 @@ fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
     let changed = batch::write_outputs(out, rows)?;
     if !changed.is_empty() {
         eprintln!(
-            "labgrade: {} score(s) changed since the previous grading (changes.csv):",
-            changed.len()
+            "labgrade: {} since the previous grading (changes.csv):",
+            crate::words::count(changed.len(), "score changed", "scores changed")
         );
         for c in &changed {
             eprintln!("  {}", crate::report::terminal::line(&changes::describe(c)));
@@ -151,8 +151,8 @@ fn finish(rows: &[Row], out: &std::path::Path) -> Result<u8> {
     );
     if failed > 0 {
         eprintln!(
-            "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",
-            rows.len()
+            "labgrade: {failed} of {} could not be graded (summary.md says why)",
+            crate::words::counted(rows.len(), "submission")
         );
         return Ok(EXIT_ERROR);
     }

@@ -132,7 +132,10 @@ pub(super) fn run(args: VerifyArgs) -> Result<u8> {
         println!("spec verify: no miss");
         Ok(EXIT_PASS)
     } else {
-        println!("spec verify: {} miss(es)", misses.len());
+        println!(
+            "spec verify: {}",
+            crate::words::count(misses.len(), "miss", "misses")
+        );
         Ok(EXIT_FAIL)
     }
 }
