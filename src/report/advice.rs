@@ -4,6 +4,7 @@
 //! the skeleton's Cargo.toml or its overflow checks). The probes' messages say what went wrong;
 //! this says what to do.
 
+use crate::probe::HangCause;
 use crate::verdict::{Reason, TestResult, Verdict};
 
 /// The next step for the student after `t` failed; `None` for a test that passed. `check` is
@@ -50,10 +51,27 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
         Reason::WrongOutput { expected, .. } => {
             run_it(&format!(": it should print {}", short(expected)))
         }
-        Reason::Timeout { .. } => run_it(
-            ": if it hangs, check that the parent waits for every worker and that every pipe \
-             end nobody writes to is closed",
-        ),
+        // The cause the hang's processes showed, else the usual checks.
+        Reason::Timeout { .. } => run_it(match t.evidence.hang.map(|h| h.cause) {
+            Some(HangCause::WriteEndLeftOpen) => {
+                ": the parent's read waits for every write end to close: close the parent's \
+                 copy right after forking, and each worker's copies of the ends it does not use"
+            }
+            Some(HangCause::WorkerNeverFinishes) => {
+                ": the parent waits for a worker that never ends: make every worker exit right \
+                 after sending its result"
+            }
+            Some(HangCause::WaitBeforeRead) => {
+                ": read every worker's pipe before waiting for that worker"
+            }
+            Some(HangCause::EndlessLoop) => {
+                ": it never stops: check that every worker's loop reaches its bound"
+            }
+            _ => {
+                ": if it hangs, check that the parent waits for every worker and that every \
+                 pipe end nobody writes to is closed"
+            }
+        }),
         Reason::Crash { .. } => run_it(" with RUST_BACKTRACE=1 to see where it stops"),
         Reason::ExitStatus { .. } => run_it(" and look at its exit status with `echo $?`"),
         Reason::OutputLimit { .. } => {
@@ -191,6 +209,35 @@ mod tests {
              what takes so long"
         );
         assert!(!step.contains("cargo"));
+    }
+
+    #[test]
+    fn a_hang_s_next_step_follows_the_cause_its_processes_showed() {
+        let mut t = sample().tests[1].clone();
+        t.verdict = Verdict::Fail(Reason::Timeout {
+            after: std::time::Duration::from_secs(2),
+        });
+        let hang = crate::probe::HangEvidence::new(
+            std::time::Duration::from_millis(3),
+            std::time::Duration::from_secs(2),
+        );
+        let step = |cause| {
+            let mut t = t.clone();
+            t.evidence.hang = Some(hang.with_cause(cause));
+            next_step(&t, None).unwrap()
+        };
+        let deadlock = step(HangCause::WriteEndLeftOpen);
+        assert!(
+            deadlock
+                .starts_with("run `labgrade run pool_sum -- 100 4` yourself: the parent's read"),
+            "{deadlock}"
+        );
+        assert!(deadlock.contains("close the parent's copy"), "{deadlock}");
+        let sleeper = step(HangCause::WorkerNeverFinishes);
+        assert!(sleeper.contains("make every worker exit"), "{sleeper}");
+        assert!(!sleeper.contains("close"), "{sleeper}");
+        assert!(step(HangCause::EndlessLoop).contains("loop reaches its bound"));
+        assert!(step(HangCause::NotSeen).contains("if it hangs"));
     }
 
     #[test]
