@@ -169,8 +169,9 @@ fn one_line(e: spec::SpecError) -> anyhow::Error {
     match all.len() {
         1 => anyhow::anyhow!("{first}"),
         n => anyhow::anyhow!(
-            "{first} (and {} more: run `labgrade spec check {}`)",
-            crate::words::counted(n - 1, "problem"),
+            "{first} (and {} more {}: run `labgrade spec check {}`)",
+            n - 1,
+            if n == 2 { "problem" } else { "problems" },
             first.origin
         ),
     }
