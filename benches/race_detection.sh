@@ -138,7 +138,7 @@ ev = t["evidence"]
 alarms = 0 if t["status"] == "pass" else 1
 conds = "; ".join(f"P={c['workers']} {c['build']} K={c['increments']}: {c['runs']}"
                   for c in ev["race"]["conditions"])
-print(f"{sys.argv[2]:<24} {ev['runs']} runs, {alarms} false alarm(s), {sys.argv[3]} s  ({conds})")
+print(f"{sys.argv[2]:<24} {ev['runs']} runs, {alarms} false alarm{'' if alarms == 1 else 's'}, {sys.argv[3]} s  ({conds})")
 if alarms:
     print(f"    {t['message'][:300]}")
 EOF

@@ -36,6 +36,7 @@ pub mod untrusted_file;
 pub mod verdict;
 pub mod verify;
 pub mod version;
+pub mod words;
 
 /// The tests' one guard for a missing capability (shared with `tests/common`).
 #[cfg(test)]

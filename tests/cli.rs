@@ -38,6 +38,25 @@ fn spec_check_accepts_the_builtin_and_points_at_errors() {
         .stdout(predicate::str::contains("ok"));
 
     let dir = tempfile::tempdir().unwrap();
+    // Real plurals, "1 test" as much as "50 tests".
+    let one = dir.path().join("one.toml");
+    std::fs::write(
+        &one,
+        "lab = \"x\"\ntitle = \"t\"\n\n[defaults]\npoints = 1.0\n\n[[exercise]]\nid = \"pool-sum\"\nbinary = \"pool_sum\"\n\n[[exercise.test]]\nkind = \"output\"\nname = \"a\"\nargs = [\"1\", \"1\"]\nstdout = { sum_to = \"1\" }\n",
+    )
+    .unwrap();
+    labgrade()
+        .args(["spec", "check"])
+        .arg(&one)
+        .arg(root().join("specs/lab10.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "one.toml: ok: 1 exercise, 1 test, 1 point\n",
+        ))
+        .stdout(predicate::str::contains("lab10.toml: ok: 2 exercises, "))
+        .stdout(predicate::str::contains("(s)").not());
+
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,

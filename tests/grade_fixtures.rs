@@ -309,10 +309,20 @@ fn a_pipe_deadlock_is_stopped_after_its_first_two_tests() {
         let stopped = t["evidence"]["wall_ms"].as_u64().unwrap();
         assert!(stopped < 15_000, "{t:#}");
         assert_eq!(t["evidence"]["hang"]["kind"], "idle", "{t:#}");
+        // What the processes were blocked on names the one cause: the parent reading a pipe
+        // after its workers had exited.
+        assert_eq!(
+            t["evidence"]["hang"]["cause"], "write_end_left_open",
+            "{t:#}"
+        );
         let msg = t["message"].as_str().unwrap();
         assert!(
-            msg.contains("it sat idle") && msg.contains("write end"),
+            msg.contains("it sat idle") && msg.contains("a write end left open"),
             "{msg}"
+        );
+        assert!(
+            !msg.contains("never finishes") && !msg.contains("usually"),
+            "one cause, not the usual guesses: {msg}"
         );
     }
     let t = test_named(&r, "pool-sum", "n=10 p=1");
@@ -325,7 +335,7 @@ fn a_pipe_deadlock_is_stopped_after_its_first_two_tests() {
     );
     assert!(
         msg.contains("no output after")
-            && msg.contains("(it sat idle)")
+            && msg.contains("(it sat idle: a pipe's write end left open)")
             && msg.ends_with("its 4 other tests were not run"),
         "{msg}"
     );
@@ -363,12 +373,16 @@ fn a_pool_that_hangs_only_on_large_n_loses_only_those_tests() {
         t["message"].as_str().unwrap().contains("within 5.0 s"),
         "{t:#}"
     );
-    assert!(
-        t["message"]
-            .as_str()
-            .unwrap()
-            .contains("a worker that never exits"),
+    // The parent in `waitpid`, a worker asleep: that worker, not a pipe, is named.
+    assert_eq!(
+        t["evidence"]["hang"]["cause"], "worker_never_finishes",
         "{t:#}"
+    );
+    let msg = t["message"].as_str().unwrap();
+    assert!(msg.contains("that worker never finishes"), "{t:#}");
+    assert!(
+        !msg.contains("write end") && !msg.contains("usually"),
+        "one cause, not the usual guesses: {msg}"
     );
 }
 
@@ -437,6 +451,14 @@ fn a_busy_loop_on_every_input_is_stopped_and_called_busy() {
             "not_run_after_hangs"
         };
         assert_eq!(*reason, want, "{name}");
+    }
+    // Workers still running when time ran out: an endless loop, on every path.
+    for gate in ["n=0 p=1", "n=0 p=2"] {
+        let t = test_named(&r, "pool-sum", gate);
+        assert_eq!(t["evidence"]["hang"]["cause"], "endless_loop", "{t:#}");
+        let msg = t["message"].as_str().unwrap();
+        assert!(msg.contains("an endless loop"), "{msg}");
+        assert!(!msg.contains("write end"), "{msg}");
     }
     // Only the cgroup counts the CPU of workers nobody waited for.
     if layer_active(&r, "cgroup") {

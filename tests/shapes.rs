@@ -624,7 +624,7 @@ fn fewer_cores_than_a_speedup_tests_workers_is_warned_of_before_grading() {
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let submissions = scratch.path().join("submissions");
     std::fs::create_dir(&submissions).unwrap();
-    let warning = "1 core(s), fewer than the 2 workers of the spec's largest speedup test";
+    let warning = "1 core, fewer than the 2 workers of the spec's largest speedup test";
     let run = |args: &[&std::ffi::OsStr]| -> Output {
         let mut cmd = Command::new(labgrade_bin());
         cmd.args(args)

@@ -66,9 +66,9 @@ fn header(out: &mut String, lab: &str, rows: &[Row], graded: &[&Record]) {
     let errors = rows.len() - graded.len();
     let _ = write!(
         out,
-        "<header>\n<h1>Batch results</h1>\n<p class=\"lab\">{} · {} submission(s): {} graded{}</p>\n",
+        "<header>\n<h1>Batch results</h1>\n<p class=\"lab\">{} · {}: {} graded{}</p>\n",
         text(lab),
-        rows.len(),
+        crate::words::counted(rows.len(), "submission"),
         graded.len(),
         if errors > 0 {
             format!(", {errors} could not be graded")
@@ -111,10 +111,10 @@ fn scores(out: &mut String, graded: &[&Record]) {
     let labels = summary::bin_labels(counts.len(), max);
     let _ = write!(
         out,
-        "<section>\n<h2>Scores</h2>\n<figure>{}<figcaption>Scores of the {} graded submission(s), \
+        "<section>\n<h2>Scores</h2>\n<figure>{}<figcaption>Scores of the {}, \
          after late penalties, in ranges of the {} points.</figcaption></figure>\n</section>\n",
         plot::score_histogram(&counts, &labels),
-        scores.len(),
+        crate::words::count(scores.len(), "graded submission", "graded submissions"),
         points(max)
     );
 }

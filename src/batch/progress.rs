@@ -65,7 +65,8 @@ pub fn finished(done: usize, total: usize, row: &Row, elapsed: Duration) -> Stri
 pub fn planned(total: usize, kept: usize) -> Option<String> {
     (kept > 0).then(|| {
         format!(
-            "labgrade: {kept} of {total} submission(s) already graded with this spec and grader: kept; grading {}",
+            "labgrade: {kept} of {} already graded with this spec and grader: kept; grading {}",
+            crate::words::counted(total, "submission"),
             total - kept
         )
     })

@@ -25,8 +25,8 @@ pub fn render(rows: &[Row]) -> String {
     let mut md = String::from("# Batch summary\n\n");
     let _ = writeln!(
         md,
-        "{} submission(s): {} graded, {} could not be graded.\n",
-        rows.len(),
+        "{}: {} graded, {} could not be graded.\n",
+        crate::words::counted(rows.len(), "submission"),
         graded.len(),
         rows.len() - graded.len()
     );
@@ -536,7 +536,7 @@ mod tests {
         ];
         let md = render(&rows);
         assert!(
-            md.contains("4 submission(s): 3 graded, 1 could not be graded"),
+            md.contains("4 submissions: 3 graded, 1 could not be graded"),
             "{md}"
         );
         assert!(

@@ -180,9 +180,9 @@ pub(super) fn merge(args: MergeArgs) -> Result<Exit> {
     let roster = args.lms.roster()?;
     let rows = batch::merge(&args.dirs, &args.out)?;
     eprintln!(
-        "labgrade: merged {} submission(s) from {} director(ies) into {}",
-        rows.len(),
-        args.dirs.len(),
+        "labgrade: merged {} from {} into {}",
+        crate::words::counted(rows.len(), "submission"),
+        crate::words::count(args.dirs.len(), "directory", "directories"),
         args.out.display()
     );
     finish(
@@ -211,14 +211,14 @@ fn finish(
         });
         let export = batch::lms::write(out, rows, roster, &assignment)?;
         eprintln!(
-            "labgrade: wrote {}{} for {} roster student(s), grade column \"{}\"",
+            "labgrade: wrote {}{} for {}, grade column \"{}\"",
             batch::lms::CANVAS_FILE,
             if export.moodle.is_some() {
                 format!(" and {}", batch::lms::MOODLE_FILE)
             } else {
                 String::new()
             },
-            roster.students.len(),
+            crate::words::count(roster.students.len(), "roster student", "roster students"),
             crate::report::terminal::line(&assignment)
         );
         for w in export.warnings() {
@@ -229,7 +229,8 @@ fn finish(
         let scores = changed.iter().filter(|c| c.score_moved()).count();
         let dropped = changed.iter().filter(|c| c.dropped()).count();
         eprintln!(
-            "labgrade: {scores} score(s) changed since the previous grading{}{} (changes.csv):",
+            "labgrade: {} since the previous grading{}{} (changes.csv):",
+            crate::words::count(scores, "score changed", "scores changed"),
             if dropped > 0 {
                 format!(", {dropped} dropped (listed first)")
             } else {
@@ -261,8 +262,8 @@ fn finish(
     }
     if failed > 0 {
         eprintln!(
-            "labgrade: {failed} of {} submission(s) could not be graded (summary.md says why)",
-            rows.len()
+            "labgrade: {failed} of {} could not be graded (summary.md says why)",
+            crate::words::counted(rows.len(), "submission")
         );
         return Ok(Exit::Error);
     }

@@ -35,8 +35,8 @@ pub(super) fn run(cmd: CacheCommand) -> Result<Exit> {
                     .with_context(|| format!("warming worker {worker}'s target directory"))?;
             }
             println!(
-                "labgrade: build cache warm (release and probe, {} worker(s)) in {:.1} s",
-                args.jobs.max(1),
+                "labgrade: build cache warm (release and probe, {}) in {:.1} s",
+                crate::words::counted(args.jobs.max(1), "worker"),
                 started.elapsed().as_secs_f64()
             );
             Ok(Exit::Pass)

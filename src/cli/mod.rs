@@ -245,8 +245,9 @@ fn one_line(e: spec::SpecError) -> anyhow::Error {
     match all.len() {
         1 => anyhow::anyhow!("{first}"),
         n => anyhow::anyhow!(
-            "{first} (and {} more problem(s): run `labgrade spec check {}`)",
+            "{first} (and {} more {}: run `labgrade spec check {}`)",
             n - 1,
+            if n == 2 { "problem" } else { "problems" },
             first.origin
         ),
     }
@@ -485,10 +486,14 @@ fn spec_check(files: &[PathBuf]) -> Result<Exit> {
             Ok(s) => {
                 let tests: usize = s.exercises.iter().map(|e| e.tests.len()).sum();
                 println!(
-                    "{}: ok: {} exercise(s), {tests} test(s), {} point(s)",
+                    "{}: ok: {}, {}, {}",
                     f.display(),
-                    s.exercises.len(),
-                    s.max_score()
+                    crate::words::counted(s.exercises.len(), "exercise"),
+                    crate::words::counted(tests, "test"),
+                    match s.max_score() {
+                        1.0 => "1 point".to_string(),
+                        p => format!("{p} points"),
+                    }
                 );
                 if let Some(rules) = &s.gradescope_deadline {
                     // Only the policy is the spec's; `describe_policy` reads no due date.

@@ -132,7 +132,10 @@ pub(super) fn run(args: VerifyArgs) -> Result<Exit> {
         println!("spec verify: no miss");
         Ok(Exit::Pass)
     } else {
-        println!("spec verify: {} miss(es)", misses.len());
+        println!(
+            "spec verify: {}",
+            crate::words::count(misses.len(), "miss", "misses")
+        );
         Ok(Exit::Fail)
     }
 }

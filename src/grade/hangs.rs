@@ -413,10 +413,7 @@ pub(super) fn hang_report(gates: &[(Job<'_>, TestResult)], not_run: usize) -> St
         .iter()
         .find(|h| h.kind == HangKind::Busy)
         .or(hangs.first());
-    let what = shown.map_or_else(String::new, |h| match h.kind {
-        HangKind::Idle => " (it sat idle)".to_string(),
-        HangKind::Busy => " (it kept the CPU busy)".to_string(),
-    });
+    let what = shown.map_or_else(String::new, |h| format!(" ({})", h.in_short()));
     format!(
         "`{binary}` hung on {names}: no output after {:.1} s{what}, where a correct program \
          needs milliseconds on these small inputs; {} were not run",

@@ -10,7 +10,7 @@
 
 use crate::verdict::{Reason, ResultKind, TestResult, Verdict};
 
-use super::explain::{self, LossCause, LOST_MARK};
+use super::explain::{self, mentions_lost, LossCause};
 
 /// Rewrites the lost-update messages of each exercise's output tests with the cause the
 /// exercise's evidence decides; a cause nothing decides leaves them as they are.
@@ -35,7 +35,7 @@ fn lost_run(t: &TestResult) -> Option<(&str, u128, u128, u64)> {
     let Verdict::Fail(Reason::WrongOutput { expected, got }) = &t.verdict else {
         return None;
     };
-    if t.kind != ResultKind::OUTPUT || !t.message.contains(LOST_MARK) {
+    if t.kind != ResultKind::OUTPUT || !mentions_lost(&t.message) {
         return None;
     }
     let command = t.evidence.command()?;

@@ -257,9 +257,10 @@ fn product_hint(factors: &[u64], got: u128) -> String {
         if k > 0 && lost % k == 0 && lost / k < *workers as u128 {
             let workers = lost / k;
             return format!(
-                "{lost}{LOST_MARK}, exactly {workers} {} worth of {k}: did the parent wait for \
+                "{}, exactly {workers} {} worth of {k}: did the parent wait for \
                  every worker before printing? (If it did, a worker's stale write erased the \
                  others' work: a race.)",
+                updates_lost(lost),
                 if workers == 1 { "worker's" } else { "workers'" }
             );
         }
@@ -278,17 +279,29 @@ pub(crate) enum LossCause {
     Race,
 }
 
-/// Marks a counter message written by [`lost_hint`], so that it can be rewritten when the
-/// exercise's other tests decide the cause (`super::consistent`).
-pub(crate) const LOST_MARK: &str = " updates lost";
+/// "1 update lost", "483 updates lost": how every counter message written by [`lost_hint`]
+/// starts, which marks it to be rewritten when the exercise's other tests decide the cause
+/// (`super::consistent`, through [`mentions_lost`]).
+pub(crate) fn updates_lost(lost: u128) -> String {
+    crate::words::count(lost, "update lost", "updates lost")
+}
+
+/// Whether `message` names updates lost as [`updates_lost`] words it.
+pub(crate) fn mentions_lost(message: &str) -> bool {
+    message.contains(" updates lost") || message.contains(" update lost")
+}
 
 fn lost_hint(lost: u128, cause: Option<LossCause>) -> String {
     match cause {
         Some(LossCause::PrintedEarly) => format!(
-            "{lost}{LOST_MARK}: the parent printed before its workers had finished (with one worker, which has nobody to race with, updates were lost too): wait for every worker (waitpid) before reading the counter"
+            "{}: the parent printed before its workers had finished (with one worker, which has nobody to race with, updates were lost too): wait for every worker (waitpid) before reading the counter",
+            updates_lost(lost)
         ),
         Some(LossCause::Race) | None => {
-            format!("{lost}{LOST_MARK}: the increments are not synchronised (a race)")
+            format!(
+                "{}: the increments are not synchronised (a race)",
+                updates_lost(lost)
+            )
         }
     }
 }
@@ -474,6 +487,8 @@ mod tests {
         assert!(c("3000").contains("exactly 1 worker's worth"));
         assert!(c("2000").contains("exactly 2 workers' worth"));
         assert!(c("3517").contains("483 updates lost"));
+        assert!(c("3999").contains("1 update lost: "), "{}", c("3999"));
+        assert!(mentions_lost(&c("3999")) && mentions_lost(&c("3517")));
         assert!(c("4001").contains("1 more than possible"));
         assert!(!c("4001").contains("per worker"));
         assert!(c("4004").contains("1 more per worker; does each worker loop K+1 times"));

@@ -14,8 +14,7 @@ mod runner;
 pub(crate) mod scripted;
 mod speedup;
 
-pub use crate::verdict::SpeedupEvidence;
-pub use crate::verdict::{HangEvidence, HangKind};
+pub use crate::verdict::{HangCause, HangEvidence, HangKind, SpeedupEvidence};
 pub use runner::{Runner, SandboxRunner};
 
 use std::path::Path;

@@ -192,6 +192,7 @@ impl Outcome {
             landlock: LandlockEnforcement::NotEnforced,
             uid: 0,
             applied: Applied::default(),
+            at_timeout: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! the skeleton's Cargo.toml or its overflow checks). The probes' messages say what went wrong;
 //! this says what to do.
 
+use crate::probe::HangCause;
 use crate::verdict::{Reason, TestResult, Verdict};
 
 /// The next step for the student after `t` failed; `None` for a test that passed. `check` is
@@ -22,18 +23,20 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
         Reason::BuildFailed(e) => {
             let at = e.location();
             format!(
-                "fix the first compiler error{} and build with `cargo build --release`: later \
-                 errors often go away with it",
+                "fix the first compiler error{} and build again with `{}`: later errors often \
+                 go away with it",
                 if at.is_empty() {
                     String::new()
                 } else {
                     format!(" ({at})")
-                }
+                },
+                build_as_graded(t, check)
             )
         }
-        Reason::BuildTimeout { .. } => {
-            "build with `cargo build --release` yourself and see what takes so long".to_string()
-        }
+        Reason::BuildTimeout { .. } => format!(
+            "build with `{}` yourself and see what takes so long",
+            build_as_graded(t, check)
+        ),
         Reason::MissingBinary { binary } => format!(
             "create src/bin/{binary}.rs with a `fn main()`: the {} tests run it",
             t.exercise
@@ -44,10 +47,27 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
         Reason::WrongOutput { expected, .. } => {
             run_it(&format!(": it should print {}", short(expected)))
         }
-        Reason::Timeout { .. } => run_it(
-            ": if it hangs, check that the parent waits for every worker and that every pipe \
-             end nobody writes to is closed",
-        ),
+        // The cause the hang's processes showed, else the usual checks.
+        Reason::Timeout { .. } => run_it(match t.evidence.hang().map(|h| h.cause) {
+            Some(HangCause::WriteEndLeftOpen) => {
+                ": the parent's read waits for every write end to close: close the parent's \
+                 copy right after forking, and each worker's copies of the ends it does not use"
+            }
+            Some(HangCause::WorkerNeverFinishes) => {
+                ": the parent waits for a worker that never ends: make every worker exit right \
+                 after sending its result"
+            }
+            Some(HangCause::WaitBeforeRead) => {
+                ": read every worker's pipe before waiting for that worker"
+            }
+            Some(HangCause::EndlessLoop) => {
+                ": it never stops: check that every worker's loop reaches its bound"
+            }
+            _ => {
+                ": if it hangs, check that the parent waits for every worker and that every \
+                 pipe end nobody writes to is closed"
+            }
+        }),
         Reason::Crash { .. } => run_it(" with RUST_BACKTRACE=1 to see where it stops"),
         Reason::ExitStatus { .. } => run_it(" and look at its exit status with `echo $?`"),
         Reason::OutputLimit { .. } => {
@@ -113,6 +133,17 @@ pub(super) fn next_step(t: &TestResult, check: Option<&str>) -> Option<String> {
     })
 }
 
+/// The command that builds `t`'s exercise exactly as graded (the course's `Cargo.toml` and
+/// profile, in the sandbox) and shows every compiler message: this grading's check, narrowed to
+/// the exercise. A `cargo build` in the student's own folder may lack the skeleton's manifest.
+fn build_as_graded(t: &TestResult, check: Option<&str>) -> String {
+    format!(
+        "{} --only {}",
+        check.unwrap_or("labgrade check"),
+        super::human::shell_quote(&t.exercise)
+    )
+}
+
 /// `pool_sum 10 3` → `labgrade run pool_sum -- 10 3`; with `check` = `labgrade check DIR
 /// --spec F`, → `labgrade run pool_sum DIR --spec F -- 10 3`.
 pub(super) fn labgrade_run(command: &str, check: Option<&str>) -> String {
@@ -159,9 +190,53 @@ mod tests {
     fn build_failures_point_at_the_first_error() {
         assert_eq!(
             next_step(&sample().tests[2], None).unwrap(),
-            "fix the first compiler error (src/bin/counter.rs:12:5) and build with \
-             `cargo build --release`: later errors often go away with it"
+            "fix the first compiler error (src/bin/counter.rs:12:5) and build again with \
+             `labgrade check --only counter`: later errors often go away with it"
         );
+        // The same folder and specs as the check that failed; never a bare `cargo build`.
+        let mut slow = sample().tests[2].clone();
+        slow.verdict = Verdict::Fail(Reason::BuildTimeout {
+            after: std::time::Duration::from_secs(240),
+        });
+        let step = next_step(&slow, Some("labgrade check alice --spec s.toml")).unwrap();
+        assert_eq!(
+            step,
+            "build with `labgrade check alice --spec s.toml --only counter` yourself and see \
+             what takes so long"
+        );
+        assert!(!step.contains("cargo"));
+    }
+
+    #[test]
+    fn a_hang_s_next_step_follows_the_cause_its_processes_showed() {
+        let mut t = sample().tests[1].clone();
+        t.verdict = Verdict::Fail(Reason::Timeout {
+            after: std::time::Duration::from_secs(2),
+        });
+        let hang = crate::probe::HangEvidence::new(
+            std::time::Duration::from_millis(3),
+            std::time::Duration::from_secs(2),
+        );
+        let step = |cause| {
+            let mut t = t.clone();
+            if t.evidence.run().is_none() {
+                t.evidence = crate::verdict::Evidence::Output(Default::default());
+            }
+            t.evidence.run_mut().unwrap().hang = Some(hang.with_cause(cause));
+            next_step(&t, None).unwrap()
+        };
+        let deadlock = step(HangCause::WriteEndLeftOpen);
+        assert!(
+            deadlock
+                .starts_with("run `labgrade run pool_sum -- 100 4` yourself: the parent's read"),
+            "{deadlock}"
+        );
+        assert!(deadlock.contains("close the parent's copy"), "{deadlock}");
+        let sleeper = step(HangCause::WorkerNeverFinishes);
+        assert!(sleeper.contains("make every worker exit"), "{sleeper}");
+        assert!(!sleeper.contains("close"), "{sleeper}");
+        assert!(step(HangCause::EndlessLoop).contains("loop reaches its bound"));
+        assert!(step(HangCause::NotSeen).contains("if it hangs"));
     }
 
     #[test]

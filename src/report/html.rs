@@ -207,13 +207,18 @@ fn plots(out: &mut String, t: &TestResult) {
             let runs = race.runs.unwrap_or_else(|| values.values().sum());
             let _ = write!(
                 out,
-                "<figure>{svg}<figcaption>Values printed by {} in {runs} run(s){}.</figcaption></figure>",
-                e.command()
-                    .map_or_else(|| "the program".to_string(), |c| format!("<code>{}</code>", text(c))),
-                race.expected.as_deref().map_or_else(String::new, |x| format!(
-                    "; {} (P×K) means no update was lost",
-                    text(x)
-                ))
+                "<figure>{svg}<figcaption>Values printed by {} in {}{}.</figcaption></figure>",
+                e.command().map_or_else(
+                    || "the program".to_string(),
+                    |c| format!("<code>{}</code>", text(c))
+                ),
+                crate::words::counted(runs, "run"),
+                race.expected
+                    .as_deref()
+                    .map_or_else(String::new, |x| format!(
+                        "; {} (P×K) means no update was lost",
+                        text(x)
+                    ))
             );
         }
     }
@@ -388,7 +393,7 @@ mod tests {
             .collect();
         assert_eq!(svgs.len(), 1);
         assert!(html.contains("P×K = 4000 (no update lost)"));
-        assert!(html.contains("in 20 run(s); 4000 (P×K) means no update was lost."));
+        assert!(html.contains("in 20 runs; 4000 (P×K) means no update was lost."));
 
         result.tests[0].kind = ResultKind::SPEEDUP;
         let html = render(&result, &ReportOptions::default());

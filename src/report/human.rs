@@ -233,12 +233,22 @@ fn failure(out: &mut String, t: &TestResult, opts: &ReportOptions) {
 }
 
 fn rerun(out: &mut String, t: &TestResult, opts: &ReportOptions) {
-    if let Some(cmd) = &opts.rerun {
+    if let Some(check) = &opts.rerun {
         let _ = writeln!(
             out,
             "       {}",
-            safe(&format!("re-run: {cmd} --only {}", only_pattern(t))).dimmed()
+            safe(&format!("re-run: {}", rerun_command(t, check))).dimmed()
         );
+    }
+}
+
+/// What reproduces `t`: one run of the program (an `output` test) is `labgrade run`, built and
+/// run as graded, the same command "Next:" quotes; a probe (many runs, timings, an audit) or a
+/// build is the check itself, narrowed with `--only`.
+fn rerun_command(t: &TestResult, check: &str) -> String {
+    match (t.kind, t.evidence.command()) {
+        (ResultKind::OUTPUT, Some(command)) => advice::labgrade_run(command, Some(check)),
+        _ => format!("{check} --only {}", only_pattern(t)),
     }
 }
 

@@ -79,7 +79,7 @@ fn the_student_sees_failures_first_how_to_rerun_them_and_what_to_try_next() {
 ■ pool-sum  1 of 2 tests failing, 1 / 3 points
   FAIL n=100 p=4  0 / 2 points
        `pool_sum 100 4` printed 5049, expected 5050
-       re-run: labgrade check --only 'pool-sum/n=100 p=4'
+       re-run: labgrade run pool_sum -- 100 4
   ok   1 other test passed
 
 ■ counter  1 of 1 tests failing, 0 / 0 points
@@ -135,6 +135,7 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
         let mut t = wrong.clone();
         t.name = format!("n={i}");
         t.max_score = 0.5;
+        t.evidence.run_mut().unwrap().command = Some(format!("pool_sum {i} 4"));
         tests.push(t);
     }
     tests.push(build.clone());
@@ -149,9 +150,9 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
     result.tests = tests;
     let text = plain(&result, &student());
     let expected_tail = "  FAIL n=5  0 / 0.5 points
-       re-run: labgrade check --only pool-sum/n=5
+       re-run: labgrade run pool_sum -- 5 4
   FAIL n=6  0 / 0.5 points
-       re-run: labgrade check --only pool-sum/n=6
+       re-run: labgrade run pool_sum -- 6 4
 
 ■ counter  3 of 3 tests failing, 0 / 2 points
   FAIL build counter  0 / 0 points
@@ -161,7 +162,7 @@ fn many_failures_are_listed_after_the_first_few_and_unbuilt_tests_are_counted() 
   FAIL 2 tests not run until it builds (2 points)
 
 Score: 0 / 5.5 points, 10 tests failing
-Next: run `labgrade run pool_sum -- 100 4` yourself: it should print 5050
+Next: run `labgrade run pool_sum -- 0 4` yourself: it should print 5050
 ";
     assert!(text.ends_with(expected_tail), "{text}");
     assert_eq!(text.matches("printed 5049").count(), DETAILED_FAILURES);
@@ -212,6 +213,35 @@ fn hidden_tests_never_reach_the_student() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn rerun_lines_reproduce_one_run_with_labgrade_run_and_a_probe_with_only() {
+    let mut result = sample();
+    result.warnings.clear();
+    // The hidden race probe, made visible and failing: many runs, so the check reproduces it.
+    result.tests[3].verdict = Verdict::Fail(Reason::LostUpdates { lost: 3, runs: 2 });
+    result.tests[3].hidden = false;
+    let opts = ReportOptions {
+        rerun: Some("labgrade check alice --spec s.toml".to_string()),
+        ..student()
+    };
+    let text = plain(&result, &opts);
+    let reruns: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("re-run: "))
+        .collect();
+    assert_eq!(
+        reruns,
+        [
+            // One run of the program: the same command as "Next:", same folder and spec.
+            "labgrade run pool_sum alice --spec s.toml -- 100 4",
+            "labgrade check alice --spec s.toml --only counter",
+            "labgrade check alice --spec s.toml --only 'counter/safe p=4 k=1000'",
+        ],
+        "{text}"
+    );
+    assert!(text.contains("Next: run `labgrade run pool_sum alice --spec s.toml -- 100 4`"));
 }
 
 #[test]

@@ -70,8 +70,9 @@ pub struct ReportOptions {
     pub audience: Audience,
     /// List passing tests one by one in the human report (otherwise they are counted).
     pub verbose: bool,
-    /// The command that grades again (`labgrade check`); reports append
-    /// `--only '<exercise>/<name>'` to show how to re-run one test. None: not shown.
+    /// The command that grades again (`labgrade check`); reports show how to re-run one test:
+    /// `labgrade run BINARY -- ARGS` for a single run, else this with
+    /// `--only '<exercise>/<name>'` appended. None: not shown.
     pub rerun: Option<String>,
     /// The deadline countdown of the student's check.
     pub deadline: Option<Countdown>,

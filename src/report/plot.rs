@@ -54,7 +54,7 @@ pub(super) fn race_histogram(
         &bars,
         &format!("Values printed in {total} runs"),
         "runs",
-        "run(s)",
+        ("run", "runs"),
     ))
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn score_histogram(counts: &[usize], labels: &[String]) -> String {
         &bars,
         &format!("Scores of {total} submissions"),
         "submissions",
-        "submission(s)",
+        ("submission", "submissions"),
     )
 }
 
@@ -157,7 +157,7 @@ fn group(values: &[(u128, u32)], max: usize, side: Side, expected: Option<u128>)
 
 /// `bars` as a histogram titled `title`, the y axis counting `axis`, each bar's tooltip
 /// `label: count unit`.
-fn histogram_svg(bars: &[Bar], title: &str, axis: &str, unit: &str) -> String {
+fn histogram_svg(bars: &[Bar], title: &str, axis: &str, unit: (&str, &str)) -> String {
     let max = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = PLOT_H;
@@ -210,10 +210,10 @@ fn histogram_svg(bars: &[Bar], title: &str, axis: &str, unit: &str) -> String {
         }
         let _ = write!(
             svg,
-            "<rect class=\"{class}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\"><title>{}: {} {unit}</title></rect>",
+            "<rect class=\"{class}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\"><title>{}: {}</title></rect>",
             cx - bar_w / 2.0,
             text(&bar.label),
-            bar.count
+            crate::words::count(bar.count, unit.0, unit.1)
         );
         let _ = write!(
             svg,

@@ -147,7 +147,14 @@ pub(super) fn run_isolated(
     let spawned = orphans::spawn(&mut cmd);
     drop(audit_write);
     let child = spawned.map_err(spawn_error(init))?;
-    let s = supervise(child, started, &job.limits, false, MainWait::Own);
+    let s = supervise(
+        child,
+        started,
+        &job.limits,
+        false,
+        MainWait::Own,
+        super::snapshot::Tree::UnderInit,
+    );
     let report = read_report(audit_read);
     let stats = group.as_ref().map(|g| g.stats());
     drop(group);
@@ -190,6 +197,7 @@ pub(super) fn run_isolated(
         landlock: landlock_enforcement(layers),
         uid,
         applied,
+        at_timeout: s.at_timeout,
     })))
 }
 

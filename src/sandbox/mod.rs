@@ -35,6 +35,7 @@ pub mod shape;
 // Namespaces, mounts and capabilities are Linux's: elsewhere there is no shape to simulate.
 #[cfg(target_os = "linux")]
 pub mod shape_sim;
+mod snapshot;
 mod supervise;
 #[cfg(target_os = "linux")]
 mod trace;
@@ -50,6 +51,7 @@ pub use ruleset::{
     set_for_benchmarks as landlock_for_benchmarks, Enforcement as LandlockEnforcement,
 };
 pub use shape::{Refusal, Shape};
+pub use snapshot::{ProcState, Snapshot};
 pub use view::Visible;
 
 use std::ffi::OsString;
@@ -152,6 +154,9 @@ pub struct Outcome {
     /// The layers this run actually had (a layer the machine offers but a run could not get
     /// is a [`SpawnError`], never a silent absence: these say what a run got).
     pub applied: Applied,
+    /// A run stopped at its time limit: what its processes were doing just before (`None`
+    /// where `/proc` could not be read, or the run was not stopped for time).
+    pub at_timeout: Option<Snapshot>,
 }
 
 /// The layers one run had, besides Landlock ([`Outcome::landlock`]) and the namespaces
@@ -419,7 +424,14 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
     let adopting = orphans::adopt();
     let (child, main_wait, tracer) =
         spawn_portable(cmd, traced).map_err(spawn_error(&job.program))?;
-    let s = supervise(child, started, &job.limits, adopting, main_wait);
+    let s = supervise(
+        child,
+        started,
+        &job.limits,
+        adopting,
+        main_wait,
+        snapshot::Tree::Led,
+    );
     let audit = tracer.and_then(|t| t.join().ok().flatten());
     drop(scratch);
     // Only now, every process of the run ended, may another run have the uid.
@@ -444,6 +456,7 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
             own_user: ids.is_some(),
             rlimit_nproc: own_count && job.limits.processes.is_some(),
         },
+        at_timeout: s.at_timeout,
     })
 }
 

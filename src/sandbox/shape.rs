@@ -273,10 +273,11 @@ pub fn cores_warning(available: usize, largest_workers: Option<u32>) -> Option<S
     let p = largest_workers? as usize;
     (available < p).then(|| {
         format!(
-            "this machine gives labgrade {available} core(s), fewer than the {p} workers of the \
-             spec's largest speedup test: its speedups cannot be judged here (a pool of {p} \
-             cannot run {p}x faster on {available}), so the verdicts say little; grade on a \
-             machine with at least {p} cores"
+            "this machine gives labgrade {}, fewer than the {p} workers of the spec's largest \
+             speedup test: its speedups cannot be judged here (a pool of {p} cannot run {p}x \
+             faster on {available}), so the verdicts say little; grade on a machine with at \
+             least {p} cores",
+            crate::words::counted(available, "core")
         )
     })
 }
@@ -387,7 +388,9 @@ mod tests {
         assert_eq!(cores_warning(4, Some(4)), None);
         assert_eq!(cores_warning(2, None), None);
         let w = cores_warning(2, Some(4)).unwrap();
-        assert!(w.contains("2 core(s), fewer than the 4 workers"), "{w}");
+        assert!(w.contains("2 cores, fewer than the 4 workers"), "{w}");
+        let one = cores_warning(1, Some(2)).unwrap();
+        assert!(one.contains("gives labgrade 1 core, fewer"), "{one}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::capture::{self, Stream, StreamOutput};
+use super::snapshot::{self, Snapshot, Tree};
 use super::{orphans, Ending, Limits};
 
 /// Messages from the helper threads of one run.
@@ -68,17 +69,21 @@ pub(super) struct Supervised {
     pub(super) wall: Duration,
     pub(super) usage: Usage,
     pub(super) escaped_output_holder: bool,
+    /// What the run's processes were doing when its time ran out (read before the SIGTERM).
+    pub(super) at_timeout: Option<Snapshot>,
 }
 
 /// Captures output, enforces the wall clock and the output cap, kills the group, reaps.
 /// With `end_orphans`, the processes the run left to the grader (see [`orphans`]) are ended
-/// too, before the output is drained (a `setsid` daemon would hold the pipes open).
+/// too, before the output is drained (a `setsid` daemon would hold the pipes open). `tree`
+/// says where the program sits below `child`, for the snapshot taken when time runs out.
 pub(super) fn supervise(
     mut child: Child,
     started: Instant,
     limits: &Limits,
     end_orphans: bool,
     main: MainWait,
+    tree: Tree,
 ) -> Supervised {
     let pid = child.id() as libc::pid_t;
     let (tx, rx) = mpsc::channel();
@@ -107,6 +112,7 @@ pub(super) fn supervise(
     let mut phase = Phase::Running;
     let mut closed: Vec<(Stream, StreamOutput)> = Vec::new();
     let mut reaped: Option<Usage> = None;
+    let mut at_timeout: Option<Snapshot> = None;
     let wall = loop {
         let wake = match phase {
             Phase::Running => Some(deadline),
@@ -135,6 +141,8 @@ pub(super) fn supervise(
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if phase == Phase::Running {
                     ending.get_or_insert(Ending::TimedOut { after: limits.wall });
+                    // Before any signal: what each process was blocked on explains the hang.
+                    at_timeout = snapshot::take(pid, tree);
                     kill_group(pid, libc::SIGTERM);
                     phase = Phase::Terminating {
                         since: Instant::now(),
@@ -188,6 +196,7 @@ pub(super) fn supervise(
         wall,
         usage,
         escaped_output_holder,
+        at_timeout,
     }
 }
 

@@ -101,6 +101,69 @@ fn timeout_kills_a_group_that_ignores_sigterm() {
 
 #[cfg(target_os = "linux")]
 #[test]
+fn a_run_stopped_for_time_shows_what_each_process_was_blocked_on() {
+    let mut limits = quick();
+    limits.wall = Duration::from_secs(2);
+    // The shell waits for a child that sleeps (both end by themselves after 30 s).
+    let out = sh("sleep 30 & wait", limits);
+    assert!(matches!(out.ending, Ending::TimedOut { .. }));
+    let snap = out
+        .at_timeout
+        .expect("a portable run's processes are readable");
+    // (dash waits in `sigsuspend`, bash in `wait4`: blocked either way, with a kernel symbol.)
+    assert_eq!(snap.main.state, 'S', "{snap:?}");
+    assert!(
+        snap.main.wchan.is_some() && snap.main.syscall.is_some(),
+        "{snap:?}"
+    );
+    assert_eq!(snap.others.len(), 1, "{snap:?}");
+    assert_eq!(snap.others[0].ppid, snap.main.pid, "{snap:?}");
+    assert_eq!(snap.others[0].state, 'S', "{snap:?}");
+    #[allow(clippy::useless_conversion)] // `c_long` is `i32` on 32-bit targets.
+    let asleep = [libc::SYS_nanosleep, libc::SYS_clock_nanosleep].map(i64::from);
+    assert!(
+        snap.others[0].syscall.is_some_and(|n| asleep.contains(&n)),
+        "{snap:?}"
+    );
+    // A run that ended by itself has none.
+    assert!(sh("exit 0", quick()).at_timeout.is_none());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_traced_portable_run_stopped_for_time_shows_its_tree_too() {
+    if let Err(why) = &Layers::get().ptrace {
+        crate::skip::skip(format!("no ptrace here: {why}"));
+        return;
+    }
+    let mut limits = quick();
+    limits.wall = Duration::from_secs(2);
+    // A student-code run on the portable path: traced, as in a container. The parent reads a
+    // pipe whose writer is asleep.
+    let job = Job {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), "sleep 30 | cat; true".into()],
+        cwd: std::env::temp_dir(),
+        env: minimal_env(),
+        limits,
+        isolation: Isolation::Full,
+        keep_visible: vec![],
+    };
+    let out = run_portable(&job).expect("spawn /bin/sh");
+    assert!(matches!(out.ending, Ending::TimedOut { .. }));
+    let snap = out
+        .at_timeout
+        .expect("a traced run's processes are readable");
+    assert_eq!(snap.others.len(), 2, "{snap:?}");
+    let reader = snap
+        .others
+        .iter()
+        .find(|p| p.wchan.as_deref().is_some_and(|w| w.contains("pipe_read")));
+    assert!(reader.is_some(), "{snap:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
 fn leftover_workers_are_killed_when_the_main_process_exits() {
     let out = sh("sleep 30 & echo $!", quick());
     assert_eq!(out.ending, Ending::Exited(0));

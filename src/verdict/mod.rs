@@ -13,11 +13,13 @@ use crate::spec::ExitExpectation;
 
 mod evidence;
 mod hang;
+mod hang_cause;
 
 pub use evidence::{
     Evidence, ProcessesEvidence, RaceProbeEvidence, RunEvidence, SpeedupProbeEvidence,
 };
 pub use hang::{HangEvidence, HangKind};
+pub use hang_cause::HangCause;
 
 /// Whether a test passed, and if not, why.
 #[derive(Debug, Clone, PartialEq)]

@@ -147,10 +147,10 @@ impl Collected {
     /// The line said before grading and written in `summary.md`.
     pub fn headline(&self) -> String {
         format!(
-            "{} {} ({} submission(s))",
+            "{} {} ({})",
             if self.guessed { "recognised" } else { "given" },
             self.kind.describe(),
-            self.submissions.len()
+            crate::words::counted(self.submissions.len(), "submission")
         )
     }
 }

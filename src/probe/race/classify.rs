@@ -190,7 +190,8 @@ pub(super) fn lost_updates(
         ),
         CounterMode::Safe => {
             let mut msg = format!(
-                "{command} printed {value} in {run}, expected {expected}: {lost} updates lost"
+                "{command} printed {value} in {run}, expected {expected}: {}",
+                crate::probe::explain::updates_lost(lost)
             );
             if k > 0 && lost % k == 0 && alone_clean {
                 msg.push_str(&format!(

@@ -70,7 +70,7 @@ fn one_lost_update_in_run_37_fails_a_safe_counter() {
     );
     assert!(
         f.message
-            .contains("printed 1999 in the 37th run, expected 2000: 1 updates lost"),
+            .contains("printed 1999 in the 37th run, expected 2000: 1 update lost"),
         "{}",
         f.message
     );

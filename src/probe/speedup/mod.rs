@@ -102,7 +102,10 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
     if cores < 2 {
         return Ok(undecided(
             policy,
-            format!("not assessable here: this machine offers {cores} core(s), a speedup needs 2"),
+            format!(
+                "not assessable here: this machine offers {}, a speedup needs 2",
+                crate::words::counted(cores, "core")
+            ),
             SpeedupProbeEvidence::default(),
         ));
     }

@@ -196,7 +196,8 @@ fn a_pool_that_hangs_is_said_to_hang_in_words() {
         "cannot time a pool that hangs: `pool_sum 421658007 1` printed nothing within 60 s and \
          was stopped; it sat idle (4 ms of CPU in 60.0 s): a hang is usually a pipe whose write \
          end the parent never closed (its read never sees end-of-file), a `wait` for a worker \
-         before reading that worker's pipe, or a worker that never exits"
+         before reading that worker's pipe, or a worker that never exits (the sandbox could \
+         not see what its processes were blocked on here)"
     );
     assert!(!f.message.contains("TimedOut"));
     let wrong = cannot_time(
