@@ -144,16 +144,15 @@ fn a_batch_with_a_roster_writes_canvas_and_moodle_imports_and_lists_who_is_missi
         )
     );
     assert!(
-        stderr.contains("wrote canvas-grades.csv and moodle-grades.csv for 6 roster student(s)"),
+        stderr.contains("wrote canvas-grades.csv and moodle-grades.csv for 6 roster students"),
         "{stderr}"
     );
     assert!(
-        stderr
-            .contains("warning: 1 submission(s) not in the roster, so in no import file: stranger"),
+        stderr.contains("warning: 1 submission not in the roster, so in no import file: stranger"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("2 roster student(s) without a graded submission get an empty grade"),
+        stderr.contains("2 roster students without a graded submission get an empty grade"),
         "{stderr}"
     );
     assert!(stderr.contains("Frank (frank)"), "{stderr}");
@@ -163,7 +162,7 @@ fn a_batch_with_a_roster_writes_canvas_and_moodle_imports_and_lists_who_is_missi
         "{summary}"
     );
     assert!(
-        summary.contains("- 1 submission(s) not in the roster"),
+        summary.contains("- 1 submission not in the roster"),
         "{summary}"
     );
 }
@@ -188,15 +187,15 @@ fn summary_and_index_say_what_the_class_got_wrong() {
     );
     // Ranked by submissions, then by failed tests: the empty submission fails all 13.
     assert!(
-        class.contains("1. **unusable_submission**: 1 submission(s), 13 test(s). Nothing gradable"),
+        class.contains("1. **unusable_submission**: 1 submission, 13 tests. Nothing gradable"),
         "{summary}"
     );
     assert!(
-        class.contains("**wrong_output**: 1 submission(s), 5 test(s). The printed total is wrong"),
+        class.contains("**wrong_output**: 1 submission, 5 tests. The printed total is wrong"),
         "{summary}"
     );
     assert!(
-        class.contains("**missing_binary**: 1 submission(s), 3 test(s). A program was missing"),
+        class.contains("**missing_binary**: 1 submission, 3 tests. A program was missing"),
         "{summary}"
     );
     assert!(
@@ -206,7 +205,7 @@ fn summary_and_index_say_what_the_class_got_wrong() {
     let index = read(&out.join("index.html"));
     assert!(index.contains("<h2>What the class got wrong</h2>"));
     assert!(
-        index.contains("<code>missing_binary</code>: 1 submission(s), 3 test(s)"),
+        index.contains("<code>missing_binary</code>: 1 submission, 3 tests"),
         "{index}"
     );
 }
@@ -317,7 +316,7 @@ fn a_regrade_after_a_grader_fix_lists_the_moved_verdicts_drops_first() {
     let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
     assert_eq!(done.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("2 score(s) changed since the previous grading, 1 dropped (listed first)"),
+        stderr.contains("2 scores changed since the previous grading, 1 dropped (listed first)"),
         "{stderr}"
     );
     assert!(stderr.contains("off_by_one: "), "{stderr}");
@@ -358,7 +357,7 @@ fn a_regrade_after_a_grader_fix_lists_the_moved_verdicts_drops_first() {
     let summary = read(&out.path().join("summary.md"));
     assert!(
         summary.contains(
-            "3 submission(s) graded again (3 after a grader change): 2 changed (changes.csv), \
+            "3 submissions graded again (3 after a grader change): 2 changed (changes.csv), \
              1 unchanged in score and every verdict."
         ),
         "{summary}"

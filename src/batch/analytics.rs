@@ -161,11 +161,11 @@ pub fn markdown(md: &mut String, graded: &[&Record]) {
     for (i, d) in found.iter().enumerate() {
         let _ = writeln!(
             md,
-            "{}. **{}**: {} submission(s), {} test(s). {}\n   Submissions: {}",
+            "{}. **{}**: {}, {}. {}\n   Submissions: {}",
             i + 1,
             d.code,
-            d.submissions.len(),
-            d.tests,
+            crate::words::counted(d.submissions.len(), "submission"),
+            crate::words::counted(d.tests, "test"),
             d.lesson,
             cell(&names(&d.submissions))
         );
@@ -405,7 +405,7 @@ mod tests {
         );
         assert!(md.contains("| counter | output | c | 3 / 4 |"), "{md}");
         assert!(
-            md.contains("1. **counter_not_shared**: 3 submission(s), 3 test(s). The counter"),
+            md.contains("1. **counter_not_shared**: 3 submissions, 3 tests. The counter"),
             "{md}"
         );
         assert!(md.contains("   Submissions: bob, carol, dave\n"), "{md}");

@@ -272,9 +272,9 @@ pub fn markdown(md: &mut String, rows: &[Row]) {
         .collect();
     let _ = writeln!(
         md,
-        "{} submission(s) graded again ({}): {} changed (changes.csv), {} unchanged in score \
+        "{} graded again ({}): {} changed (changes.csv), {} unchanged in score \
          and every verdict.\n",
-        regraded.len(),
+        crate::words::counted(regraded.len(), "submission"),
         causes.join(", "),
         moved.len(),
         regraded.len() - moved.len()
@@ -415,7 +415,7 @@ mod tests {
         markdown(&mut md, &rows);
         assert!(
             md.contains(
-                "4 submission(s) graded again (2 after a grader change, 2 after a spec change): \
+                "4 submissions graded again (2 after a grader change, 2 after a spec change): \
                  3 changed (changes.csv), 1 unchanged"
             ),
             "{md}"

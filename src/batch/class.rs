@@ -52,11 +52,11 @@ pub(super) fn section(out: &mut String, graded: &[&Record]) {
     for d in &found {
         let _ = writeln!(
             out,
-            "<li><code>{}</code>: {} submission(s), {} test(s). {}<br/>\
+            "<li><code>{}</code>: {}, {}. {}<br/>\
              <span class=\"note\">{}</span></li>",
             text(d.code),
-            d.submissions.len(),
-            d.tests,
+            crate::words::counted(d.submissions.len(), "submission"),
+            crate::words::counted(d.tests, "test"),
             text(d.lesson),
             text(&analytics::names(&d.submissions))
         );
@@ -123,11 +123,11 @@ mod tests {
             .collect();
         assert_eq!(items.len(), 2);
         assert!(
-            items[0].starts_with("lost_updates: 2 submission(s), 2 test(s). The safe counter"),
+            items[0].starts_with("lost_updates: 2 submissions, 2 tests. The safe counter"),
             "{items:?}"
         );
         assert!(items[0].ends_with("<b>eve</b>, bob"), "{items:?}");
-        assert!(items[1].starts_with("no_race_observed: 1 submission(s)"));
+        assert!(items[1].starts_with("no_race_observed: 1 submission"));
         assert!(
             html.contains("<td>counter</td><td class=\"pts\">2 / 3</td>"),
             "{html}"

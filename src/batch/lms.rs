@@ -201,8 +201,8 @@ impl Export {
         let mut w = Vec::new();
         if !self.not_in_roster.is_empty() {
             w.push(format!(
-                "{} submission(s) not in the roster, so in no import file: {}",
-                self.not_in_roster.len(),
+                "{} not in the roster, so in no import file: {}",
+                crate::words::counted(self.not_in_roster.len(), "submission"),
                 self.not_in_roster.join(", ")
             ));
         }
@@ -216,9 +216,9 @@ impl Export {
                 })
                 .collect();
             w.push(format!(
-                "{} roster student(s) without a graded submission get an empty grade (no grade \
-                 in Canvas or Moodle): {}",
-                who.len(),
+                "{} without a graded submission get an empty grade (no grade in Canvas or \
+                 Moodle): {}",
+                crate::words::counted(who.len(), "roster student"),
                 who.join(", ")
             ));
         }
@@ -229,8 +229,8 @@ impl Export {
                 .map(|(s, sub)| format!("{s} ({sub})"))
                 .collect();
             w.push(format!(
-                "{} roster student(s) whose submission could not be graded get an empty grade: {}",
-                who.len(),
+                "{} whose submission could not be graded get an empty grade: {}",
+                crate::words::counted(who.len(), "roster student"),
                 who.join(", ")
             ));
         }
@@ -370,8 +370,8 @@ pub fn write(
     })?;
     let _ = writeln!(
         md,
-        "\n## LMS import\n\n{} roster student(s); {CANVAS_FILE}{} written, grade column \"{}\".\n",
-        roster.students.len(),
+        "\n## LMS import\n\n{}; {CANVAS_FILE}{} written, grade column \"{}\".\n",
+        crate::words::counted(roster.students.len(), "roster student"),
         if export.moodle.is_some() {
             format!(" and {MOODLE_FILE}")
         } else {

@@ -518,8 +518,8 @@ fn spec_check(files: &[PathBuf]) -> Result<Exit> {
                     if let Some(path) = &s.extensions_file {
                         match spec::extensions::Extensions::read(path, d.due.zone) {
                             Ok(e) => println!(
-                                "  extensions: {} submission(s) from {}",
-                                e.len(),
+                                "  extensions: {} from {}",
+                                crate::words::counted(e.len(), "submission"),
                                 path.display()
                             ),
                             Err(why) => {

@@ -94,9 +94,9 @@ impl Extensions {
             }
             let [name, due] = fields.as_slice() else {
                 return Err(error(format!(
-                    "{} field(s); a row is `submission,due`, like \
+                    "{}; a row is `submission,due`, like \
                      `alice,2026-12-03T22:00[America/New_York]`",
-                    fields.len()
+                    crate::words::counted(fields.len(), "field")
                 )));
             };
             if name.is_empty() {
@@ -274,8 +274,8 @@ mod tests {
             zone.contains("ext.csv:1: `alice`: ") && zone.contains("no time zone `Mars/Olympus`"),
             "{zone}"
         );
-        assert!(err("alice").starts_with("ext.csv:1: 1 field(s); a row is `submission,due`"));
-        assert!(err("alice,2026-12-03T22:00:00Z,x").starts_with("ext.csv:1: 3 field(s)"));
+        assert!(err("alice").starts_with("ext.csv:1: 1 field; a row is `submission,due`"));
+        assert!(err("alice,2026-12-03T22:00:00Z,x").starts_with("ext.csv:1: 3 fields"));
         assert_eq!(
             err(",2026-12-03T22:00:00Z"),
             "ext.csv:1: no submission name before the comma"

@@ -106,7 +106,7 @@ fn canvas_gets_one_row_per_student_and_a_points_possible_row() {
     assert_eq!(e.ungraded, [("Dave".to_string(), "dave".to_string())]);
     let w = e.warnings().join("\n");
     assert!(
-        w.contains("1 submission(s) not in the roster, so in no import file: stranger"),
+        w.contains("1 submission not in the roster, so in no import file: stranger"),
         "{w}"
     );
     assert!(w.contains("Frank (frank)"), "{w}");
@@ -155,5 +155,5 @@ fn the_files_and_the_summary_section_are_written() {
         md.contains("## LMS import\n\n1 roster student(s); canvas-grades.csv written"),
         "{md}"
     );
-    assert!(md.contains("- 3 submission(s) not in the roster"), "{md}");
+    assert!(md.contains("- 3 submissions not in the roster"), "{md}");
 }
