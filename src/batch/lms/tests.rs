@@ -152,7 +152,7 @@ fn the_files_and_the_summary_section_are_written() {
     assert!(!dir.path().join(MOODLE_FILE).exists());
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(
-        md.contains("## LMS import\n\n1 roster student(s); canvas-grades.csv written"),
+        md.contains("## LMS import\n\n1 roster student; canvas-grades.csv written"),
         "{md}"
     );
     assert!(md.contains("- 3 submissions not in the roster"), "{md}");
