@@ -158,7 +158,7 @@ fn a_batch_with_a_roster_writes_canvas_and_moodle_imports_and_lists_who_is_missi
     assert!(stderr.contains("Frank (frank)"), "{stderr}");
     let summary = read(&out.join("summary.md"));
     assert!(
-        summary.contains("## LMS import\n\n6 roster student(s)"),
+        summary.contains("## LMS import\n\n6 roster students"),
         "{summary}"
     );
     assert!(
