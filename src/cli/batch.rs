@@ -161,11 +161,13 @@ pub(super) fn run(args: BatchArgs) -> Result<Exit> {
     // their own in a shared cache instead of queueing for worker 0's lock.
     let first_worker = args.shard.map_or(0, |s| s.index as usize * jobs);
     let make = |worker| grader(spec.clone(), first_worker + worker, tests_per_worker);
-    let reporter: Box<dyn Progress> = if std::io::stderr().is_terminal() {
-        Box::new(progress::Bar::new())
-    } else {
-        Box::new(progress::Lines)
-    };
+    // A CI job's log may be a terminal (a pty) but keeps every byte: lines there, not a bar.
+    let reporter: Box<dyn Progress> =
+        if std::io::stderr().is_terminal() && !super::progress::on_ci() {
+            Box::new(progress::Bar::new())
+        } else {
+            Box::new(progress::Lines)
+        };
     let rows = batch::run(plan, &args.out, jobs, &make, reporter.as_ref());
     drop(reporter);
     finish(
