@@ -16,6 +16,7 @@ pub mod atomic_file;
 pub mod batch;
 pub mod build;
 pub mod cli;
+pub mod csv_read;
 pub mod datetime;
 pub mod deadline;
 pub mod errors;

@@ -114,7 +114,7 @@ impl Roster {
     /// column added is a roster; its `Points Possible` row is skipped. Rows without a
     /// submission are students who handed nothing in.
     pub fn parse(text: &str, path: &Path) -> Result<Roster, RosterError> {
-        let rows = parse_csv(text.trim_start_matches('\u{feff}')).ok_or_else(|| {
+        let rows = crate::csv_read::rows(text.trim_start_matches('\u{feff}')).ok_or_else(|| {
             RosterError::Unterminated {
                 path: path.to_path_buf(),
             }
@@ -384,41 +384,6 @@ pub fn write(
     }
     super::results::write_atomically(&summary, md.as_bytes())?;
     Ok(export)
-}
-
-/// A CSV text as rows of fields (RFC 4180: quotes, doubled quotes, CRLF or LF); `None` when a
-/// quoted field is never closed.
-fn parse_csv(text: &str) -> Option<Vec<Vec<String>>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\r', false) if chars.peek() == Some(&'\n') => {}
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => field.push(c),
-        }
-    }
-    if quoted {
-        return None;
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Some(rows)
 }
 
 #[cfg(test)]

@@ -68,32 +68,13 @@ mod tests {
     use super::*;
     use crate::report::junit::tests::sample;
 
-    /// A minimal RFC 4180 reader, so the tests check what a spreadsheet would read back.
+    /// What a spreadsheet would read back (the roster's reader, `crate::csv_read`).
     fn parse(csv: &str) -> Vec<Vec<String>> {
-        let mut rows = vec![];
-        let mut row = vec![];
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut chars = csv.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                ('"', true) => quoted = false,
-                ('"', false) if field.is_empty() => quoted = true,
-                (',', false) => row.push(std::mem::take(&mut field)),
-                ('\r', false) if chars.peek() == Some(&'\n') => {}
-                ('\n', false) => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                (c, _) => field.push(c),
-            }
-        }
-        assert!(field.is_empty() && row.is_empty(), "unterminated last row");
-        rows
+        assert!(
+            csv.is_empty() || csv.ends_with('\n'),
+            "unterminated last row"
+        );
+        crate::csv_read::rows(csv).expect("every quoted field closed")
     }
 
     #[test]
