@@ -269,6 +269,31 @@ fn workers_redoing_each_others_work_are_named() {
 }
 
 #[test]
+fn cpu_the_machine_adds_to_every_parallel_run_is_not_blamed_on_the_student() {
+    // As seen on a CI machine whose two cores shared one physical core: every run at P costs
+    // twice the CPU of the same work alone, the yardstick's too, and neither gets far past
+    // 1.1x. The ratio is the machine's, so it names nothing; the verdict is the floor's.
+    let shared_core = |speedup| Pool {
+        cpu_ratio: 2.0,
+        ..pool(speedup)
+    };
+    let (f, _) = probe(
+        shared_core(1.15),
+        shared_core(1.2),
+        InconclusivePolicy::Pass,
+    );
+    assert!(!f.message.contains("CPU time of"), "{}", f.message);
+    assert_ne!(f.verdict, Verdict::Fail(Reason::TooSlow), "{}", f.message);
+    // Beside a yardstick that splits its work, the same 2.0x is the student's.
+    let (f, _) = probe(shared_core(1.8), pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(
+        &f,
+        Verdict::Fail(Reason::TooSlow),
+        "uses 2.0x the CPU time of `pool_sum 1000000 1`",
+    );
+}
+
+#[test]
 fn a_closed_form_is_named() {
     // As measured end to end: 20 ms of sandbox start-up, 22% of it on the CPU, the same at P,
     // with CPU times that are noise (more at P than at 1). By wall time alone it is not 10x
