@@ -112,7 +112,12 @@ fn a_daemon_escaping_the_group_dies_with_the_sandbox() {
         "--",
         "/bin/sh",
         "-c",
-        "(setsid sleep 31.4159 &) ; sleep 31.4159 & echo started",
+        // Each sleeper leaves a mark just before it execs, and the main process waits for both
+        // marks: the audit then counts two leaked processes however the forks are scheduled
+        // (a bare `(setsid sleep &)` may not have forked yet when the main process exits).
+        "(setsid sh -c ': > /tmp/a; exec sleep 31.4159' &) ; \
+         sh -c ': > /tmp/b; exec sleep 31.4159' & \
+         until [ -e /tmp/a ] && [ -e /tmp/b ]; do sleep 0.01; done; echo started",
     ]);
     assert_eq!(r["ending"]["exited"], 0, "{r:#}");
     assert_eq!(r["audit"]["leaked"], 2, "{r:#}");

@@ -85,6 +85,24 @@ fn sequential_and_serialized_pools_never_pass() {
 }
 
 #[test]
+fn workers_that_each_do_all_the_work_are_named() {
+    if !enough_cores() {
+        return;
+    }
+    let (reason, msg, t) = speedup("redundant_pool");
+    assert!(
+        reason == "too_slow" || reason == "inconclusive",
+        "{reason}: {msg}"
+    );
+    assert_undecided_says_so(&reason, &t);
+    if reason == "too_slow" {
+        // Twice the CPU at two workers, where the yardstick splits its work: the message
+        // names the cause, not just the missing speedup.
+        assert!(msg.contains("redo each other's work"), "{msg}");
+    }
+}
+
+#[test]
 fn an_idle_one_worker_run_is_caught() {
     if !enough_cores() {
         return;

@@ -199,6 +199,7 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         }
     };
     let mut ev = m.evidence(cores, required);
+    let waste = m.waste();
     let known = [(1, ev.student_one_ms), (p, ev.student_p_ms)];
     let up_to = test.curve_up_to.unwrap_or(default_curve_end(cores));
     let curve = (up_to > 1)
@@ -235,6 +236,16 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         ),
         // Students first: what to change, then the one figure that shows it. The interval,
         // blocks and serial fractions are in the evidence for the course staff.
+        // Workers that redo each other's work: the CPU time names the cause.
+        Outcome::Decided(false) if waste.is_some() => (
+            Verdict::Fail(Reason::TooSlow),
+            format!(
+                "{}. Give each worker its own chunk of 1..={n}. (It ran {:.2}x as fast as \
+                 with one worker; {required:.2}x needed{words}.)",
+                waste.unwrap_or_default(),
+                ev.student_speedup,
+            ),
+        ),
         Outcome::Decided(false) => (
             Verdict::Fail(Reason::TooSlow),
             format!(

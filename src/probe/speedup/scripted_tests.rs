@@ -250,9 +250,10 @@ fn an_idle_one_worker_run_is_named() {
 
 #[test]
 fn workers_redoing_each_others_work_are_named() {
+    // Each worker sums all of 1..=N: twice the CPU at two workers, and no faster.
     let redo = Pool {
         cpu_ratio: 2.0,
-        ..pool(1.8)
+        ..pool(1.0)
     };
     let (f, _) = probe(redo, pool(1.8), InconclusivePolicy::Pass);
     assert_decided(
@@ -260,11 +261,33 @@ fn workers_redoing_each_others_work_are_named() {
         Verdict::Fail(Reason::TooSlow),
         "uses 2.0x the CPU time of `pool_sum 1000000 1`",
     );
+    assert!(f.message.contains("its own chunk"), "{}", f.message);
+    // A pool that is too slow for another reason gets the general advice.
+    let serial = Pool {
+        cpu_ratio: 1.0,
+        ..pool(1.0)
+    };
+    let (f, _) = probe(serial, pool(1.8), InconclusivePolicy::Pass);
+    assert_decided(&f, Verdict::Fail(Reason::TooSlow), "one after another");
+    assert!(!f.message.contains("CPU time of"), "{}", f.message);
     let split = Pool {
         cpu_ratio: 1.3,
         ..pool(1.8)
     };
     let (f, _) = probe(split, pool(1.8), InconclusivePolicy::Fail);
+    assert_decided(&f, Verdict::Pass, "is faster than with one worker");
+}
+
+#[test]
+fn a_pool_that_is_fast_enough_passes_whatever_its_cpu_accounting() {
+    // As seen on a CI machine: correct pools at 1.9x and 2.0x the CPU of one worker, the
+    // yardstick at 1.3x. Redone work cannot make the wall clock faster, so a pool that reaches
+    // the required speedup has split its work: the CPU ratio is no verdict of its own.
+    let costly = Pool {
+        cpu_ratio: 2.0,
+        ..pool(1.6)
+    };
+    let (f, _) = probe(costly, pool(1.8), InconclusivePolicy::Fail);
     assert_decided(&f, Verdict::Pass, "is faster than with one worker");
 }
 
@@ -284,8 +307,9 @@ fn cpu_the_machine_adds_to_every_parallel_run_is_not_blamed_on_the_student() {
     );
     assert!(!f.message.contains("CPU time of"), "{}", f.message);
     assert_ne!(f.verdict, Verdict::Fail(Reason::TooSlow), "{}", f.message);
-    // Beside a yardstick that splits its work, the same 2.0x is the student's.
-    let (f, _) = probe(shared_core(1.8), pool(1.8), InconclusivePolicy::Pass);
+    // Beside a yardstick that splits its work, the same 2.0x of a pool that is no faster is
+    // the student's.
+    let (f, _) = probe(shared_core(1.0), pool(1.8), InconclusivePolicy::Pass);
     assert_decided(
         &f,
         Verdict::Fail(Reason::TooSlow),
