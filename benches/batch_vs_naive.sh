@@ -7,7 +7,9 @@
 #   batch: `labgrade batch --jobs $(nproc)` with an empty build cache and results directory,
 #          twice: `before` with LABGRADE_LEGACY_TIMEOUTS=1 (every test runs to the spec's own
 #          timeout, nothing stops early: the behaviour before derived limits and
-#          `stop_after_hangs`), then `after`, today's behaviour.
+#          `stop_after_hangs`) and LABGRADE_LEGACY_LANE=1 with the built-in spec's former
+#          race budget (benches/former_spec.sh: the timing lane before it was shortened), then
+#          `after`, today's behaviour.
 # The corpus holds hanging submissions (`pipe_deadlock` hangs on every input,
 # `hangs_on_large_n` on large inputs only), as every class does.
 # Prints the wall times, the ratios, how busy the cores were during each batch (/proc/stat),
@@ -32,7 +34,9 @@ if [ -z "$bin" ]; then
   bin=${CARGO_TARGET_DIR:-$PWD/target}/release/labgrade
 fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+former_spec=specs/.lab10-former-$$.toml
+trap 'rm -rf "$work" "$former_spec"' EXIT
+benches/former_spec.sh "$former_spec"
 if [ "$variant" = no-timing ]; then
   # The spec without its `speedup` and `race` tests (blocks of `[[exercise.test]]`).
   python3 - "${spec:-specs/lab10.toml}" >"$work/no-timing.toml" <<'PY'
@@ -124,8 +128,12 @@ run_batch() {
   sampler=$!
   read -r busy0 idle0 < <(cpu)
   t0=$(now)
-  LABGRADE_LEGACY_TIMEOUTS=$legacy LABGRADE_CACHE_DIR=$work/cache-$name "$bin" batch \
-    "$work/root" --out "$work/results-$name" --jobs "$(nproc)" "${spec_args[@]}" \
+  local args=("${spec_args[@]}")
+  # Before, with the built-in spec: also its former timing lane (benches/former_spec.sh).
+  [ "$legacy" = 1 ] && [ -z "$spec" ] && args=(--spec "$former_spec")
+  LABGRADE_LEGACY_TIMEOUTS=$legacy LABGRADE_LEGACY_LANE=$legacy \
+    LABGRADE_CACHE_DIR=$work/cache-$name "$bin" batch \
+    "$work/root" --out "$work/results-$name" --jobs "$(nproc)" "${args[@]}" \
     2>"$work/batch-$name.log" || true
   t1=$(now)
   read -r busy1 idle1 < <(cpu)

@@ -141,7 +141,10 @@ impl Grader {
                 return Ok(self.result(name, tests, vec![], Duration::ZERO, started, None));
             }
         };
-        let lane = self.cache.lane().map_err(GradeError::Lane)?;
+        let lane = self
+            .cache
+            .lane(self.spec.lane_width())
+            .map_err(GradeError::Lane)?;
         let asked = Instant::now();
         let slot = lane.shared().map_err(GradeError::Lane)?;
         // A build waits for the lane only while another grading times a measurement.

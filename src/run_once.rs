@@ -62,7 +62,10 @@ pub fn run_once(
         Ok(staged) => staged,
         Err(unusable) => return Ok(RunOnce::NotRun(unusable.to_string())),
     };
-    let lane = grader.cache.lane().map_err(GradeError::Lane)?;
+    let lane = grader
+        .cache
+        .lane(grader.spec.lane_width())
+        .map_err(GradeError::Lane)?;
     let built = {
         let _slot = lane.shared().map_err(GradeError::Lane)?;
         build::build(

@@ -413,3 +413,54 @@ fn a_run_the_init_could_not_set_up_is_the_graders_error() {
         "{stderr}"
     );
 }
+
+/// Two lanes of one core each on this machine (width 1): a measurement's sandboxed program runs
+/// on its lane's core alone, cannot widen its affinity, and ordinary work meanwhile runs on the
+/// other core. (Lanes of the spec's width need four cores: `tests/vm/cgroup_v2.sh` boots a VM
+/// with four.)
+#[test]
+fn a_measurement_is_pinned_to_its_lane_and_cannot_leave_it() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        skip("two lanes need two cores");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lanes = dir.path().to_str().unwrap();
+    let probe = "grep Cpus_allowed_list /proc/self/status; taskset -p -c 0-63 $$ >/dev/null";
+    let exclusive = sandbox_run(&[
+        "--lane",
+        "1",
+        "--lane-dir",
+        lanes,
+        "--lane-exclusive",
+        "--",
+        "/bin/sh",
+        "-c",
+        probe,
+    ]);
+    let stdout = exclusive["stdout"].as_str().unwrap();
+    let held = &exclusive["lane"]["cores"];
+    assert_eq!(held.as_array().map(Vec::len), Some(1), "{exclusive:#}");
+    assert_eq!(
+        stdout.trim(),
+        format!("Cpus_allowed_list:\t{}", held[0]),
+        "{exclusive:#}"
+    );
+    // taskset's sched_setaffinity is refused by the seccomp filter.
+    assert!(
+        exclusive["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("Operation not permitted"),
+        "{exclusive:#}"
+    );
+    assert_ne!(exclusive["ending"]["exited"], 0, "{exclusive:#}");
+    // Ordinary work with no measurement running holds every lane.
+    let shared = sandbox_run(&["--lane", "1", "--lane-dir", lanes, "--", "/bin/true"]);
+    assert_eq!(
+        shared["lane"]["cores"].as_array().map(Vec::len),
+        Some(cores),
+        "{shared:#}"
+    );
+}

@@ -119,7 +119,7 @@ fn an_idle_one_worker_run_is_caught() {
 }
 
 /// A total from the formula needs a few milliseconds of CPU (the sandbox's start-up) where the
-/// yardstick, with N calibrated so one worker takes ~0.4 s, needs hundreds: no load makes that
+/// yardstick, with N calibrated so one worker takes ~0.2 s, needs hundreds: no load makes that
 /// close, so once the probe has looked (5 blocks) the closed form must be named. Only a machine
 /// too loaded for the first look to come may leave it undecided.
 #[test]

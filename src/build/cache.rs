@@ -80,10 +80,10 @@ impl BuildCache {
         BuildCache { root, skeleton }
     }
 
-    /// The machine-wide timing lane, whose lock files live at the cache's root (shared by every
-    /// labgrade process that uses this cache).
-    pub fn lane(&self) -> io::Result<crate::lane::Lane> {
-        crate::lane::Lane::in_dir(&self.root)
+    /// The machine's timing lanes, `width` cores each, whose lock files live at the cache's
+    /// root (shared by every labgrade process that uses this cache).
+    pub fn lane(&self, width: usize) -> io::Result<crate::lane::Lane> {
+        crate::lane::Lane::in_dir(&self.root, width)
     }
 
     /// The skeleton this cache compiles dependencies for.

@@ -84,6 +84,8 @@ pub(super) fn doctor(args: DoctorArgs) -> Result<Exit> {
                 .unwrap_or_default()
         ),
     }
+    let lanes = crate::lane::layout::Layout::new(&crate::lane::pin::allowed(), spec.lane_width());
+    println!("{} {}", "timing lanes:".bold(), lanes.describe());
     Ok(Exit::Pass)
 }
 
@@ -122,6 +124,17 @@ pub(super) struct SandboxRunArgs {
     /// Working directory (default: the current one).
     #[arg(long)]
     cwd: Option<PathBuf>,
+    /// Run in a timing lane of WIDTH cores whose locks live in --lane-dir, as grading does
+    /// (shared, or alone with --lane-exclusive); the JSON then says which cores it held and
+    /// when (the lane tests of machines with many cores, `tests/vm/cgroup_v2.sh`).
+    #[arg(long, value_name = "WIDTH", requires = "lane_dir")]
+    lane: Option<usize>,
+    /// The directory of the lanes' lock files (a build cache's root when grading).
+    #[arg(long, value_name = "DIR")]
+    lane_dir: Option<PathBuf>,
+    /// Hold the lane alone, as a timing measurement does.
+    #[arg(long, requires = "lane")]
+    lane_exclusive: bool,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -164,7 +177,31 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<Exit> {
             IsolationArg::Portable => Isolation::Portable,
         },
     };
+    let since_epoch_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    let slot = match (args.lane, &args.lane_dir) {
+        (Some(width), Some(dir)) => {
+            let lanes = crate::lane::Lane::in_dir(dir, width)?;
+            Some((lanes.take(args.lane_exclusive)?, since_epoch_ms()))
+        }
+        _ => None,
+    };
     let out = sandbox::run(&job)?;
+    let lane = slot.map(|(slot, from_ms)| {
+        let cores = match &slot {
+            crate::lane::Slot::Shared(s) => s.cores().to_vec(),
+            crate::lane::Slot::Exclusive(x) => x.cores().to_vec(),
+        };
+        json!({
+            "exclusive": args.lane_exclusive,
+            "cores": cores,
+            "from_ms": from_ms,
+            "to_ms": since_epoch_ms(),
+        })
+    });
     let ending = match &out.ending {
         Ending::Exited(c) => json!({ "exited": c }),
         Ending::Signaled(s) => json!({ "signaled": s }),
@@ -195,6 +232,7 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<Exit> {
         "uid": out.uid,
         "applied": out.applied,
         "escaped_output_holder": out.escaped_output_holder,
+        "lane": lane,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(Exit::Pass)

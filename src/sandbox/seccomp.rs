@@ -15,6 +15,8 @@
 //!   allowed: a pair of connected sockets is IPC between the program's own processes;
 //! - loading kernel code or changing the machine (`init_module`, `kexec_load`, `reboot`, swap,
 //!   `acct`), kernel keyrings, BPF, performance counters, `userfaultfd`, `open_by_handle_at`;
+//! - `sched_setaffinity`: a run started from a timing lane is pinned to the lane's cores
+//!   (`src/lane/pin.rs`), and must not spread to the cores other measurements run on;
 //! - on x86_64, every call through the x32 ABI (numbers with bit 30 set), which would otherwise
 //!   reach the same kernel functions under numbers this list does not name.
 //!
@@ -106,6 +108,7 @@ mod imp {
         ("swapoff", libc::SYS_swapoff),
         ("acct", libc::SYS_acct),
         ("open_by_handle_at", libc::SYS_open_by_handle_at),
+        ("sched_setaffinity", libc::SYS_sched_setaffinity),
     ];
 
     /// The BPF program: check the architecture, refuse x32 numbers, compare the call number

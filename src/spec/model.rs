@@ -378,6 +378,12 @@ impl Spec {
         self.exercises.iter().map(Exercise::max_score).sum()
     }
 
+    /// How many cores a timing lane needs: the largest speedup pool, and at least 2 (a race
+    /// probe needs two workers running at once to lose an update).
+    pub fn lane_width(&self) -> usize {
+        self.largest_speedup_workers().unwrap_or(2).max(2) as usize
+    }
+
     /// The most workers (`P`) any speedup test runs: a machine with fewer cores cannot judge
     /// it. `None` without speedup tests.
     pub fn largest_speedup_workers(&self) -> Option<u32> {

@@ -206,6 +206,46 @@ check user_missing_memory_named \
   "$(echo "$doctor" | grep cgroup)"
 echo "$doctor" | grep 'missing *cgroup' | sed 's/^/   /'
 
+echo "== timing lanes: 4 cores, lanes of 2 (issue 13; timings mean nothing here, cores do)"
+lanes=$(labgrade doctor 2>&1 | grep 'timing lanes')
+check lanes_doctor 'echo "$lanes" | grep -q "2 of 2 cores each (cores 0-1, 2-3)"' "$lanes"
+mkdir -p /tmp/lanes
+seen() { # the cores the sandboxed program saw, from its stdout in the JSON
+  sed -n 's/.*Cpus_allowed_list:\\t\([0-9,-]*\).*/\1/p' "$1" | head -n 1
+}
+# Three measurements at once on two lanes, each a sandboxed program reporting its own cores.
+for i in 1 2 3; do
+  labgrade sandbox-run --lane 2 --lane-dir /tmp/lanes --lane-exclusive --wall 30 -- \
+    /bin/busybox sh -c 'grep Cpus_allowed_list /proc/self/status; sleep 3' >/tmp/lane$i.json 2>&1 &
+done
+sleep 1
+# Ordinary work meanwhile: two lanes measured on, no spare core, so it waits for one.
+labgrade sandbox-run --lane 2 --lane-dir /tmp/lanes --wall 30 -- \
+  /bin/busybox sh -c 'grep Cpus_allowed_list /proc/self/status' >/tmp/lane-shared.json 2>&1
+wait
+overlaps=0 clashes=0
+for i in 1 2 3; do
+  for j in 1 2 3; do
+    [ "$i" -lt "$j" ] || continue
+    fi=$(field from_ms </tmp/lane$i.json) ti=$(field to_ms </tmp/lane$i.json)
+    fj=$(field from_ms </tmp/lane$j.json) tj=$(field to_ms </tmp/lane$j.json)
+    if [ "$fi" -lt "$tj" ] && [ "$fj" -lt "$ti" ]; then
+      overlaps=$((overlaps + 1))
+      [ "$(seen /tmp/lane$i.json)" = "$(seen /tmp/lane$j.json)" ] && clashes=$((clashes + 1))
+    fi
+  done
+done
+check lanes_pinned '[ "$(seen /tmp/lane1.json)" = 0-1 ] || [ "$(seen /tmp/lane1.json)" = 2-3 ]' \
+  "lane 1 saw '$(seen /tmp/lane1.json)': $(head -c 400 /tmp/lane1.json)"
+check lanes_at_once '[ "$overlaps" -ge 1 ]' "no two measurements ran at once"
+check lanes_exclusive '[ "$clashes" -eq 0 ] && [ "$overlaps" -le 2 ]' \
+  "$clashes overlapping measurements on the same cores, $overlaps overlaps"
+first_end=$(for i in 1 2 3; do field to_ms </tmp/lane$i.json; done | sort -n | head -n 1)
+shared_from=$(field from_ms </tmp/lane-shared.json)
+check lanes_shared_waits '[ -n "$shared_from" ] && [ "$shared_from" -ge "$first_end" ]' \
+  "ordinary work started at $shared_from, the first measurement ended at $first_end"
+echo "   $overlaps overlapping measurements; cores seen: $(seen /tmp/lane1.json) $(seen /tmp/lane2.json) $(seen /tmp/lane3.json); shared: $(seen /tmp/lane-shared.json)"
+
 echo "== checks done"
 poweroff -f
 EOF
@@ -217,7 +257,7 @@ chmod +x "$root/init" "$root/checks.sh"
 echo "== booting $(basename "$kernel") ($accel)"
 log="$work/console.log"
 cpu=$([ "$accel" = kvm ] && echo host || echo max)
-timeout "${LABGRADE_VM_TIMEOUT:-300}" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 2G -smp 2 -nographic -no-reboot \
+timeout "${LABGRADE_VM_TIMEOUT:-300}" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 2G -smp 4 -nographic -no-reboot \
   -kernel "$kernel" -initrd "$work/initrd.gz" \
   -append 'console=ttyS0 quiet panic=-1' </dev/null >"$log" 2>&1 || true
 # The console carries terminal escapes (the firmware clears the screen): strip them first.
