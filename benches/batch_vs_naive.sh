@@ -105,10 +105,11 @@ if [ "${NAIVE:-1}" != 0 ]; then
 fi
 
 # How busy the cores were, sampled every 0.2 s, split by whether a timing measurement held the
-# lane alone at that moment (its flock is a WRITE lock in /proc/locks): the timing lane leaves
-# cores idle on purpose, the rest of the batch should not.
+# lane alone at that moment (its flock is a WRITE lock in /proc/locks; on a machine of one lane
+# every measurement holds core 0's): the timing lane leaves cores idle on purpose, the rest of
+# the batch should not.
 sample() { # $1: the cache dir; until killed: "excl|other busy_jiffies idle_jiffies" per interval
-  local lock=$1/timing-lane.lock inode="" b0 i0 b1 i1 state
+  local lock=$1/timing-lane.core0.lock inode="" b0 i0 b1 i1 state
   read -r b0 i0 < <(cpu)
   while :; do
     sleep 0.2

@@ -390,6 +390,7 @@ impl Grader {
             binary: &ex.binary,
             workdir,
             reference,
+            reference_timeouts: ex.reference_timeouts,
             runner: &probe::SandboxRunner,
         };
         let f = probe::run(test, target)?;
@@ -406,7 +407,8 @@ impl Grader {
         })
     }
 
-    /// [`Self::run_one`], for an output test with a limit derived from the reference's time:
+    /// [`Self::run_one`], for an output or processes test with a limit derived from the
+    /// reference's time:
     /// a run stopped at that limit is run again with a longer one when the reference now needs
     /// more (see [`limits::recheck`]), and the result says which limit it had.
     fn run_limited(
@@ -419,18 +421,18 @@ impl Grader {
     ) -> Result<TestResult, GradeError> {
         let mut result = self.run_one(runnable, test, ctx, exclusive, reference)?;
         let (ex, original, _, _) = runnable;
-        let (Some(derived), TestKind::Output(o)) = (
+        let (Some(derived), Some((args, timeout))) = (
             ctx.derived.get(&(ex.id.clone(), original.name.clone())),
-            &test.kind,
+            limits::limited_args(test),
         ) else {
             return Ok(result);
         };
         let mut d = *derived;
-        let mut ran_with = o.timeout;
+        let mut ran_with = timeout;
         let stopped = matches!(result.verdict, Verdict::Fail(Reason::Timeout { .. }));
         if stopped && ran_with == d.limit {
             let pool_sum = self.reference_binary()?;
-            if let Some(longer) = limits::recheck(&d, &o.args, pool_sum, ctx.workdir, ctx.lane)? {
+            if let Some(longer) = limits::recheck(&d, &args, pool_sum, ctx.workdir, ctx.lane)? {
                 let mut again = test.clone();
                 limits::set_timeout(&mut again, longer.limit);
                 result = self.run_one(runnable, &again, ctx, exclusive, reference)?;
@@ -611,6 +613,7 @@ fn yardstick(workdir: &Path, lane: &Lane) -> Result<Option<Duration>, GradeError
         binary: "true",
         workdir,
         reference: None,
+        reference_timeouts: None,
         runner: &probe::SandboxRunner,
     };
     let mut walls = Vec::new();

@@ -106,6 +106,7 @@ pub fn run_once(
         binary,
         workdir: staged.path(),
         reference: None,
+        reference_timeouts: None,
         runner: &crate::probe::SandboxRunner,
     };
     let _slot = lane.shared().map_err(GradeError::Lane)?;

@@ -403,9 +403,20 @@ fn a_hang_on_large_n_only_stops_at_the_limit_derived_from_the_reference() {
             ("n=10 p=1", "pass"),
             ("n=10 p=2", "pass"),
             ("large: n=1000003 p=2", "timeout"),
+            ("processes: n=1000003 p=2", "timeout"),
             ("bad args: abc 2", "pass"),
         ],
         "{r:#}"
+    );
+    // The processes test of the same input stops at the same derived limit.
+    let p = test_named(&r, "pool-sum", "processes: n=1000003 p=2");
+    assert_eq!(p["evidence"]["time_limit"]["limit_ms"], 2000, "{p:#}");
+    assert!(
+        p["message"]
+            .as_str()
+            .unwrap()
+            .contains("a reference pool needs"),
+        "{p:#}"
     );
     let t = test_named(&r, "pool-sum", "large: n=1000003 p=2");
     // The yardstick needs milliseconds here: the limit is the 2 s floor, not the spec's 30 s.

@@ -1,8 +1,9 @@
-//! Output tests' limits derived from the reference's time (`timeout_from_reference`).
+//! Output and processes tests' limits derived from the reference's time
+//! (`timeout_from_reference`; the speedup probe applies the same rule to its own runs).
 //!
 //! Before a grading runs its tests, the reference `pool_sum` (the spec's reference solution,
 //! else the neutral yardstick built into the grader) is timed once on each input of the
-//! exercises that ask for it, in the same sandbox, and each output test's limit becomes
+//! exercises that ask for it, in the same sandbox, and each output or processes test's limit becomes
 //! [`ReferenceTimeouts::limit`] of that time. The times are kept for the whole process, so a
 //! batch's workers time each input once (a Slurm array times them once per node: per machine).
 //!
@@ -77,7 +78,7 @@ impl Derived {
         if ran_with != self.limit || self.limit >= self.own {
             return;
         }
-        // Only output tests get derived limits, and every run has its evidence.
+        // Only output and processes tests get derived limits, and every run has its evidence.
         if let Some(run) = result.evidence.run_mut() {
             run.time_limit = Some(self.evidence());
         }
@@ -121,7 +122,7 @@ fn shown(d: Duration) -> String {
 /// The derivations of one grading, by exercise id and test name.
 pub(super) type Derivations = HashMap<(String, String), Derived>;
 
-/// `exercises` with the limits of the output tests of those that ask for it (and `wanted`:
+/// `exercises` with the limits of the output and processes tests of those that ask for it (and `wanted`:
 /// their binary built) derived from the reference's time, and how each was derived.
 /// `reference` gives the reference's `pool_sum`, built only when an input is not timed yet;
 /// without one, tests keep their own timeouts.
@@ -145,7 +146,7 @@ pub(super) fn derive<'r>(
             continue;
         };
         for test in &mut ex.tests {
-            let Some((args, own)) = output_args(test) else {
+            let Some((args, own)) = limited_args(test) else {
                 continue;
             };
             // A reference run longer than this cannot shorten the limit.
@@ -216,16 +217,21 @@ fn size(args: &[String]) -> Option<u128> {
     args.iter().filter_map(|a| a.parse::<u128>().ok()).max()
 }
 
-fn output_args(test: &TestCase) -> Option<(Vec<String>, Duration)> {
+/// The arguments and timeout of a test whose limit can be derived: an output test, or a
+/// `processes` test (the same program, audited; a pool that hangs on large N hangs there too).
+pub(super) fn limited_args(test: &TestCase) -> Option<(Vec<String>, Duration)> {
     match &test.kind {
         TestKind::Output(o) => Some((o.args.clone(), o.timeout)),
+        TestKind::Processes(p) => Some((p.args.clone(), p.timeout)),
         _ => None,
     }
 }
 
 pub(super) fn set_timeout(test: &mut TestCase, limit: Duration) {
-    if let TestKind::Output(o) = &mut test.kind {
-        o.timeout = limit;
+    match &mut test.kind {
+        TestKind::Output(o) => o.timeout = limit,
+        TestKind::Processes(p) => p.timeout = limit,
+        _ => {}
     }
 }
 
@@ -272,6 +278,7 @@ fn time_reference(
         binary: "pool_sum",
         workdir,
         reference: None,
+        reference_timeouts: None,
         runner: &probe::SandboxRunner,
     };
     let _slot = lane.shared().map_err(GradeError::Lane)?;

@@ -37,6 +37,9 @@ pub struct Target<'a> {
     /// The speedup yardstick's `pool_sum` (the spec's reference solution, else the built-in
     /// neutral workload), for speedups relative to it.
     pub reference: Option<&'a Path>,
+    /// The exercise's `timeout_from_reference`: the speedup probe stops a pool that hangs at
+    /// this multiple of the yardstick's time on the same N, not at its 60 s.
+    pub reference_timeouts: Option<crate::spec::ReferenceTimeouts>,
     /// Runs the jobs and keeps the time: the sandbox ([`SandboxRunner`]), or a script in tests.
     pub runner: &'a dyn Runner,
 }

@@ -23,6 +23,8 @@ pub struct Call {
     pub nth: u32,
     /// 1 for the first run of this program with these arguments, 2 for the second, …
     pub repeat: u32,
+    /// The job's wall-clock limit: a script's hang ends there.
+    pub timeout: Duration,
 }
 
 impl Call {
@@ -110,6 +112,7 @@ impl ScriptedRunner {
             binary,
             workdir: Path::new(STUDENT),
             reference: Some(Path::new(YARDSTICK)),
+            reference_timeouts: None,
             runner: self,
         }
     }
@@ -136,6 +139,7 @@ impl Runner for ScriptedRunner {
                 args,
                 nth: state.calls.len() as u32 + 1,
                 repeat,
+                timeout: job.limits.wall,
             }
         };
         let outcome = (self.script)(&call);
@@ -194,6 +198,13 @@ impl Outcome {
             applied: Applied::default(),
             at_timeout: None,
         }
+    }
+
+    /// A run that printed nothing and was stopped at `call`'s limit, idle all the while.
+    pub fn hung(call: &Call) -> Outcome {
+        Outcome::scripted(call.timeout.as_secs_f64(), 0.01, "").ending(Ending::TimedOut {
+            after: call.timeout,
+        })
     }
 
     /// The same run, ended otherwise.

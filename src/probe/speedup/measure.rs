@@ -52,6 +52,9 @@ pub(super) struct Measurement<'a> {
     pub(super) longest_block: Duration,
     /// Wall time of the output check at P, seconds: the curve's estimate before any block.
     checked_p_wall: f64,
+    /// How long the output checks may run before they count as a hang: [`RUN_TIMEOUT`], or
+    /// less where the exercise derives limits from the yardstick (see `super::run`).
+    pub(super) check_limit: Duration,
 }
 
 impl<'a> Measurement<'a> {
@@ -66,6 +69,7 @@ impl<'a> Measurement<'a> {
             discarded: 0,
             longest_block: Duration::ZERO,
             checked_p_wall: 0.0,
+            check_limit: RUN_TIMEOUT,
         }
     }
 
@@ -82,7 +86,15 @@ impl<'a> Measurement<'a> {
     }
 
     fn time(&self, arm: Arm) -> Result<Result<(Run, String), Failed>, SpawnError> {
-        let mut job = self.target.job(&self.args(arm), RUN_TIMEOUT);
+        self.time_within(arm, RUN_TIMEOUT)
+    }
+
+    fn time_within(
+        &self,
+        arm: Arm,
+        timeout: Duration,
+    ) -> Result<Result<(Run, String), Failed>, SpawnError> {
+        let mut job = self.target.job(&self.args(arm), timeout);
         if let (Arm::ReferenceOne | Arm::ReferenceP, Some(r)) = (arm, self.reference) {
             job.program = r.to_path_buf();
             job.keep_visible
@@ -93,8 +105,8 @@ impl<'a> Measurement<'a> {
             let command = format!("{} {}", self.target.binary, self.args(arm).join(" "));
             let words = match &out.ending {
                 Ending::TimedOut { after } => format!(
-                    "`{command}` printed nothing within {} s and was stopped",
-                    after.as_secs()
+                    "`{command}` printed nothing within {} and was stopped",
+                    crate::words::seconds(*after)
                 ),
                 Ending::Exited(code) => format!("`{command}` exited with status {code}"),
                 Ending::Signaled(sig) => {
@@ -117,7 +129,7 @@ impl<'a> Measurement<'a> {
     }
 
     pub(super) fn check_output(&mut self, arm: Arm) -> Result<Result<(), Failed>, SpawnError> {
-        Ok(match self.time(arm)? {
+        Ok(match self.time_within(arm, self.check_limit)? {
             Ok((run, printed)) if printed == triangular(self.n).to_string() => {
                 if arm == Arm::StudentP {
                     self.checked_p_wall = run.wall;
@@ -135,6 +147,18 @@ impl<'a> Measurement<'a> {
             }),
             Err(e) => Err(e),
         })
+    }
+
+    /// The yardstick's time on one core at this N (the larger of its wall and CPU times, as
+    /// output tests' limits take it); `None` when it did not finish. Not kept as a timing.
+    pub(super) fn reference_one_core(&self) -> Result<Option<Duration>, SpawnError> {
+        if self.reference.is_none() {
+            return Ok(None);
+        }
+        Ok(self
+            .time(Arm::ReferenceOne)?
+            .ok()
+            .map(|(run, _)| Duration::from_secs_f64(run.wall.max(run.cpu))))
     }
 
     /// One run of each reference arm, not kept (page cache, CPU frequency, the binary's first

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::probe::scripted::{Call, ScriptedRunner};
 use crate::sandbox::Outcome;
-use crate::spec::{triangular, InconclusivePolicy, SpeedupTest, SpeedupThreshold};
+use crate::spec::{
+    triangular, InconclusivePolicy, ReferenceTimeouts, SpeedupTest, SpeedupThreshold,
+};
 use crate::verdict::{Reason, Verdict};
 
 use super::{Finding, MIN_BLOCKS};
@@ -314,6 +316,73 @@ fn cpu_the_machine_adds_to_every_parallel_run_is_not_blamed_on_the_student() {
         &f,
         Verdict::Fail(Reason::TooSlow),
         "uses 2.0x the CPU time of `pool_sum 1000000 1`",
+    );
+}
+
+#[test]
+fn a_pool_that_hangs_is_stopped_at_a_limit_derived_from_the_yardstick() {
+    // The yardstick needs 0.4 s at this N; the exercise says 20 times that, at least 3 s: the
+    // hang costs 8 s of the timing lane, not the 60 s a run may otherwise take.
+    let yardstick = Pool {
+        noise: 0.0,
+        ..pool(1.8)
+    };
+    let runner = ScriptedRunner::new(2, move |call| {
+        if call.is("yardstick") {
+            yardstick.outcome(call)
+        } else {
+            Outcome::hung(call)
+        }
+    });
+    let test = SpeedupTest {
+        n: Some(N),
+        workers: 2,
+        threshold: LAB10,
+        budget: BUDGET,
+        inconclusive: InconclusivePolicy::Pass,
+        curve_up_to: None,
+    };
+    let mut target = runner.target("pool_sum");
+    target.reference_timeouts = Some(ReferenceTimeouts {
+        multiple: 20,
+        floor: Duration::from_secs(3),
+    });
+    let f = super::run(&test, target).unwrap();
+    assert!(
+        matches!(f.verdict, Verdict::Fail(Reason::Timeout { after }) if after < Duration::from_secs(9)),
+        "{:?}: {}",
+        f.verdict,
+        f.message
+    );
+    assert!(
+        f.message.contains(
+            "printed nothing within 8 s and was stopped; it sat idle (10 ms of CPU in 8.0 s)"
+        ) && f
+            .message
+            .contains(". Its limit, 8.0 s, is 20 times the 400 ms the yardstick needs"),
+        "{}",
+        f.message
+    );
+    // The yardstick was timed twice (once more after the hang, in case the machine slowed),
+    // the student's pool once: the whole probe took seconds.
+    assert!(
+        runner.spent() < Duration::from_secs(10),
+        "{:?}",
+        runner.spent()
+    );
+    // Without the rule, the same pool runs to the probe's own 60 s.
+    let runner = ScriptedRunner::new(2, |call| {
+        if call.is("yardstick") {
+            pool(1.8).outcome(call)
+        } else {
+            Outcome::hung(call)
+        }
+    });
+    let f = super::run(&test, runner.target("pool_sum")).unwrap();
+    assert!(
+        matches!(f.verdict, Verdict::Fail(Reason::Timeout { after }) if after == Duration::from_secs(60)),
+        "{}",
+        f.message
     );
 }
 

@@ -83,6 +83,7 @@ fn measured(blocks: &[(f64, f64)], check: impl FnOnce(&Measurement<'_>)) {
         binary: "pool_sum",
         workdir: nowhere,
         reference: Some(nowhere),
+        reference_timeouts: None,
         runner: &crate::probe::SandboxRunner,
     };
     let mut m = Measurement::new(target, Some(nowhere), 1000, 2);
@@ -149,6 +150,7 @@ fn idleness_is_judged_against_the_reference_in_the_same_blocks() {
         binary: "pool_sum",
         workdir: nowhere,
         reference: Some(nowhere),
+        reference_timeouts: None,
         runner: &crate::probe::SandboxRunner,
     };
     let idle = |student_share: f64, reference_share: f64| {
@@ -184,7 +186,7 @@ fn a_pool_that_hangs_is_said_to_hang_in_words() {
             Duration::from_secs(60),
         )),
     };
-    let f = cannot_time(failed, 421_658_007);
+    let f = cannot_time(failed, 421_658_007, None);
     assert_eq!(
         f.verdict,
         Verdict::Fail(Reason::Timeout {
@@ -206,6 +208,7 @@ fn a_pool_that_hangs_is_said_to_hang_in_words() {
             hang: None,
         },
         10,
+        None,
     );
     assert!(!wrong.verdict.passed());
     assert!(wrong
