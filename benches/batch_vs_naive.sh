@@ -115,7 +115,8 @@ sample() { # $1: the cache dir; until killed: "excl|other busy_jiffies idle_jiff
     sleep 0.2
     [ -z "$inode" ] && [ -e "$lock" ] && inode=$(stat -c %i "$lock")
     state=other
-    if [ -n "$inode" ] && grep -q "WRITE.*:$inode " /proc/locks; then state=excl; fi
+    # A holder's line, not a waiter's ("-> FLOCK …").
+    if [ -n "$inode" ] && grep -v -e '->' /proc/locks | grep -q "WRITE.*:$inode "; then state=excl; fi
     read -r b1 i1 < <(cpu)
     echo "$state $((b1 - b0)) $((i1 - i0))"
     b0=$b1 i0=$i1

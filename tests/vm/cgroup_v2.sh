@@ -5,7 +5,9 @@
 # run there. This boots the stock Debian kernel with an initramfs holding busybox, labgrade and
 # the hostile fixture, mounts a pure cgroup2 hierarchy (a fresh kernel: every controller free),
 # and checks as root and as a user with a delegated subtree that the limits, the accounting and
-# the clean-up work. Prints one `PASS name` / `FAIL name: why` line per check and the elapsed
+# the clean-up work. The VM has 4 vCPUs, more than the host's 2: it also checks the timing lanes
+# of a machine with several (src/lane/): which cores each measurement held and how many ran at
+# once, never their timings. Prints one `PASS name` / `FAIL name: why` line per check and the elapsed
 # time; exits non-zero on any FAIL or when no result came back. Where it cannot run (KVM asked
 # for with LABGRADE_VM_ACCEL=kvm and /dev/kvm missing, tools or the kernel out of reach) it says
 # `skipped: <why>` and exits 0, except under CI, where that is a failure (tests/common/skip.sh).
