@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod spec;
 pub mod stage;
 pub mod stats;
+pub mod switch;
 pub mod tempdirs;
 pub mod untrusted_file;
 pub mod verdict;

@@ -16,6 +16,15 @@ pub fn counted<N: Number>(n: N, noun: &str) -> String {
     count(n, noun, &format!("{noun}s"))
 }
 
+/// A short duration as a person reads it: "3 ms" below a second, else "1.2 s".
+pub fn brief(d: std::time::Duration) -> String {
+    if d < std::time::Duration::from_secs(1) {
+        format!("{} ms", d.as_millis().max(1))
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
 /// A duration in seconds as a person writes it: "60 s", "8 s", "7.9 s", "0.4 s".
 pub fn seconds(d: std::time::Duration) -> String {
     let tenths = (d.as_secs_f64() * 10.0).round() / 10.0;

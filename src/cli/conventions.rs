@@ -33,10 +33,9 @@ pub(super) fn restore_color() {
 /// `CLICOLOR_FORCE` is set and not `0`, else what `colored` reads (`CLICOLOR`, whether stdout
 /// is a terminal).
 pub(super) fn stdout_color() -> bool {
-    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0");
     match COLOR.get().copied().unwrap_or_default() {
-        ColorWhen::Auto if set("NO_COLOR") => false,
-        ColorWhen::Auto if set("CLICOLOR_FORCE") => true,
+        ColorWhen::Auto if crate::switch::on("NO_COLOR") => false,
+        ColorWhen::Auto if crate::switch::on("CLICOLOR_FORCE") => true,
         ColorWhen::Auto => colored::control::ShouldColorize::from_env().should_colorize(),
         ColorWhen::Always => true,
         ColorWhen::Never => false,

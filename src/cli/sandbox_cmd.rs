@@ -86,6 +86,14 @@ pub(super) fn doctor(args: DoctorArgs) -> Result<Exit> {
     }
     let lanes = crate::lane::layout::Layout::new(&crate::lane::pin::allowed(), spec.lane_width());
     println!("{} {}", "timing lanes:".bold(), lanes.describe());
+    if lanes.pinned() && layers.status(crate::sandbox::Layer::Seccomp).is_err() {
+        // The pinning binds a program only where the seccomp layer refuses `sched_setaffinity`.
+        println!(
+            "  {} no seccomp filter here: a program can leave its lane's cores \
+             and disturb the other lanes' timings (not their isolation)",
+            "note:".yellow().bold()
+        );
+    }
     Ok(Exit::Pass)
 }
 
@@ -191,13 +199,9 @@ pub(super) fn sandbox_run(args: SandboxRunArgs) -> Result<Exit> {
     };
     let out = sandbox::run(&job)?;
     let lane = slot.map(|(slot, from_ms)| {
-        let cores = match &slot {
-            crate::lane::Slot::Shared(s) => s.cores().to_vec(),
-            crate::lane::Slot::Exclusive(x) => x.cores().to_vec(),
-        };
         json!({
             "exclusive": args.lane_exclusive,
-            "cores": cores,
+            "cores": slot.cores(),
             "from_ms": from_ms,
             "to_ms": since_epoch_ms(),
         })

@@ -31,7 +31,7 @@ use super::GradeError;
 /// `LABGRADE_LEGACY_TIMEOUTS=1`: every test runs to the spec's own timeout and nothing stops
 /// early (the behaviour before derived limits and `stop_after_hangs`, for benchmarks).
 pub(super) fn legacy() -> bool {
-    std::env::var_os("LABGRADE_LEGACY_TIMEOUTS").is_some_and(|v| !v.is_empty() && v != "0")
+    crate::switch::on("LABGRADE_LEGACY_TIMEOUTS")
 }
 
 /// What the reference did on one input.
@@ -87,13 +87,13 @@ impl Derived {
                 format!(
                     "the least limit any of these tests gets, where a reference pool needs {} \
                      on this input on this machine",
-                    shown(self.reference)
+                    crate::words::brief(self.reference)
                 )
             } else {
                 format!(
                     "{} times the {} a reference pool needs on this input on this machine",
                     self.rule.multiple,
-                    shown(self.reference)
+                    crate::words::brief(self.reference)
                 )
             };
             let end = if result.message.ends_with('.') {
@@ -107,15 +107,6 @@ impl Derived {
                 self.limit.as_secs_f64()
             );
         }
-    }
-}
-
-/// `3 ms`, `1.2 s`.
-fn shown(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis().max(1))
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
     }
 }
 

@@ -33,6 +33,9 @@ use pin::Pinned;
 pub struct Lane {
     dir: PathBuf,
     layout: Layout,
+    /// Whether slots pin their thread: several lanes, all over cores this process has
+    /// (decided once, not at every slot).
+    pins: bool,
 }
 
 /// Held while ordinary work runs; many at once. Pins the thread that took it to the cores of
@@ -71,6 +74,16 @@ pub enum Slot {
     Exclusive(Exclusive),
 }
 
+impl Slot {
+    /// The cores the holder may run on.
+    pub fn cores(&self) -> &[usize] {
+        match self {
+            Slot::Shared(s) => s.cores(),
+            Slot::Exclusive(x) => x.cores(),
+        }
+    }
+}
+
 impl Lane {
     /// The lanes whose lock files live in `dir` (created if needed), for measurements of
     /// `width` cores, over the cores this process may run on.
@@ -78,13 +91,23 @@ impl Lane {
         Lane::over(dir, &pin::allowed(), width)
     }
 
-    /// The lanes over the given cores (tests lay out machines they do not have; such a lane
-    /// set must not pin, see [`Lane::unpinned`]).
+    /// The lanes over the given cores. Tests lay out machines they do not have: their locks
+    /// work, but a layout with a core this process may not use pins nothing.
     pub fn over(dir: &Path, cores: &[usize], width: usize) -> io::Result<Lane> {
         std::fs::create_dir_all(dir)?;
+        let layout = Layout::new(cores, width);
+        let allowed = pin::allowed();
+        let pins = layout.pinned()
+            && layout
+                .lanes
+                .iter()
+                .flatten()
+                .chain(&layout.spare)
+                .all(|c| allowed.contains(c));
         Ok(Lane {
             dir: dir.to_path_buf(),
-            layout: Layout::new(cores, width),
+            layout,
+            pins,
         })
     }
 
@@ -149,7 +172,8 @@ impl Lane {
             .collect()
     }
 
-    /// The lane a process waits for when every lane is taken: spread by process id.
+    /// The lane a process waits for when every lane is taken, spread by process id (on one
+    /// lane, that lane).
     fn fallback(&self) -> &[usize] {
         &self.layout.lanes[std::process::id() as usize % self.layout.lanes.len()]
     }
@@ -160,22 +184,15 @@ impl Lane {
     pub fn shared(&self) -> io::Result<Shared> {
         let mut locks = Vec::new();
         let mut cores = Vec::new();
-        let lanes = &self.layout.lanes;
-        if lanes.len() > 1 {
-            for lane in lanes {
-                if let Some(turnstiles) = self.try_turnstiles(lane)? {
-                    locks.extend(self.lane_locks(lane, FlockArg::LockShared)?);
-                    drop(turnstiles);
-                    cores.extend_from_slice(lane);
-                }
+        for lane in &self.layout.lanes {
+            if let Some(turnstiles) = self.try_turnstiles(lane)? {
+                locks.extend(self.lane_locks(lane, FlockArg::LockShared)?);
+                drop(turnstiles);
+                cores.extend_from_slice(lane);
             }
         }
         if cores.is_empty() && self.layout.spare.is_empty() {
-            let lane = if lanes.len() > 1 {
-                self.fallback()
-            } else {
-                &lanes[0]
-            };
+            let lane = self.fallback();
             let turnstiles = self.turnstiles(lane)?;
             locks.extend(self.lane_locks(lane, FlockArg::LockShared)?);
             drop(turnstiles);
@@ -195,24 +212,17 @@ impl Lane {
     /// dropped, and pins the calling thread to its cores (several lanes only). A lane nobody
     /// measures on or waits for is taken first.
     pub fn exclusive(&self) -> io::Result<Exclusive> {
-        let lanes = &self.layout.lanes;
         let mut chosen = None;
-        if lanes.len() > 1 {
-            for lane in lanes {
-                if let Some(turnstiles) = self.try_turnstiles(lane)? {
-                    chosen = Some((lane.as_slice(), turnstiles));
-                    break;
-                }
+        for lane in &self.layout.lanes {
+            if let Some(turnstiles) = self.try_turnstiles(lane)? {
+                chosen = Some((lane.as_slice(), turnstiles));
+                break;
             }
         }
         let (lane, turnstiles) = match chosen {
             Some(c) => c,
             None => {
-                let lane = if lanes.len() > 1 {
-                    self.fallback()
-                } else {
-                    &lanes[0]
-                };
+                let lane = self.fallback();
                 (lane, self.turnstiles(lane)?)
             }
         };
@@ -227,22 +237,10 @@ impl Lane {
     }
 
     fn pin(&self, cores: &[usize]) -> io::Result<Option<Pinned>> {
-        if !self.layout.pinned() || self.unpinned() {
+        if !self.pins {
             return Ok(None);
         }
         Pinned::to(cores).map(Some)
-    }
-
-    /// Whether this lane set describes cores this process does not have (a test's): its
-    /// locks work, but nothing is pinned.
-    fn unpinned(&self) -> bool {
-        let allowed = pin::allowed();
-        self.layout
-            .lanes
-            .iter()
-            .flatten()
-            .chain(&self.layout.spare)
-            .any(|c| !allowed.contains(c))
     }
 }
 

@@ -65,7 +65,7 @@ fn pressure_window() -> Duration {
 /// `LABGRADE_LEGACY_LANE=1`: the probe's timing before issue 13 shortened it (400 ms one-worker
 /// runs, 100 ms pressure windows), so that `benches/lane_time.sh` measures both side by side.
 pub(super) fn legacy() -> bool {
-    std::env::var_os("LABGRADE_LEGACY_LANE").is_some_and(|v| !v.is_empty() && v != "0")
+    crate::switch::on("LABGRADE_LEGACY_LANE")
 }
 
 mod calibrate;
@@ -115,11 +115,7 @@ fn cannot_time(failed: Failed, n: u64, limit: Option<String>) -> Finding {
 
 /// Why a pool's run was stopped when it was: "Its limit, 3.0 s, is 20 times …".
 fn limit_words(limit: Duration, took: Duration, rule: ReferenceTimeouts) -> String {
-    let took = if took < Duration::from_secs(1) {
-        format!("{} ms", took.as_millis())
-    } else {
-        format!("{:.1} s", took.as_secs_f64())
-    };
+    let took = crate::words::brief(took);
     let why = if limit == rule.floor {
         format!("the least limit, where the yardstick needs {took} at this N on this machine")
     } else {
@@ -189,6 +185,8 @@ pub(super) fn run(test: &SpeedupTest, target: Target<'_>) -> Result<Finding, Spa
         if let (Err(Failed { hang: Some(_), .. }), Some(rule)) = (&checked, rule) {
             // Stopped at a derived limit: the machine may have slowed since the yardstick was
             // timed (a loaded batch); time it again and run once more with what it now needs.
+            // (`grade::limits::recheck` does this for output tests, but takes the lane shared:
+            // this probe holds it alone, so it times the yardstick with its own runner.)
             if let Some(took) = m.reference_one_core()? {
                 let longer = rule.limit(Some(took), RUN_TIMEOUT);
                 if longer > m.check_limit {
