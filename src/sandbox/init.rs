@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::acct::Accounting;
 use super::audit::{Audit, Scanner};
-use super::limits::Limits;
+use super::layer::Steps;
 
 /// The argument that makes `labgrade` act as the sandbox init.
 pub const INIT_ARG: &str = "__sandbox-init";
@@ -41,18 +41,10 @@ pub struct InitConfig {
     pub args: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
     pub cwd: PathBuf,
-    pub limits: Limits,
     /// `cgroup.procs` files the outer init writes its pid to.
     pub cgroup_join: Vec<PathBuf>,
-    /// Run the program as this (uid, gid).
-    pub user: Option<(u32, u32)>,
-    /// Install the seccomp filter ([`super::seccomp`]) before exec.
-    pub seccomp: bool,
-    /// Confine the program with the Landlock ruleset ([`super::ruleset`]).
-    pub landlock: bool,
-    /// Apply `RLIMIT_NPROC` (the program runs as a user of its own, or as root of a user
-    /// namespace of its own, so the count is the sandbox's alone).
-    pub limit_processes: bool,
+    /// What the layers apply to the program ([`super::layer::Steps::for_setup`]).
+    pub setup: super::layer::Setup,
     /// Host paths visible inside the sandbox besides the system directories.
     pub keep_visible: Vec<super::view::Visible>,
     /// Scan `/proc` for the process audit (costs a scan every couple of milliseconds).
@@ -330,6 +322,9 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
         })
         .collect::<Result<_, _>>()?;
     let cwd = c(config.cwd.as_os_str())?;
+    // Every layer's steps, prepared here: inside the view (the rules name its paths) and
+    // before the user change (which may not open every path they allow).
+    let steps = Steps::for_setup(&config.setup)?;
     // The child says on this pipe why it could not start the program (a layer it could not
     // apply, or exec itself); exec closes it. So a missing layer is the grader's error (the
     // run's set-up failed), never a run that quietly went without it.
@@ -345,7 +340,7 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
             drop(why_read);
-            let err = exec_child(config, &program, &argv, &envp, &cwd);
+            let err = exec_child(config, &steps, &program, &argv, &envp, &cwd);
             let why = format!("cannot start {}: {err}", config.program.display());
             // SAFETY: writing a live buffer to our end of the pipe, then leaving the forked
             // child without running the parent's destructors.
@@ -367,9 +362,11 @@ fn spawn_program(config: &InitConfig) -> Result<libc::pid_t, String> {
     }
 }
 
-/// In the forked child: limits, user, then exec. Returns only on failure.
+/// In the forked child: every layer's steps in their order, then exec. Returns only on
+/// failure.
 fn exec_child(
     config: &InitConfig,
+    steps: &Steps,
     program: &CString,
     argv: &[CString],
     envp: &[CString],
@@ -389,54 +386,8 @@ fn exec_child(
             );
         }
     }
-    if let Err(e) = config.limits.apply_in_child() {
-        return format!("setting limits: {e}");
-    }
-    // Built before the drop to the run's user, which may not be allowed to open every kept path;
-    // enforced after it and before seccomp (which would not block it, but the order keeps
-    // every privileged step before the first restriction).
-    let rules = super::ruleset::Rules::for_job(&config.keep_visible, true, None);
-    let landlock = if config.landlock {
-        match super::ruleset::Armed::build(&rules) {
-            Ok(armed) => armed,
-            Err(e) => return e,
-        }
-    } else {
-        super::ruleset::Armed::none()
-    };
-    if let Some((uid, gid)) = config.user {
-        // SAFETY: as above.
-        unsafe {
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(uid) != 0
-            {
-                return format!("dropping to uid {uid}: {}", std::io::Error::last_os_error());
-            }
-        }
-    }
-    if config.limit_processes {
-        // Without a user of its own (an unprivileged grader's user namespace) the program shares
-        // its uid with the two init processes, which the count includes: allow for them, so the
-        // submission gets the same number of processes as under a dedicated user and the
-        // cgroup's pids.max (which counts the inits too) is the limit a fork bomb meets.
-        let inits = if config.user.is_none() { 2 } else { 0 };
-        let processes = config.limits.processes.map(|n| n + inits);
-        if let Err(e) = super::limits::set_nproc(processes) {
-            return format!("limiting processes: {e}");
-        }
-    }
-    if let Err(e) = landlock.enforce() {
-        return format!("enforcing the Landlock ruleset: {e}");
-    }
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    if config.seccomp {
-        if let Err(e) = super::seccomp::install(&super::seccomp::program()) {
-            return format!("installing the seccomp filter: {e}");
-        }
+    if let Err((phase, e)) = steps.take() {
+        return format!("{}: {e}", phase.doing());
     }
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());

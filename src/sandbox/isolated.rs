@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use super::supervise::{supervise, MainWait};
 use super::{
-    cgroup, init, landlock_enforcement, orphans, ruleset, seccomp, spawn_error, Applied, Ending,
-    Isolation, Job, Layers, NamespaceMode, Outcome, SpawnError, NAMESPACES,
+    cgroup, init, landlock_enforcement, layer, orphans, ruleset, seccomp, spawn_error, Applied,
+    Ending, Isolation, Job, Layers, NamespaceMode, Outcome, SpawnError,
 };
 
 /// An isolated run: reported by the init, or lost with it.
@@ -69,31 +69,49 @@ pub(super) fn run_isolated(
         Isolation::Build => super::build_user(),
         _ => user.as_ref().map(|u| (u.uid, u.gid)),
     };
+    // RLIMIT_NPROC only where the count is the sandbox's alone: the program runs as a user of
+    // its own, or as root of a user namespace of its own. Without a user of its own (an
+    // unprivileged grader's user namespace) the program shares its uid with the two init
+    // processes, which the count includes: allow for them, so the submission gets the same
+    // number of processes as under a dedicated user and the cgroup's pids.max (which counts
+    // the inits too) is the limit a fork bomb meets.
     let limit_processes = job.isolation == Isolation::Full
         && (user.is_some() || layers.namespaces == Ok(NamespaceMode::UserNamespace));
+    let inits = if ids.is_none() { 2 } else { 0 };
+    let setup = layer::Setup {
+        isolation: job.isolation,
+        isolated: true,
+        limits: job.limits.clone(),
+        user: ids,
+        nproc: job
+            .limits
+            .processes
+            .filter(|_| limit_processes)
+            .map(|n| n + inits),
+        // The program dies with its namespace's init.
+        die_with: None,
+        trace: false,
+        landlock: ruleset::wanted().then(|| ruleset::Rules::for_job(&job.keep_visible, true, None)),
+    };
+    let applied = Applied {
+        cgroup: group.is_some(),
+        seccomp: seccomp::SUPPORTED,
+        own_user: ids.is_some(),
+        rlimit_nproc: setup.nproc.is_some(),
+    };
     let config = init::InitConfig {
         program: resolve_program(&job.program, &job.env),
         args: job.args.clone(),
         env: job.env.clone(),
         cwd: job.cwd.clone(),
-        limits: job.limits.clone(),
         cgroup_join: group
             .as_ref()
             .map(|g| g.group().join_files())
             .unwrap_or_default(),
-        user: ids,
+        setup,
         keep_visible: job.keep_visible.clone(),
         audit: job.isolation == Isolation::Full,
         accounting: job.isolation == Isolation::Full && layers.accounting.is_ok(),
-        seccomp: seccomp::SUPPORTED,
-        landlock: ruleset::wanted(),
-        limit_processes,
-    };
-    let applied = Applied {
-        cgroup: group.is_some(),
-        seccomp: config.seccomp,
-        own_user: ids.is_some(),
-        rlimit_nproc: limit_processes && job.limits.processes.is_some(),
     };
     let uid = ids.map_or_else(|| nix::unistd::geteuid().as_raw(), |(uid, _)| uid);
     let config = serde_json::to_string(&config).expect("plain data");
@@ -112,6 +130,7 @@ pub(super) fn run_isolated(
         .stderr(Stdio::piped());
     let write_fd = audit_write.as_raw_fd();
     let grader = std::process::id();
+    let namespaces = layer::namespaces();
     let userns = match layers.namespaces {
         Ok(NamespaceMode::UserNamespace) => Some(UserMaps::for_current_user()),
         _ => None,
@@ -126,13 +145,13 @@ pub(super) fn run_isolated(
             }
             match &userns {
                 Some(maps) => {
-                    if libc::unshare(libc::CLONE_NEWUSER | NAMESPACES) != 0 {
+                    if libc::unshare(libc::CLONE_NEWUSER | namespaces) != 0 {
                         return Err(io::Error::last_os_error());
                     }
                     maps.write()?;
                 }
                 None => {
-                    if libc::unshare(NAMESPACES) != 0 {
+                    if libc::unshare(namespaces) != 0 {
                         return Err(io::Error::last_os_error());
                     }
                 }

@@ -1,4 +1,7 @@
-//! Which protection layers this machine offers, detected once per grader process.
+//! The kernel facilities the sandbox's layers are made of, probed once per grader process.
+//! One facility may serve several layers (the namespaces serve four, and the process audit's
+//! row depends on them too); each layer's `Protection::detect` reads these to say whether it
+//! is there and what it does ([`super::layer`]).
 //!
 //! The portable layer (process group, rlimits, output caps, wall clock, group kill) is always
 //! there. The Linux layers need the kernel's consent: namespaces and cgroups need root here (a
@@ -104,170 +107,7 @@ impl Layers {
 
     /// What `layer` does here, or why it is missing.
     pub fn status(&self, layer: Layer) -> Result<String, String> {
-        let ns = |what: &str| -> Result<String, String> {
-            match (&self.namespaces, &self.init_program) {
-                (Ok(NamespaceMode::Direct), Ok(_)) => Ok(what.to_string()),
-                (Ok(NamespaceMode::UserNamespace), Ok(_)) => {
-                    Ok(format!("{what} (inside an unprivileged user namespace)"))
-                }
-                (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-            }
-        };
-        match layer {
-            Layer::Portable => Ok(
-                "own session, CPU/memory/file-size/open-file limits, no core dumps, output \
-                caps, wall clock, whole-group kill"
-                    .into(),
-            ),
-            Layer::PidNamespace => ns(
-                "the submission is PID 2 under labgrade's init: every process dies with it, \
-                kill(-1) reaches only the submission, processes and threads are audited",
-            ),
-            Layer::NetworkNamespace => ns("no network at all, loopback included"),
-            Layer::MountNamespace => {
-                ns("its own /proc, fresh /tmp and /dev/shm: nothing left behind there")
-            }
-            Layer::IpcUtsNamespaces => ns("no System V IPC shared with the machine"),
-            // Only runs through the namespace init join a group: a group the grader could
-            // create is no layer when runs do not use it.
-            Layer::Cgroup => match (&self.cgroup, self.isolated()) {
-                (Ok(hierarchy), true) => Ok(hierarchy.describe()),
-                (Ok(_), false) => Err(self.cgroup_unused()),
-                (Err(e), _) => Err(e.clone()),
-            },
-            Layer::UnprivilegedUser => self.user_row(),
-            Layer::BuildUser => self.build_user_row(),
-            Layer::Seccomp => {
-                if super::seccomp::SUPPORTED {
-                    Ok(
-                        "on every run and build, isolated or portable: no new namespaces \
-                        (unshare, setns, clone with CLONE_NEW*), no clone3, no mounts (old and \
-                        new API), no io_uring, no socket() (socketpair allowed), no ptrace, \
-                        no x32 calls, no kernel modules, keyrings, BPF or perf events"
-                            .into(),
-                    )
-                } else {
-                    Err("no seccomp filter for this platform".into())
-                }
-            }
-            Layer::Landlock => super::ruleset::describe(&self.landlock),
-            Layer::ProcessAccounting => ns(
-                "exact count of the processes a run created, threads told apart, from the \
-                kernel's accounting for its PID namespace",
-            )
-            .and_then(|d| self.accounting.clone().map(|()| d)),
-            Layer::ProcessAudit => self.audit_row(),
-        }
-    }
-}
-
-impl Layers {
-    /// The "unprivileged user" row: the user student programs really run as, on the path runs
-    /// take here.
-    fn user_row(&self) -> Result<String, String> {
-        let landlock = if self.landlock.is_ok() {
-            ", except where Landlock stops it"
-        } else {
-            ""
-        };
-        match (&self.user, self.isolated()) {
-            (Ok(users), isolated) => Ok(users.describe(isolated)),
-            (_, true) => Err(format!(
-                "student programs run as your own user (root only inside their user namespace): \
-                 they can read what you can read{landlock}"
-            )),
-            // A root that cannot change users refuses runs rather than run them as root.
-            (Err(why), false) if nix::unistd::geteuid().is_root() => Err(why.clone()),
-            (_, false) => Err(format!(
-                "student programs run as your own user: they can read what you can read{landlock}"
-            )),
-        }
-    }
-
-    /// The "build user" row: the user builds (cargo and rustc reading student source) run as.
-    fn build_user_row(&self) -> Result<String, String> {
-        let root = nix::unistd::geteuid().is_root();
-        if let Some((uid, _)) = super::build_user() {
-            return Ok(if self.isolated() {
-                format!("builds run as uid {uid}, which owns the build cache's target directories")
-            } else {
-                format!(
-                    "builds run as uid {uid}, which owns the build cache's target directories \
-                     (checked: it reaches the toolchain and the cache)"
-                )
-            });
-        }
-        match (super::portable_build_user(), super::build_reach()) {
-            (Some((uid, _)), Some(Err(why))) => Err(format!(
-                "builds run as root, the grader (under seccomp, no_new_privs and Landlock), not \
-                 as the build user {uid}: {why}. Install the toolchain where every user can \
-                 read it (rustup with RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo, \
-                 as gradescope/setup.sh does) and keep the build cache outside root's home"
-            )),
-            (Some((uid, _)), _) => Err(format!(
-                "builds run as root, the grader, until a build has checked that the build user \
-                 {uid} reaches the toolchain and the build cache"
-            )),
-            (None, _) if !root => Err(if self.isolated() {
-                "builds run as your own user (root only inside their user namespace): a user \
-                 that is not root cannot change uid"
-                    .to_string()
-            } else {
-                "builds run as your own user (under seccomp, no_new_privs and Landlock): a \
-                 user that is not root cannot change uid"
-                    .to_string()
-            }),
-            (None, _) => Err(match &self.user {
-                Ok(super::uids::RunUsers::Shared { .. }) => {
-                    "builds run as the grader: this user namespace does not map the uid pool \
-                     (a rootless container?), so there is no build user"
-                        .to_string()
-                }
-                Ok(_) => "builds run as the grader".to_string(),
-                Err(why) => format!("builds run as the grader: {why}"),
-            }),
-        }
-    }
-
-    /// The "process audit" row: which audit the runs of student programs get here, the
-    /// evidence of every `processes` test.
-    fn audit_row(&self) -> Result<String, String> {
-        if self.isolated() {
-            return Ok(match &self.accounting {
-                Ok(()) => {
-                    "PID namespace: the init scans /proc every 2 ms, and process accounting counts \
-                           processes exactly"
-                        .to_string()
-                }
-                Err(_) => {
-                    "PID namespace: the init scans /proc every 2 ms and counts tasks exactly (no \
-                           process accounting: a thread too short for the scans counts as a \
-                           process)"
-                        .to_string()
-                }
-            });
-        }
-        match &self.ptrace {
-            Ok(()) => Ok(
-                "ptrace: the grader traces every fork, clone and exit of a run of \
-                          student code: exact counts of processes and threads, leftovers \
-                          killed by pid (about +1 ms a run)"
-                    .to_string(),
-            ),
-            Err(why) => Err(format!(
-                "none: no PID namespace, and no ptrace: {why}; `processes` tests are \
-                 undecided and count as their spec says"
-            )),
-        }
-    }
-
-    /// Why the cgroup row is missing although a group could be created.
-    fn cgroup_unused(&self) -> String {
-        let why = match (&self.namespaces, &self.init_program) {
-            (Err(e), _) | (_, Err(e)) => e.clone(),
-            _ => String::new(),
-        };
-        format!("a group can be created, but only runs in namespaces join one ({why})")
+        layer.protection().detect(self)
     }
 }
 
@@ -290,9 +130,9 @@ fn init_program() -> Result<PathBuf, String> {
 /// Whether this process may create the namespaces the sandbox uses.
 #[cfg(target_os = "linux")]
 fn probe_namespaces() -> Result<NamespaceMode, String> {
-    if try_unshare(super::NAMESPACES) {
+    if try_unshare(super::layer::namespaces()) {
         Ok(NamespaceMode::Direct)
-    } else if try_unshare(libc::CLONE_NEWUSER | super::NAMESPACES) {
+    } else if try_unshare(libc::CLONE_NEWUSER | super::layer::namespaces()) {
         Ok(NamespaceMode::UserNamespace)
     } else {
         Err(super::shape::Refusal::of(&super::shape::Facts::read()).explain())

@@ -84,7 +84,7 @@ pub struct Job {
 }
 
 /// How strongly a job is isolated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Isolation {
     /// Every layer the machine offers: namespaces, cgroup, unprivileged user, process audit.
     Full,
@@ -99,16 +99,6 @@ pub enum Isolation {
     /// other user may enter.)
     Portable,
 }
-
-/// The namespaces an isolated run gets.
-#[cfg(target_os = "linux")]
-const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWNS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUTS;
-#[cfg(not(target_os = "linux"))]
-const NAMESPACES: libc::c_int = 0;
 
 /// Why a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,10 +352,6 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
     if !job.env.iter().any(|(k, _)| k == "TMPDIR") {
         cmd.env("TMPDIR", scratch.path());
     }
-    let rules = ruleset::Rules::for_job(&job.keep_visible, false, Some(scratch.path()));
-    let armed = ruleset::Armed::build(&rules).map_err(|e| fail(io::Error::other(e)))?;
-    let filter = seccomp::SUPPORTED.then(seccomp::program);
-    let filtered = filter.is_some();
     let limits = job.limits.clone();
     // A run that keeps the grader's uid (an unprivileged grader without user namespaces) shares
     // RLIMIT_NPROC's count with every process of that user: allow what the user has now plus
@@ -376,48 +362,33 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
         }
         _ => None,
     };
-    let grader = std::process::id();
     // Runs of student code are audited by ptrace where the machine allows it (builds are not:
     // cargo's hundreds of processes would pay a stop each for nothing).
     let traced =
         cfg!(target_os = "linux") && job.isolation == Isolation::Full && layers.ptrace.is_ok();
-    // SAFETY: the closure only makes system calls (ptrace, getrlimit/setrlimit, setgroups,
-    // setgid, setuid, prctl, getppid, landlock_restrict_self), which are async-signal-safe, and
-    // allocates nothing: the ruleset and the filter were built before the fork.
+    let setup = layer::Setup {
+        isolation: job.isolation,
+        isolated: false,
+        nproc: if own_count {
+            limits.processes
+        } else {
+            shared_nproc
+        },
+        limits,
+        user: ids,
+        die_with: Some(std::process::id()),
+        trace: traced,
+        landlock: ruleset::wanted()
+            .then(|| ruleset::Rules::for_job(&job.keep_visible, false, Some(scratch.path()))),
+    };
+    // Every layer's steps, prepared (rules opened, filter built) before the fork.
+    let steps = layer::Steps::for_setup(&setup).map_err(|e| fail(io::Error::other(e)))?;
+    let filtered = steps.has(Layer::Seccomp);
+    // SAFETY: `Steps::take` makes only async-signal-safe system calls (ptrace, setrlimit,
+    // setgroups, setgid, setuid, prctl, getppid, landlock_restrict_self) and allocates
+    // nothing on success: everything was built before the fork.
     unsafe {
-        cmd.pre_exec(move || {
-            // First: before the user change (no CAP_SYS_PTRACE needed then) and before the
-            // seccomp filter, which refuses ptrace.
-            #[cfg(target_os = "linux")]
-            if traced {
-                trace::trace_me()?;
-            }
-            limits.apply_in_child()?;
-            if let Some((uid, gid)) = ids {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                if own_count {
-                    limits::set_nproc(limits.processes)?;
-                }
-            } else if shared_nproc.is_some() {
-                limits::set_nproc(shared_nproc)?;
-            }
-            // After the user change, which clears the parent-death signal.
-            init::die_with(grader)?;
-            #[cfg(target_os = "linux")]
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            armed.enforce()?;
-            match &filter {
-                Some(program) => seccomp::install(program),
-                None => Ok(()),
-            }
-        });
+        cmd.pre_exec(move || steps.take().map_err(|(_, e)| e));
     }
     let started = Instant::now();
     // Without a PID namespace, orphans of the run come back to the grader to be ended with it.

@@ -54,7 +54,7 @@ impl Enforcement {
 }
 
 /// What the program may reach.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rules {
     /// Read and execute beneath these.
     pub read: Vec<PathBuf>,
