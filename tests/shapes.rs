@@ -280,8 +280,9 @@ const NEEDS_NAMESPACES: [&str; 5] = [
 /// What the hostile fixture can leave on the machine where there is no mount or IPC namespace
 /// (a POSIX and a System V shared-memory segment, a file in /dev/shm): removed at the end of
 /// the test whatever happens, so no other test (`tests/hostile.rs` checks the host's
-/// `/proc/sysvipc/shm`) sees them. Their being left is what the result's missing "mount
-/// namespace" and "ipc and uts namespaces" rows announce.
+/// `/proc/sysvipc/shm`) sees them. Their being left where runs share a uid is what the
+/// result's missing "mount namespace" and "ipc and uts namespaces" rows announce (in the
+/// container shape every run has a uid of its own, and the grader removes them).
 struct Leftovers {
     marker: String,
 }
@@ -526,6 +527,17 @@ fn hostile_in(sim: Sim) {
         // Its own mount namespace: the /dev/shm it wrote to was its own.
         let shm = Path::new("/dev/shm").join(&marker);
         assert!(!shm.exists(), "{} was left behind", shm.display());
+    }
+    if sim == Sim::Container {
+        // No namespaces, but every run a uid of its own: what that uid left in /dev/shm and
+        // System V IPC is removed once the run has ended.
+        let shm = Path::new("/dev/shm").join(&marker);
+        assert!(!shm.exists(), "{} was left behind", shm.display());
+        let sysv = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+        assert!(
+            !sysv.contains(&0x1ab6_7ade_u32.to_string()),
+            "a System V segment was left behind"
+        );
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     let leaked = leaked_student_processes();

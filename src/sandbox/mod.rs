@@ -27,6 +27,7 @@ pub mod init;
 mod isolated;
 mod layer;
 mod layers;
+mod leftovers;
 mod limits;
 mod orphans;
 mod ruleset;
@@ -405,6 +406,11 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
     );
     let audit = tracer.and_then(|t| t.join().ok().flatten());
     drop(scratch);
+    // Without a mount and IPC namespace, what the run made in /dev/shm and System V IPC is
+    // still there; a uid of its own owns it alone.
+    if let Some(user) = user.as_ref().filter(|u| u.own()) {
+        leftovers::remove_owned_by(user.uid);
+    }
     // Only now, every process of the run ended, may another run have the uid.
     drop(user);
     let ending = s.ending.unwrap_or(s.usage.status.ending());

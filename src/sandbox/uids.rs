@@ -63,6 +63,13 @@ pub struct RunUser {
     _slot: Option<Flock<File>>,
 }
 
+impl RunUser {
+    /// Whether the uid is this run's alone (a slot of the pool), not shared with other runs.
+    pub fn own(&self) -> bool {
+        self._slot.is_some()
+    }
+}
+
 impl RunUsers {
     /// For a root grader: the pool where this user namespace maps it, else `nobody`.
     pub fn detect() -> Result<RunUsers, String> {

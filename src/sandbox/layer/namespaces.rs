@@ -102,7 +102,8 @@ impl Protection for Mount {
     fn cost_when_missing(&self) -> Option<&'static str> {
         Some(
             "student code shares /dev/shm with the machine (and /tmp, where Landlock is \
-             missing): what it leaves there stays after the grading",
+             missing): what it leaves in /dev/shm is removed after each run only where runs \
+             have a uid of their own (a root grader), and stays otherwise",
         )
     }
 
@@ -123,7 +124,11 @@ impl Protection for IpcUts {
     }
 
     fn cost_when_missing(&self) -> Option<&'static str> {
-        Some("student code shares System V IPC with the machine: a segment it leaves stays")
+        Some(
+            "student code shares System V IPC with the machine: what it leaves is removed \
+             after each run only where runs have a uid of their own (a root grader), and \
+             stays otherwise",
+        )
     }
 
     fn namespaces(&self) -> libc::c_int {
