@@ -151,6 +151,50 @@ fn compile_time_reads_see_nothing_outside_the_submission() {
     }
 }
 
+/// A compile-time memory hog: a 6 GiB `static`, which rustc evaluates in its own memory (it
+/// stops there should the sandbox regress). The build's cgroup kills the compiler at its
+/// memory limit, and the student reads that the compiler ran out of memory and what to look
+/// for, not cargo's bare "could not compile". The other exercise still builds.
+/// (`tests/shapes.rs` checks the same hog where there is no cgroup.)
+#[test]
+fn a_compile_time_memory_hog_is_stopped_and_named() {
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sub = scratch.path().join("compile-time-hog");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        "static HOG: [u8; 6 << 30] = [1; 6 << 30];\nfn main() { println!(\"{}\", HOG[12345]); }\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("reference").join("src/bin/counter.rs"),
+        sub.join("src/bin/counter.rs"),
+    )
+    .unwrap();
+    let out = labgrade()
+        .arg("grade")
+        .arg(&sub)
+        .args(["--format", "json", "--spec"])
+        .arg(quick_spec())
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cgroup = r["sandbox"]
+        .as_array()
+        .and_then(|layers| layers.iter().find(|l| l["name"] == "cgroup"))
+        .expect("the cgroup row");
+    if cgroup["active"] != true {
+        skip(format!("no cgroup: {}", cgroup["detail"]));
+        return;
+    }
+    let build = tests_of(&r, "pool-sum", "build")[0];
+    assert_eq!(build["reason"], "build_failed", "{build:#}");
+    let msg = build["message"].as_str().unwrap();
+    assert!(msg.contains("the compiler ran out of memory"), "{msg}");
+    assert!(msg.contains("`static` or `const` array"), "{msg}");
+    assert_eq!(tests_of(&r, "counter", "build")[0]["status"], "pass");
+}
+
 /// The hostile fixture's `pool_sum`, built with cargo as the grader builds submissions (the
 /// course skeleton with the fixture's `src/`), copied where any user may run it.
 #[cfg(target_os = "linux")]

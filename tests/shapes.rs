@@ -896,6 +896,70 @@ fn compile_time_reads_in(sim: Sim, flags: &[&str]) {
     }
 }
 
+/// A compile-time memory hog: a 6 GiB `static`, which rustc evaluates in its own memory.
+/// Without a cgroup only the portable path's address-space limit on builds bounds it: the
+/// build fails at once in rustc's own words, and the hog (which stops at 6 GiB should the
+/// limit regress) never takes the machine's memory. The other exercise still builds.
+fn compile_time_hog_in(sim: Sim) {
+    if !can_simulate(&format!("a compile-time hog in the {} shape", sim.arg())) {
+        return;
+    }
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = tempfile::tempdir_in(reachable_base()).unwrap();
+    let dir = scratch.path();
+    chmod(dir, 0o755);
+    let sub = dir.join("compile-time-hog");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        "static HOG: [u8; 6 << 30] = [1; 6 << 30];
+fn main() { println!(\"{}\", HOG[12345]); }\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("fixtures/submissions/reference/src/bin/counter.rs"),
+        sub.join("src/bin/counter.rs"),
+    )
+    .unwrap();
+    chmod_tree_readable(&sub);
+    let env = grader_env(sim, dir, &[]);
+    let bin = labgrade_bin();
+    let out = in_shape(
+        &bin,
+        sim,
+        &bin,
+        &[
+            "grade",
+            &sub.display().to_string(),
+            "--format",
+            "json",
+            "--spec",
+            &quick_spec().display().to_string(),
+        ],
+    )
+    .envs(env.iter().map(|(k, v)| (k, v)))
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{}", text(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let build = &tests_of(&r, "pool-sum", "build")[0];
+    assert_eq!(build["reason"], "build_failed", "{build:#}");
+    let msg = build["message"].as_str().unwrap_or("");
+    assert!(msg.contains("more memory than available"), "{msg}");
+    let counter = &tests_of(&r, "counter", "build")[0];
+    assert_eq!(counter["status"], "pass", "{counter:#}");
+}
+
+#[test]
+fn a_compile_time_memory_hog_fails_its_build_in_a_container() {
+    compile_time_hog_in(Sim::Container);
+}
+
+#[test]
+fn a_compile_time_memory_hog_fails_its_build_as_an_unprivileged_user() {
+    compile_time_hog_in(Sim::Unprivileged);
+}
+
 fn chmod_tree_readable(path: &Path) {
     let mode = if path.is_dir() { 0o755 } else { 0o644 };
     chmod(path, mode);

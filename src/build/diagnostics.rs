@@ -169,6 +169,23 @@ impl Messages {
     }
 }
 
+/// Whether cargo's stderr shows a compiler that aborted on a refused allocation (Rust's
+/// "memory allocation of N bytes failed", LLVM's "out of memory").
+pub fn allocation_failed(cargo_stderr: &str) -> bool {
+    cargo_stderr.contains("memory allocation of")
+        || cargo_stderr.contains("LLVM ERROR: out of memory")
+}
+
+/// What a student reads when the compiler ran out of memory compiling their code.
+pub fn out_of_memory() -> String {
+    format!(
+        "the compiler ran out of memory compiling it (a build may use {} GiB): look for a huge \
+         `static` or `const` array, an `include_bytes!` or `include_str!` of something without \
+         end, or a macro that expands without end",
+        crate::sandbox::Limits::PORTABLE_BUILD_ADDRESS_SPACE >> 30
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +228,23 @@ mod tests {
             m.first_error_for("pool_sum", "").location(),
             "src/lib.rs:3:9"
         );
+    }
+
+    #[test]
+    fn a_compiler_that_ran_out_of_memory_is_told_apart() {
+        assert!(allocation_failed(
+            "memory allocation of 6442450944 bytes failed\nerror: could not compile `lab10`"
+        ));
+        assert!(!allocation_failed(
+            "error: could not compile `lab10` (bin \"counter\") due to 1 previous error"
+        ));
+        // The limit the message names is the one builds have, isolated or portable.
+        let build = crate::sandbox::Limits::for_build(std::time::Duration::from_secs(1));
+        assert_eq!(
+            build.memory_bytes,
+            Some(crate::sandbox::Limits::PORTABLE_BUILD_ADDRESS_SPACE)
+        );
+        assert!(out_of_memory().contains("(a build may use 4 GiB)"));
     }
 
     #[test]

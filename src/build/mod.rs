@@ -147,6 +147,10 @@ fn build_env(target: &Path, home: &Path) -> Vec<(OsString, OsString)> {
     env.push(("CARGO_TARGET_DIR".into(), target.into()));
     env.push(("CARGO_TERM_COLOR".into(), "never".into()));
     env.push(("LC_ALL".into(), "C".into()));
+    // glibc's malloc gives every thread an arena of 64 MiB of address space: cargo's threads
+    // on a many-core machine would spend the portable path's address-space limit on them
+    // (rustc has its own allocator). Two arenas, as for runs.
+    env.push(("MALLOC_ARENA_MAX".into(), "2".into()));
     env
 }
 
@@ -350,7 +354,19 @@ fn build_profile(
                     executable: copy_out(staged, b, exe, profile)?,
                 },
                 (_, None) => {
-                    BinaryBuild::Failed(messages.first_error_for(b, &outcome.stderr.lossy()))
+                    let stderr = outcome.stderr.lossy();
+                    let mut error = messages.first_error_for(b, &stderr);
+                    // No error of the compiler's own: the compiler was killed or aborted,
+                    // and running out of memory is the one cause a submission can bring
+                    // about (the cgroup's OOM killer, or an allocation the address-space
+                    // limit refused).
+                    let oom_killed = outcome.cgroup.as_ref().is_some_and(|c| c.oom_kills > 0);
+                    if error.file.is_none()
+                        && (oom_killed || diagnostics::allocation_failed(&stderr))
+                    {
+                        error.message = diagnostics::out_of_memory();
+                    }
+                    BinaryBuild::Failed(error)
                 }
             };
             binaries.insert(b.to_string(), state);

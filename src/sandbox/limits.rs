@@ -43,7 +43,15 @@ impl Limits {
         }
     }
 
-    /// Limits for compiling a submission: rustc needs far more virtual memory than any run.
+    /// The address space of each process of a build on the portable path, where no cgroup
+    /// bounds the build's memory. The lab's builds need under 1 GiB (a release build of the
+    /// skeleton and its dependencies fails at 512 MiB and passes at 1 GiB, with `ulimit -v`);
+    /// four times that leaves room for rustc's threads on a bigger machine.
+    pub const PORTABLE_BUILD_ADDRESS_SPACE: u64 = 4 << 30;
+
+    /// Limits for compiling a submission: rustc needs far more virtual memory than any run
+    /// (on the portable path it gets [`Self::PORTABLE_BUILD_ADDRESS_SPACE`]; an isolated
+    /// build is bounded by its cgroup).
     pub fn for_build(wall: Duration) -> Self {
         Limits {
             wall,
