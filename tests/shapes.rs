@@ -897,7 +897,7 @@ fn compile_time_reads_in(sim: Sim, flags: &[&str]) {
 }
 
 /// A compile-time memory hog: a 6 GiB `static`, which rustc evaluates in its own memory.
-/// Without a cgroup only the portable path's address-space limit on builds bounds it: the
+/// Without a cgroup only the address-space limit on builds bounds it: the
 /// build fails at once in rustc's own words, and the hog (which stops at 6 GiB should the
 /// limit regress) never takes the machine's memory. The other exercise still builds.
 fn compile_time_hog_in(sim: Sim) {
@@ -958,6 +958,12 @@ fn a_compile_time_memory_hog_fails_its_build_in_a_container() {
 #[test]
 fn a_compile_time_memory_hog_fails_its_build_as_an_unprivileged_user() {
     compile_time_hog_in(Sim::Unprivileged);
+}
+
+/// Namespaces, but no cgroup (cgroup v1 needs root): the address-space limit again.
+#[test]
+fn a_compile_time_memory_hog_fails_its_build_as_an_unprivileged_user_with_user_namespaces() {
+    compile_time_hog_in(Sim::UnprivilegedUserns);
 }
 
 fn chmod_tree_readable(path: &Path) {

@@ -81,7 +81,10 @@ pub(super) fn run_isolated(
     let setup = layer::Setup {
         isolation: job.isolation,
         isolated: true,
-        limits: job.limits.clone(),
+        limits: match group {
+            Some(_) => job.limits.clone(),
+            None => job.limits.without_cgroup(job.isolation),
+        },
         user: ids,
         nproc: job
             .limits

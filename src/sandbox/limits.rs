@@ -43,8 +43,8 @@ impl Limits {
         }
     }
 
-    /// The address space of each process of a build on the portable path, where no cgroup
-    /// bounds the build's memory. The lab's builds need under 1 GiB (a release build of the
+    /// The address space of each process of a build where no cgroup bounds the build's memory
+    /// (the portable path; namespaces without a cgroup, as for an unprivileged user). The lab's builds need under 1 GiB (a release build of the
     /// skeleton and its dependencies fails at 512 MiB and passes at 1 GiB, with `ulimit -v`);
     /// four times that leaves room for rustc's threads on a bigger machine.
     pub const PORTABLE_BUILD_ADDRESS_SPACE: u64 = 4 << 30;
@@ -64,6 +64,20 @@ impl Limits {
             processes: Some(1024),
             memory_bytes: Some(4 << 30),
         }
+    }
+
+    /// These limits for a run without a cgroup, where nothing bounds a build's memory but a
+    /// per-process limit: a build gets [`Self::PORTABLE_BUILD_ADDRESS_SPACE`] unless it has a
+    /// limit already, so that a compile-time hog (a huge `static`, `include_bytes!("/dev/zero")`,
+    /// macros that expand exponentially) fails its build instead of taking the machine's memory.
+    pub(super) fn without_cgroup(&self, isolation: super::Isolation) -> Limits {
+        let mut limits = self.clone();
+        if isolation == super::Isolation::Build {
+            limits
+                .address_space_bytes
+                .get_or_insert(Self::PORTABLE_BUILD_ADDRESS_SPACE);
+        }
+        limits
     }
 
     /// Applies the limits to the calling process. Runs in the forked child before `exec`:

@@ -353,15 +353,7 @@ fn run_portable_as(job: &Job, build_as: Option<(u32, u32)>) -> Result<Outcome, S
     if !job.env.iter().any(|(k, _)| k == "TMPDIR") {
         cmd.env("TMPDIR", scratch.path());
     }
-    let mut limits = job.limits.clone();
-    // Without a cgroup nothing bounds a build's memory but a per-process limit: a compile-time
-    // hog (a huge `static`, `include_bytes!("/dev/zero")`, macros that expand exponentially)
-    // would otherwise take the machine's.
-    if job.isolation == Isolation::Build {
-        limits
-            .address_space_bytes
-            .get_or_insert(Limits::PORTABLE_BUILD_ADDRESS_SPACE);
-    }
+    let limits = job.limits.without_cgroup(job.isolation);
     // A run that keeps the grader's uid (an unprivileged grader without user namespaces) shares
     // RLIMIT_NPROC's count with every process of that user: allow what the user has now plus
     // the run's own allowance, so a fork bomb still meets a bound near the run's limit.
