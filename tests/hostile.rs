@@ -195,6 +195,51 @@ fn a_compile_time_memory_hog_is_stopped_and_named() {
     assert_eq!(tests_of(&r, "counter", "build")[0]["status"], "pass");
 }
 
+/// A compile-time hang: a constant that never finishes evaluating, with rustc's own stop
+/// (`long_running_const_eval`) turned off. It costs the spec's build timeout (5 s here, not
+/// the 240 s of the spec it copies), and the message says what keeps a compiler busy. (The
+/// other program, when cargo reported it built before the stop, is graded: not asserted, as a
+/// loaded machine may not finish it within 5 s.)
+#[test]
+fn a_compile_time_hang_costs_the_build_timeout_and_is_named() {
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let spec = scratch.path().join("quick-5s-builds.toml");
+    let quick = std::fs::read_to_string(quick_spec()).unwrap();
+    assert!(quick.contains("timeout = \"240s\""));
+    std::fs::write(
+        &spec,
+        quick.replacen("timeout = \"240s\"", "timeout = \"5s\"", 1),
+    )
+    .unwrap();
+    let sub = scratch.path().join("compile-time-hang");
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(
+        sub.join("src/bin/pool_sum.rs"),
+        "#![allow(long_running_const_eval)]\n\
+         const X: u64 = { let mut i: u64 = 0; loop { i = i.wrapping_add(1); if i == 0 { break i; } } };\n\
+         fn main() { println!(\"{X}\"); }\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("reference").join("src/bin/counter.rs"),
+        sub.join("src/bin/counter.rs"),
+    )
+    .unwrap();
+    let out = labgrade()
+        .arg("grade")
+        .arg(&sub)
+        .args(["--format", "json", "--spec"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let build = tests_of(&r, "pool-sum", "build")[0];
+    assert_eq!(build["reason"], "build_timeout", "{build:#}");
+    let msg = build["message"].as_str().unwrap();
+    assert!(msg.contains("took longer than 5 s"), "{msg}");
+    assert!(msg.contains("long_running_const_eval"), "{msg}");
+}
+
 /// The hostile fixture's `pool_sum`, built with cargo as the grader builds submissions (the
 /// course skeleton with the fixture's `src/`), copied where any user may run it.
 #[cfg(target_os = "linux")]

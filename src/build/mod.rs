@@ -349,10 +349,13 @@ fn build_profile(
         let messages = diagnostics::parse(&outcome.stdout.bytes);
         for b in &present {
             let state = match (&outcome.ending, messages.executables.get(*b)) {
-                (Ending::TimedOut { after }, _) => BinaryBuild::TimedOut { after: *after },
+                // A binary cargo reported as built before the build was stopped is whole (the
+                // artifact message follows the link): only the one that kept the compiler
+                // busy fails its exercise.
                 (_, Some(exe)) => BinaryBuild::Built {
                     executable: copy_out(staged, b, exe, profile)?,
                 },
+                (Ending::TimedOut { after }, None) => BinaryBuild::TimedOut { after: *after },
                 (_, None) => {
                     let stderr = outcome.stderr.lossy();
                     let mut error = messages.first_error_for(b, &stderr);

@@ -167,7 +167,10 @@ fn not_built(ex: &Exercise, state: &BinaryBuild) -> (Reason, String) {
         BinaryBuild::TimedOut { after } => (
             Reason::BuildTimeout { after: *after },
             format!(
-                "building {} took longer than {} s and was stopped",
+                "building {} took longer than {} s and was stopped. The lab's programs compile \
+                 in seconds, so something keeps the compiler busy: a constant that never \
+                 finishes evaluating (`allow(long_running_const_eval)` turns off rustc's own \
+                 stop), or types or macros that expand without end",
                 ex.binary,
                 after.as_secs()
             ),

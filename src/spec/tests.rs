@@ -37,7 +37,7 @@ fn builtin_spec_parses_with_the_expected_tests_and_points() {
     let spec = builtin();
     assert_eq!(spec.lab, "lab10");
     assert_eq!(spec.origin, "<built-in lab10.toml>");
-    assert_eq!(spec.build.timeout, Duration::from_secs(300));
+    assert_eq!(spec.build.timeout, Duration::from_secs(60));
     let ids: Vec<&str> = spec.exercises.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["pool-sum", "counter"]);
     let (pool, counter) = (&spec.exercises[0], &spec.exercises[1]);
