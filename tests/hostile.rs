@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::attacks::{attacks, sneaky_submission, spec_for, tamper, unix_listener, Targets};
+use common::attacks::{attacks, sneaky_submission, spec_for, tamper, unix_listener, Targets, HOG};
 use common::*;
 use serde_json::Value;
 use std::io::ErrorKind;
@@ -151,6 +151,18 @@ fn compile_time_reads_see_nothing_outside_the_submission() {
     }
 }
 
+/// `sub` graded with `spec`: the JSON result.
+fn graded(sub: &Path, spec: &Path) -> Value {
+    let out = labgrade()
+        .arg("grade")
+        .arg(sub)
+        .args(["--format", "json", "--spec"])
+        .arg(spec)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
 /// A compile-time memory hog: a 6 GiB `static`, which rustc evaluates in its own memory (it
 /// stops there should the sandbox regress). The build's cgroup kills the compiler at its
 /// memory limit, and the student reads that the compiler ran out of memory and what to look
@@ -159,26 +171,8 @@ fn compile_time_reads_see_nothing_outside_the_submission() {
 #[test]
 fn a_compile_time_memory_hog_is_stopped_and_named() {
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let sub = scratch.path().join("compile-time-hog");
-    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
-    std::fs::write(
-        sub.join("src/bin/pool_sum.rs"),
-        "static HOG: [u8; 6 << 30] = [1; 6 << 30];\nfn main() { println!(\"{}\", HOG[12345]); }\n",
-    )
-    .unwrap();
-    std::fs::copy(
-        fixture("reference").join("src/bin/counter.rs"),
-        sub.join("src/bin/counter.rs"),
-    )
-    .unwrap();
-    let out = labgrade()
-        .arg("grade")
-        .arg(&sub)
-        .args(["--format", "json", "--spec"])
-        .arg(quick_spec())
-        .output()
-        .unwrap();
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sub = with_pool_sum(scratch.path(), "compile-time-hog", HOG);
+    let r = graded(&sub, &quick_spec());
     let cgroup = r["sandbox"]
         .as_array()
         .and_then(|layers| layers.iter().find(|l| l["name"] == "cgroup"))
@@ -211,28 +205,14 @@ fn a_compile_time_hang_costs_the_build_timeout_and_is_named() {
         quick.replacen("timeout = \"240s\"", "timeout = \"5s\"", 1),
     )
     .unwrap();
-    let sub = scratch.path().join("compile-time-hang");
-    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
-    std::fs::write(
-        sub.join("src/bin/pool_sum.rs"),
+    let sub = with_pool_sum(
+        scratch.path(),
+        "compile-time-hang",
         "#![allow(long_running_const_eval)]\n\
          const X: u64 = { let mut i: u64 = 0; loop { i = i.wrapping_add(1); if i == 0 { break i; } } };\n\
          fn main() { println!(\"{X}\"); }\n",
-    )
-    .unwrap();
-    std::fs::copy(
-        fixture("reference").join("src/bin/counter.rs"),
-        sub.join("src/bin/counter.rs"),
-    )
-    .unwrap();
-    let out = labgrade()
-        .arg("grade")
-        .arg(&sub)
-        .args(["--format", "json", "--spec"])
-        .arg(&spec)
-        .output()
-        .unwrap();
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    );
+    let r = graded(&sub, &spec);
     let build = tests_of(&r, "pool-sum", "build")[0];
     assert_eq!(build["reason"], "build_timeout", "{build:#}");
     let msg = build["message"].as_str().unwrap();

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use common::attacks::{attacks, sneaky_submission, spec_for, tamper, unix_listener, Targets};
+use common::attacks::{attacks, sneaky_submission, spec_for, tamper, unix_listener, Targets, HOG};
 use common::*;
 use serde_json::Value;
 
@@ -831,6 +831,30 @@ fn without_any_audit_processes_tests_are_undecided_and_the_spec_decides() {
     }
 }
 
+/// `sub` graded with the quick spec by the grader of `sim` (with the simulator's `flags`),
+/// whose home and cache are under `dir`.
+fn grade_in_shape(sim: Sim, flags: &[&str], dir: &Path, sub: &Path) -> Output {
+    let env = grader_env(sim, dir, &[]);
+    let bin = labgrade_bin();
+    in_shape_with(
+        &bin,
+        sim,
+        flags,
+        &bin,
+        &[
+            "grade",
+            &sub.display().to_string(),
+            "--format",
+            "json",
+            "--spec",
+            &quick_spec().display().to_string(),
+        ],
+    )
+    .envs(env.iter().map(|(k, v)| (k, v)))
+    .output()
+    .unwrap()
+}
+
 /// Compile-time reads (`include_str!`, `#[path]`) in each shape without namespaces: rustc, run
 /// by the build, reads neither a root-only secret outside the submission nor another
 /// submission's source (Landlock keeps the build to its own paths where no view exists).
@@ -860,25 +884,7 @@ fn compile_time_reads_in(sim: Sim, flags: &[&str]) {
     chmod_tree_readable(&dir.join("other-student"));
     let sub = sneaky_submission(dir, &secret, &other.join("pool_sum.rs"));
     chmod_tree_readable(&sub);
-    let env = grader_env(sim, dir, &[]);
-    let bin = labgrade_bin();
-    let out = in_shape_with(
-        &bin,
-        sim,
-        flags,
-        &bin,
-        &[
-            "grade",
-            &sub.display().to_string(),
-            "--format",
-            "json",
-            "--spec",
-            &quick_spec().display().to_string(),
-        ],
-    )
-    .envs(env.iter().map(|(k, v)| (k, v)))
-    .output()
-    .unwrap();
+    let out = grade_in_shape(sim, flags, dir, &sub);
     assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("SECRET-AT-COMPILE-TIME-9"), "{stdout}");
@@ -908,38 +914,9 @@ fn compile_time_hog_in(sim: Sim) {
     let scratch = tempfile::tempdir_in(reachable_base()).unwrap();
     let dir = scratch.path();
     chmod(dir, 0o755);
-    let sub = dir.join("compile-time-hog");
-    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
-    std::fs::write(
-        sub.join("src/bin/pool_sum.rs"),
-        "static HOG: [u8; 6 << 30] = [1; 6 << 30];
-fn main() { println!(\"{}\", HOG[12345]); }\n",
-    )
-    .unwrap();
-    std::fs::copy(
-        root().join("fixtures/submissions/reference/src/bin/counter.rs"),
-        sub.join("src/bin/counter.rs"),
-    )
-    .unwrap();
+    let sub = with_pool_sum(dir, "compile-time-hog", HOG);
     chmod_tree_readable(&sub);
-    let env = grader_env(sim, dir, &[]);
-    let bin = labgrade_bin();
-    let out = in_shape(
-        &bin,
-        sim,
-        &bin,
-        &[
-            "grade",
-            &sub.display().to_string(),
-            "--format",
-            "json",
-            "--spec",
-            &quick_spec().display().to_string(),
-        ],
-    )
-    .envs(env.iter().map(|(k, v)| (k, v)))
-    .output()
-    .unwrap();
+    let out = grade_in_shape(sim, &[], dir, &sub);
     assert_eq!(out.status.code(), Some(Exit::Fail.code()), "{}", text(&out));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let build = &tests_of(&r, "pool-sum", "build")[0];

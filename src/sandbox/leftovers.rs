@@ -41,24 +41,10 @@ pub fn remove_owned_by(uid: u32) -> Removed {
     }
     #[cfg(target_os = "linux")]
     {
-        let objects: Vec<(sysv::Kind, i32)> = sysv::KINDS
-            .into_iter()
-            .flat_map(|kind| {
-                sysv::owned_by(kind, uid)
-                    .into_iter()
-                    .map(move |id| (kind, id))
-            })
-            .collect();
+        let objects = sysv::owned_by(uid);
         if !objects.is_empty() {
             sysv::remove_as(uid, &objects);
-            let left: Vec<(sysv::Kind, i32)> = sysv::KINDS
-                .into_iter()
-                .flat_map(|kind| {
-                    sysv::owned_by(kind, uid)
-                        .into_iter()
-                        .map(move |id| (kind, id))
-                })
-                .collect();
+            let left = sysv::owned_by(uid);
             removed.ipc_objects = objects.iter().filter(|o| !left.contains(o)).count() as u32;
         }
     }
@@ -115,10 +101,17 @@ mod sysv {
         }
     }
 
-    /// The ids of the objects of `kind` that `uid` owns.
-    pub fn owned_by(kind: Kind, uid: u32) -> Vec<i32> {
-        let listing = std::fs::read_to_string(kind.listing()).unwrap_or_default();
-        ids_owned_by(&listing, uid)
+    /// The objects of every kind that `uid` owns.
+    pub fn owned_by(uid: u32) -> Vec<(Kind, i32)> {
+        KINDS
+            .into_iter()
+            .flat_map(|kind| {
+                let listing = std::fs::read_to_string(kind.listing()).unwrap_or_default();
+                ids_owned_by(&listing, uid)
+                    .into_iter()
+                    .map(move |id| (kind, id))
+            })
+            .collect()
     }
 
     /// The ids in a `/proc/sysvipc` listing whose owner (`uid` column) is `uid`. The columns
@@ -255,7 +248,7 @@ mod tests {
             .into_iter()
             .filter(|p| std::fs::symlink_metadata(p).is_ok())
             .collect();
-        let segment_left = sysv::owned_by(sysv::Kind::SharedMemory, STRANGER).contains(&segment);
+        let segment_left = sysv::owned_by(STRANGER).contains(&(sysv::Kind::SharedMemory, segment));
         let kept_there = kept.exists();
         let _ = std::fs::remove_file(&kept);
         unsafe { libc::shmctl(segment, libc::IPC_RMID, std::ptr::null_mut()) };

@@ -334,3 +334,8 @@ pub fn sneaky_submission(
     .unwrap();
     sub
 }
+
+/// A compile-time memory hog: a 6 GiB `static`, which rustc evaluates in its own memory (and
+/// which stops there, should the sandbox's limits regress).
+pub const HOG: &str =
+    "static HOG: [u8; 6 << 30] = [1; 6 << 30];\nfn main() { println!(\"{}\", HOG[12345]); }\n";

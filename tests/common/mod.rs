@@ -126,6 +126,20 @@ pub fn leaked_student_processes() -> Vec<String> {
     Vec::new()
 }
 
+/// A submission in `dir/name` whose `pool_sum.rs` is `pool_sum` and whose `counter.rs` is the
+/// reference's: for tests of one program that misbehaves at compile time.
+pub fn with_pool_sum(dir: &Path, name: &str, pool_sum: &str) -> PathBuf {
+    let sub = dir.join(name);
+    std::fs::create_dir_all(sub.join("src/bin")).unwrap();
+    std::fs::write(sub.join("src/bin/pool_sum.rs"), pool_sum).unwrap();
+    std::fs::copy(
+        fixture("reference").join("src/bin/counter.rs"),
+        sub.join("src/bin/counter.rs"),
+    )
+    .unwrap();
+    sub
+}
+
 /// Copies a directory tree (a fixture into a temporary root).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
