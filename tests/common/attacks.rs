@@ -178,6 +178,13 @@ pub fn attacks(t: &Targets) -> Vec<Attack> {
             "anything (the test checks what is left)",
         ),
         a(
+            "oom_score",
+            s(&["oom_score"]),
+            "pass",
+            |o| o == "1000 refused",
+            "1000 refused (the OOM killer's first choice, and it cannot lower that)",
+        ),
+        a(
             "stdin_wait",
             s(&["stdin_wait"]),
             "pass",

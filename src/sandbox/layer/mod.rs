@@ -25,6 +25,7 @@ mod build_user;
 mod cgroup;
 mod landlock;
 mod namespaces;
+mod oom_first;
 mod portable;
 mod process_accounting;
 mod process_audit;
@@ -238,6 +239,8 @@ registry! {
     Landlock => landlock::Landlock,
     ProcessAccounting => process_accounting::ProcessAccounting,
     ProcessAudit => process_audit::ProcessAudit,
+    /// Student code is what the OOM killer ends first.
+    OomFirst => oom_first::OomFirst,
 }
 
 impl Layer {

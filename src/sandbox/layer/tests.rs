@@ -10,7 +10,7 @@ use super::*;
 fn every_layer_has_its_own_name_and_is_listed_once() {
     let names: HashSet<&str> = Layer::ALL.iter().map(|l| l.name()).collect();
     assert_eq!(names.len(), Layer::ALL.len());
-    assert_eq!(Layer::ALL.len(), 12);
+    assert_eq!(Layer::ALL.len(), 13);
     assert_eq!(format!("{:<8}|", Layer::Cgroup), "cgroup  |");
     assert_eq!(
         serde_json::to_string(&Layer::PidNamespace).unwrap(),
@@ -57,6 +57,8 @@ fn a_portable_run_of_student_code_takes_every_step_in_the_kernels_order() {
     ];
     if cfg!(target_os = "linux") {
         expected.insert(0, (Phase::Trace, Layer::ProcessAudit));
+        // Same phase as the rlimits, after them: registry order within a phase.
+        expected.insert(2, (Phase::Limits, Layer::OomFirst));
     }
     if crate::sandbox::seccomp::SUPPORTED {
         expected.push((Phase::Seccomp, Layer::Seccomp));
@@ -74,6 +76,7 @@ fn a_build_drops_to_the_build_user_and_an_isolated_run_neither_traces_nor_dies_w
     let build = Steps::for_setup(&setup(Isolation::Build, true)).unwrap();
     assert!(build.has(Layer::BuildUser));
     assert!(!build.has(Layer::UnprivilegedUser));
+    assert!(!build.has(Layer::OomFirst));
     let phases: Vec<Phase> = build.order().into_iter().map(|(p, _)| p).collect();
     assert!(!phases.contains(&Phase::Trace));
     assert!(!phases.contains(&Phase::ParentDeath));
