@@ -10,6 +10,7 @@ mod hangs;
 mod limits;
 mod plan;
 pub mod progress;
+mod remembered;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -185,6 +186,7 @@ impl Grader {
             &|| self.reference_binary(),
             staged.path(),
             &lane,
+            self.cache.root(),
         )?;
         let Plan {
             mut tests,
@@ -432,7 +434,14 @@ impl Grader {
         let stopped = matches!(result.verdict, Verdict::Fail(Reason::Timeout { .. }));
         if stopped && ran_with == d.limit {
             let pool_sum = self.reference_binary()?;
-            if let Some(longer) = limits::recheck(&d, &args, pool_sum, ctx.workdir, ctx.lane)? {
+            if let Some(longer) = limits::recheck(
+                &d,
+                self.spec.reference.as_deref(),
+                &args,
+                pool_sum,
+                ctx.workdir,
+                ctx.lane,
+            )? {
                 let mut again = test.clone();
                 limits::set_timeout(&mut again, longer.limit);
                 result = self.run_one(runnable, &again, ctx, exclusive, reference)?;

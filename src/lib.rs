@@ -21,6 +21,7 @@ pub mod datetime;
 pub mod deadline;
 pub mod errors;
 pub mod exit;
+pub mod fnv;
 pub mod grade;
 pub mod lane;
 pub mod points;

@@ -440,6 +440,50 @@ fn a_hang_on_large_n_only_stops_at_the_limit_derived_from_the_reference() {
     assert!(c["evidence"].get("time_limit").is_none(), "{c:#}");
 }
 
+/// The reference's times are kept on disk for the next grader process on this machine: a
+/// second grading, in another process, derives its limits from the same times without timing
+/// the reference again. (A staff reference of its own, so that no other test's kept times,
+/// which a recheck may replace, are involved.)
+#[test]
+fn the_references_times_are_kept_for_the_next_grader_process() {
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    copy_dir(
+        &fixture("reference"),
+        &scratch.path().join("staff-reference"),
+    );
+    let spec = scratch.path().join("kept.toml");
+    let text = std::fs::read_to_string(reference_timeouts_spec()).unwrap();
+    std::fs::write(
+        &spec,
+        text.replacen("[build]", "reference = \"staff-reference\"\n\n[build]", 1),
+    )
+    .unwrap();
+    let reference_times = || {
+        let (code, r) = grade_json("reference", Some(&spec));
+        assert_eq!(code, 0, "{r:#}");
+        r["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| {
+                let ev = &t["evidence"];
+                Some((
+                    ev["command"].as_str()?.to_string(),
+                    ev["time_limit"]["reference_ms"].as_u64()?,
+                ))
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let first = reference_times();
+    assert!(first.len() >= 5, "{first:?}");
+    assert!(cache_dir().join("reference-times").is_dir());
+    assert_eq!(
+        reference_times(),
+        first,
+        "the second process timed the reference again"
+    );
+}
+
 #[test]
 fn the_reference_loses_nothing_to_limits_derived_from_the_yardstick() {
     let (code, r) = grade_json("reference", Some(&reference_timeouts_spec()));

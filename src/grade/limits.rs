@@ -5,7 +5,9 @@
 //! else the neutral yardstick built into the grader) is timed once on each input of the
 //! exercises that ask for it, in the same sandbox, and each output or processes test's limit becomes
 //! [`ReferenceTimeouts::limit`] of that time. The times are kept for the whole process, so a
-//! batch's workers time each input once (a Slurm array times them once per node: per machine).
+//! batch's workers time each input once, and on disk for a day ([`Remembered`]), so the next
+//! grader process on this machine (a student's next `check`, a Slurm array's shards on one
+//! node) does not time them again.
 //!
 //! The time kept is the larger of the reference's wall and CPU times: what a pool running on
 //! one core would need, so a correct but sequential pool is not stopped early. A reference run
@@ -26,6 +28,7 @@ use crate::sandbox::Ending;
 use crate::spec::{Exercise, ReferenceTimeouts, TestCase, TestKind};
 use crate::verdict::{Reason, TestResult, TimeLimit, Verdict};
 
+use super::remembered::{self, Kept, Remembered};
 use super::GradeError;
 
 /// `LABGRADE_LEGACY_TIMEOUTS=1`: every test runs to the spec's own timeout and nothing stops
@@ -46,9 +49,76 @@ enum Measured {
 /// Which reference (`None`: the built-in yardstick) on which arguments.
 type Key = (Option<PathBuf>, Vec<String>);
 
+/// The reference's times, for the whole process, and where each reference's are kept on disk
+/// between processes ([`Remembered`]).
+#[derive(Default)]
+struct Memory {
+    times: HashMap<Key, Measured>,
+    /// When each time was measured (seconds since the epoch), for the file.
+    at: HashMap<Key, u64>,
+    /// The store of each reference whose kept times were loaded.
+    stores: HashMap<Option<PathBuf>, Remembered>,
+}
+
+impl Memory {
+    /// Loads the times kept for `which` on this machine, once per process.
+    fn load(&mut self, cache_root: &Path, which: Option<&Path>) {
+        let owner = which.map(Path::to_path_buf);
+        if self.stores.contains_key(&owner) {
+            return;
+        }
+        let store = Remembered::at(cache_root, which);
+        for kept in store.load() {
+            let m = match (kept.took_ms, kept.over_ms) {
+                (Some(ms), _) => Measured::Took(Duration::from_millis(ms)),
+                (_, Some(ms)) => Measured::Over(Duration::from_millis(ms)),
+                _ => continue,
+            };
+            let key = (owner.clone(), kept.args);
+            if !self.times.contains_key(&key) {
+                self.at.insert(key.clone(), kept.at);
+                self.times.insert(key, m);
+            }
+        }
+        self.stores.insert(owner, store);
+    }
+
+    /// Records a time measured now.
+    fn record(&mut self, key: Key, m: Measured) {
+        self.at.insert(key.clone(), remembered::now());
+        self.times.insert(key, m);
+    }
+
+    /// Keeps `owner`'s times on disk, where its store was loaded.
+    fn save(&self, owner: &Option<PathBuf>) {
+        let Some(store) = self.stores.get(owner) else {
+            return;
+        };
+        let ms = |d: &Duration| Some(d.as_millis() as u64);
+        let kept = self
+            .times
+            .iter()
+            .filter(|((which, _), _)| which == owner)
+            .map(|(key, m)| Kept {
+                args: key.1.clone(),
+                took_ms: match m {
+                    Measured::Took(d) => ms(d),
+                    Measured::Over(_) => None,
+                },
+                over_ms: match m {
+                    Measured::Over(d) => ms(d),
+                    Measured::Took(_) => None,
+                },
+                at: self.at.get(key).copied().unwrap_or_else(remembered::now),
+            })
+            .collect();
+        store.save(kept);
+    }
+}
+
 /// The reference's times, for the whole process. The lock is held while timing, so two
 /// workers never time the same input, nor two inputs beside each other.
-static MEASURED: Mutex<Option<HashMap<Key, Measured>>> = Mutex::new(None);
+static MEASURED: Mutex<Option<Memory>> = Mutex::new(None);
 
 /// How one test's limit was derived.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,14 +194,17 @@ pub(super) fn derive<'r>(
     reference: &dyn Fn() -> Result<&'r Path, GradeError>,
     workdir: &Path,
     lane: &Lane,
+    cache_root: &Path,
 ) -> Result<(Vec<Exercise>, Derivations), GradeError> {
     let mut out = exercises.to_vec();
     let mut derived = Derivations::new();
     if legacy() {
         return Ok((out, derived));
     }
-    let mut measured = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
-    let measured = measured.get_or_insert_with(HashMap::new);
+    let mut memory = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
+    let memory = memory.get_or_insert_with(Memory::default);
+    memory.load(cache_root, which);
+    let mut timed = false;
     for ex in out.iter_mut().filter(|ex| wanted(ex)) {
         let Some(rule) = ex.reference_timeouts else {
             continue;
@@ -146,9 +219,9 @@ pub(super) fn derive<'r>(
                 continue;
             }
             let key: Key = (which.map(Path::to_path_buf), args.clone());
-            let known = match measured.get(&key) {
+            let known = match memory.times.get(&key) {
                 Some(Measured::Over(after)) if *after < enough => None,
-                None => slower_than_known(measured, &key, enough),
+                None => slower_than_known(&memory.times, &key, enough),
                 other => other.copied(),
             };
             let m = match known {
@@ -160,7 +233,8 @@ pub(super) fn derive<'r>(
                         continue;
                     };
                     let m = time_reference(pool_sum, &args, enough, workdir, lane)?;
-                    measured.insert(key, m);
+                    memory.record(key, m);
+                    timed = true;
                     m
                 }
             };
@@ -181,6 +255,9 @@ pub(super) fn derive<'r>(
                 );
             }
         }
+    }
+    if timed {
+        memory.save(&which.map(Path::to_path_buf));
     }
     Ok((out, derived))
 }
@@ -231,15 +308,26 @@ pub(super) fn set_timeout(test: &mut TestCase, limit: Duration) {
 /// the limit it needs now is returned, and the test runs again with it: a correct program never
 /// loses a point to a limit measured on a quieter machine. Costs at most the test's own
 /// timeout divided by the multiple. Call it holding no lane slot.
+/// A longer time replaces the one kept (in this process and on disk), so later tests and
+/// gradings on this input start from what the machine needs now.
 pub(super) fn recheck(
     d: &Derived,
+    which: Option<&Path>,
     args: &[String],
     pool_sum: &Path,
     workdir: &Path,
     lane: &Lane,
 ) -> Result<Option<Derived>, GradeError> {
     let now = time_reference(pool_sum, args, d.rule.measure_for(d.own), workdir, lane)?;
-    Ok(longer(d, now))
+    let longer = longer(d, now);
+    if longer.is_some() {
+        let mut memory = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
+        let memory = memory.get_or_insert_with(Memory::default);
+        let owner = which.map(Path::to_path_buf);
+        memory.record((owner.clone(), args.to_vec()), now);
+        memory.save(&owner);
+    }
+    Ok(longer)
 }
 
 /// The derivation from the reference's time `now`, when it gives a longer limit than `d`.
