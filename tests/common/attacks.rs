@@ -178,6 +178,13 @@ pub fn attacks(t: &Targets) -> Vec<Attack> {
             "anything (the test checks what is left)",
         ),
         a(
+            "clone_parent_daemon",
+            s(&["clone_parent_daemon"]),
+            "pass",
+            any,
+            "anything (the test checks that no process is left)",
+        ),
+        a(
             "oom_score",
             s(&["oom_score"]),
             "pass",
