@@ -187,6 +187,11 @@ pub const KNOWN_BUGGY: &[KnownBug] = &[
         "pool-sum",
     ),
     bug(
+        "exit_status_sums",
+        "partial sums sent as exit statuses (modulo 256)",
+        "pool-sum",
+    ),
+    bug(
         "u64_chunk",
         "u128 total, u64 sum per worker chunk",
         "pool-sum",

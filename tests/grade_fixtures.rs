@@ -230,6 +230,20 @@ fn a_wrapped_u64_total_is_recognised() {
     assert_eq!(test_named(&r, "pool-sum", "n=10 p=3")["status"], "pass");
 }
 
+/// Partial sums handed over as exit statuses arrive modulo 256: the message names the exit
+/// status, not a chunking bug (which is what "short by 4608" would otherwise suggest).
+#[test]
+fn partial_sums_sent_as_exit_statuses_are_recognised() {
+    let (code, r) = grade_json("exit_status_sums", Some(&quick_spec()));
+    assert_eq!(code, 1);
+    assert_eq!(test_named(&r, "pool-sum", "n=10 p=3")["status"], "pass");
+    let t = test_named(&r, "pool-sum", "n=1000003 p=3");
+    assert_eq!(t["reason"], "wrong_output", "{t:#}");
+    let msg = t["message"].as_str().unwrap();
+    assert!(msg.contains("exit status holds only 0-255"), "{msg}");
+    assert!(!msg.contains("chunk boundaries"), "{msg}");
+}
+
 #[test]
 fn a_u64_chunk_sum_fails_only_where_a_chunk_exceeds_u64() {
     // u128 total, u64 per-chunk sum: full marks on every test whose chunks fit a u64, the

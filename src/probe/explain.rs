@@ -74,6 +74,9 @@ fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
     if want > u64::MAX as u128 && got == wrapped {
         return "the total wrapped around 2^64: a u64 overflowed; sum into a u128".to_string();
     }
+    if let Some(hint) = workers.and_then(|p| truncated_hint(want, p, got)) {
+        return hint;
+    }
     let diff = want.abs_diff(got);
     // The remainder first: `chunk = n / p` drops the last `n % p` numbers, which no exclusive
     // bound explains (and an inclusive loop may already be there).
@@ -108,6 +111,36 @@ fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
             None => format!("over by {extra}: do chunks overlap, or do workers sum outside 1..=N?"),
         }
     }
+}
+
+/// Each worker's partial sum cut to its lowest bits on its way to the parent: the total of P
+/// values below 2^k, and right modulo 2^k whatever the chunking (the sum of the remainders is
+/// the remainder of the sum). 8 bits is an exit status (`exit(sum)` keeps `sum % 256`); 32 a
+/// `u32`/`i32` on the way (a cast, or 4 bytes through the pipe). A wrong total of another kind
+/// meets both conditions by chance about once in 2^k.
+fn truncated_hint(want: u128, p: u64, got: u128) -> Option<String> {
+    let fits = |bits: u32| {
+        let m = 1u128 << bits;
+        want >= m && got < m * u128::from(p) && got % m == want % m
+    };
+    if fits(8) {
+        return Some(
+            "each worker's partial sum arrived cut to its lowest 8 bits (the total is right \
+             modulo 256): an exit status holds only 0-255, so `exit(sum)` keeps `sum % 256`. \
+             Send each partial sum through a pipe or shared memory, and keep the exit status \
+             for success or failure"
+                .to_string(),
+        );
+    }
+    if fits(32) {
+        return Some(
+            "each worker's partial sum arrived cut to 32 bits (the total is right modulo \
+             2^32): a u32 or i32 on its way (a cast, or 4 bytes through the pipe). Keep the \
+             partial sums u128 (or u64 where they fit) from worker to parent"
+                .to_string(),
+        );
+    }
+    None
 }
 
 /// The chunk bounds `(first, last)` of splitting `1..=n` into `p` nearly equal parts the two
@@ -462,6 +495,44 @@ mod tests {
         let n = 10_000_000_000u64;
         let wrapped = (triangular(n) % (1u128 << 64)).to_string();
         assert!(sum(n, &wrapped).contains("wrapped around 2^64"));
+    }
+
+    #[test]
+    fn partial_sums_cut_to_an_exit_status_or_a_u32_are_named() {
+        // Seen from a pool whose workers `exit(partial as i32)` and whose parent adds the
+        // exit statuses.
+        for (n, p, got) in [
+            (100, 1, "186"),
+            (100, 2, "442"),
+            (100, 3, "442"),
+            (1_000_003, 16, "2278"),
+            (6_074_001_000, 4, "340"),
+        ] {
+            let msg = sum_p(n, p, got);
+            assert!(msg.contains("cut to its lowest 8 bits"), "{n} {p}: {msg}");
+            assert!(msg.contains("exit status holds only 0-255"), "{msg}");
+        }
+        // Partial sums through a u32: the total modulo 2^32 for one worker, and any chunking
+        // for two.
+        let n = 1_000_003u64;
+        let one = (triangular(n) % (1 << 32)).to_string();
+        assert!(
+            sum_p(n, 1, &one).contains("cut to 32 bits"),
+            "{}",
+            sum_p(n, 1, &one)
+        );
+        let half = n / 2;
+        let two = (triangular(half) % (1 << 32)) + ((triangular(n) - triangular(half)) % (1 << 32));
+        assert!(sum_p(n, 2, &two.to_string()).contains("cut to 32 bits"));
+        // Right modulo 256 but larger than P exit statuses can add up to: another bug.
+        let near = (triangular(100) - 256).to_string();
+        assert!(
+            !sum_p(100, 3, &near).contains("8 bits"),
+            "{}",
+            sum_p(100, 3, &near)
+        );
+        // A total below 256 is no evidence.
+        assert!(!sum_p(10, 3, "45").contains("8 bits"));
     }
 
     #[test]
