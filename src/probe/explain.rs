@@ -93,6 +93,14 @@ fn sum_hint(n: u64, workers: Option<u64>, got: u128) -> String {
         (Some(hint), None) | (None, Some(hint)) => return hint,
         (None, None) => {}
     }
+    // Nothing at all arrived: the classic `fork` misunderstanding, not a range bug.
+    if got == 0 {
+        return "the total stayed 0: no partial sum reached the parent. After `fork` each worker \
+                adds into its own copy of the parent's memory, so a total the workers add to \
+                stays 0 in the parent: send each partial sum back (a pipe per worker, or a \
+                MAP_SHARED mapping made before the fork)"
+            .to_string();
+    }
     if got < want {
         let gap = want - got;
         match range_summing_to(gap, n) {
@@ -533,6 +541,19 @@ mod tests {
         );
         // A total below 256 is no evidence.
         assert!(!sum_p(10, 3, "45").contains("8 bits"));
+    }
+
+    #[test]
+    fn a_total_that_stayed_zero_points_at_fork_copying_memory() {
+        let msg = sum_p(10, 3, "0");
+        assert!(msg.contains("the total stayed 0"), "{msg}");
+        assert!(msg.contains("own copy"), "{msg}");
+        // A remainder that went to no worker explains a 0 more precisely (N = 1, P = 2).
+        assert!(
+            !sum_p(1, 2, "0").contains("stayed 0"),
+            "{}",
+            sum_p(1, 2, "0")
+        );
     }
 
     #[test]
