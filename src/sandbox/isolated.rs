@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use super::proc_file::write_proc;
 use super::supervise::{supervise, MainWait};
 use super::{
     cgroup, init, landlock_enforcement, layer, orphans, ruleset, seccomp, spawn_error, Applied,
@@ -247,23 +248,6 @@ impl UserMaps {
         write_proc(c"/proc/self/uid_map", self.uid_map.as_bytes())?;
         write_proc(c"/proc/self/gid_map", self.gid_map.as_bytes())
     }
-}
-
-fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
-    // SAFETY: valid NUL-terminated path and buffer; the descriptor is closed on every path.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-        let err = io::Error::last_os_error();
-        libc::close(fd);
-        if n != bytes.len() as isize {
-            return Err(err);
-        }
-    }
-    Ok(())
 }
 
 /// `program` as a path: a bare name is looked up in the job's own `PATH`, as `Command` would.

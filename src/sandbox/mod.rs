@@ -30,6 +30,7 @@ mod layers;
 mod leftovers;
 mod limits;
 mod orphans;
+mod proc_file;
 mod ruleset;
 mod seccomp;
 pub mod shape;

@@ -49,24 +49,7 @@ impl Protection for OomFirst {
     }
 }
 
-/// Writes 1000 to `/proc/self/oom_score_adj`: open, write and close, async-signal-safe.
+/// Writes 1000 to `/proc/self/oom_score_adj` (async-signal-safe).
 fn victim_first() -> io::Result<()> {
-    const MOST: &[u8] = b"1000";
-    // SAFETY: a NUL-terminated path and a live buffer; the descriptor is closed on every path.
-    unsafe {
-        let fd = libc::open(
-            c"/proc/self/oom_score_adj".as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let written = libc::write(fd, MOST.as_ptr().cast(), MOST.len());
-        let err = io::Error::last_os_error();
-        libc::close(fd);
-        if written != MOST.len() as isize {
-            return Err(err);
-        }
-    }
-    Ok(())
+    crate::sandbox::proc_file::write_proc(c"/proc/self/oom_score_adj", b"1000")
 }
