@@ -136,12 +136,14 @@ impl<'a> Measurement<'a> {
                 }
                 Ok(())
             }
+            // Worded as an output test's wrong total, with its hint (a chunking bug, a u64
+            // that wrapped, sums cut to an exit status).
             Ok((_, printed)) => Err(Failed {
-                words: format!(
-                    "`{} {}` printed {printed:?}, expected {}",
-                    self.target.binary,
-                    self.args(arm).join(" "),
-                    triangular(self.n)
+                words: crate::probe::explain::wrong_output(
+                    &format!("{} {}", self.target.binary, self.args(arm).join(" ")),
+                    &self.args(arm),
+                    &crate::spec::StdoutCheck::SumTo { n: self.n },
+                    &printed,
                 ),
                 hang: None,
             }),

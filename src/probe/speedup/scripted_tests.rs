@@ -448,3 +448,24 @@ fn a_wrong_total_is_not_timed() {
         "nothing is timed after a wrong total"
     );
 }
+
+#[test]
+fn a_wrong_total_gets_the_output_tests_hint() {
+    // One worker that handed its sum over as an exit status: the total modulo 256.
+    let printed = (crate::spec::triangular(N) % 256).to_string();
+    let runner = ScriptedRunner::new(2, move |_| Outcome::scripted(0.4, 0.4, &printed));
+    let test = SpeedupTest {
+        n: Some(N),
+        workers: 2,
+        threshold: LAB10,
+        budget: BUDGET,
+        inconclusive: InconclusivePolicy::Pass,
+        curve_up_to: None,
+    };
+    let f = super::run(&test, runner.target("pool_sum")).unwrap();
+    assert!(
+        f.message.contains("exit status holds only 0-255"),
+        "{}",
+        f.message
+    );
+}
