@@ -274,13 +274,31 @@ fn product_hint(factors: &[u64], got: u128) -> String {
     }
     if got > want {
         let extra = got - want;
+        // One more increment per worker is a loop bound; exactly K more (or 2K…) is a worker
+        // too many; any other multiple of P, more loops per worker.
         let per_worker = match factors {
-            [workers, k] if *workers > 0 && extra % *workers as u128 == 0 && *k > 0 => {
-                let each = extra / *workers as u128;
-                format!(
-                    ": {each} more per worker; does each worker loop K+{each} times (`0..=k` \
-                     instead of `0..k`)?"
-                )
+            [workers, k] if *workers > 0 && *k > 0 => {
+                let (workers, k) = (*workers as u128, *k as u128);
+                if extra == workers {
+                    ": 1 more per worker; does each worker loop K+1 times (`0..=k` instead of \
+                     `0..k`)?"
+                        .to_string()
+                } else if extra % k == 0 {
+                    let more = extra / k;
+                    format!(
+                        ": exactly {more} {} worth of {k} more; does the parent run the \
+                         worker loop too, or does the fork loop start P+1 workers (`0..=p`)?",
+                        if more == 1 { "worker's" } else { "workers'" }
+                    )
+                } else if extra % workers == 0 {
+                    let each = extra / workers;
+                    format!(
+                        ": {each} more per worker; does each worker loop K+{each} times \
+                         (`0..=k` instead of `0..k`)?"
+                    )
+                } else {
+                    String::new()
+                }
             }
             _ => String::new(),
         };
@@ -584,5 +602,14 @@ mod tests {
         assert!(c("4001").contains("1 more than possible"));
         assert!(!c("4001").contains("per worker"));
         assert!(c("4004").contains("1 more per worker; does each worker loop K+1 times"));
+        // One worker too many (the parent joins in, or `0..=p` forks): K more, not K/P each.
+        let extra_worker = c("5000");
+        assert!(
+            extra_worker.contains("exactly 1 worker's worth of 1000 more"),
+            "{extra_worker}"
+        );
+        assert!(!extra_worker.contains("per worker"), "{extra_worker}");
+        assert!(c("6000").contains("exactly 2 workers' worth"));
+        assert!(c("4008").contains("2 more per worker"), "{}", c("4008"));
     }
 }
