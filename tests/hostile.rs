@@ -151,18 +151,6 @@ fn compile_time_reads_see_nothing_outside_the_submission() {
     }
 }
 
-/// `sub` graded with `spec`: the JSON result.
-fn graded(sub: &Path, spec: &Path) -> Value {
-    let out = labgrade()
-        .arg("grade")
-        .arg(sub)
-        .args(["--format", "json", "--spec"])
-        .arg(spec)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
-}
-
 /// A compile-time memory hog: a 6 GiB `static`, which rustc evaluates in its own memory (it
 /// stops there should the sandbox regress). The build's cgroup kills the compiler at its
 /// memory limit, and the student reads that the compiler ran out of memory and what to look
@@ -172,7 +160,7 @@ fn graded(sub: &Path, spec: &Path) -> Value {
 fn a_compile_time_memory_hog_is_stopped_and_named() {
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let sub = with_pool_sum(scratch.path(), "compile-time-hog", HOG);
-    let r = graded(&sub, &quick_spec());
+    let (_, r) = grade_dir_json(&sub, Some(&quick_spec()));
     let cgroup = r["sandbox"]
         .as_array()
         .and_then(|layers| layers.iter().find(|l| l["name"] == "cgroup"))
@@ -212,7 +200,7 @@ fn a_compile_time_hang_costs_the_build_timeout_and_is_named() {
          const X: u64 = { let mut i: u64 = 0; loop { i = i.wrapping_add(1); if i == 0 { break i; } } };\n\
          fn main() { println!(\"{X}\"); }\n",
     );
-    let r = graded(&sub, &spec);
+    let (_, r) = grade_dir_json(&sub, Some(&spec));
     let build = tests_of(&r, "pool-sum", "build")[0];
     assert_eq!(build["reason"], "build_timeout", "{build:#}");
     let msg = build["message"].as_str().unwrap();

@@ -182,7 +182,7 @@ pub fn out_of_memory() -> String {
         "the compiler ran out of memory compiling it (a build may use {} GiB): look for a huge \
          `static` or `const` array, an `include_bytes!` or `include_str!` of something without \
          end, or a macro that expands without end",
-        crate::sandbox::Limits::PORTABLE_BUILD_ADDRESS_SPACE >> 30
+        crate::sandbox::Limits::BUILD_ADDRESS_SPACE_WITHOUT_CGROUP >> 30
     )
 }
 
@@ -242,7 +242,7 @@ mod tests {
         let build = crate::sandbox::Limits::for_build(std::time::Duration::from_secs(1));
         assert_eq!(
             build.memory_bytes,
-            Some(crate::sandbox::Limits::PORTABLE_BUILD_ADDRESS_SPACE)
+            Some(crate::sandbox::Limits::BUILD_ADDRESS_SPACE_WITHOUT_CGROUP)
         );
         assert!(out_of_memory().contains("(a build may use 4 GiB)"));
     }

@@ -148,7 +148,7 @@ fn build_env(target: &Path, home: &Path) -> Vec<(OsString, OsString)> {
     env.push(("CARGO_TERM_COLOR".into(), "never".into()));
     env.push(("LC_ALL".into(), "C".into()));
     // glibc's malloc gives every thread an arena of 64 MiB of address space: cargo's threads
-    // on a many-core machine would spend the portable path's address-space limit on them
+    // on a many-core machine would spend a cgroup-less build's address-space limit on them
     // (rustc has its own allocator). Two arenas, as for runs.
     env.push(("MALLOC_ARENA_MAX".into(), "2".into()));
     env

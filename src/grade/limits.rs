@@ -203,7 +203,6 @@ pub(super) fn derive<'r>(
     }
     let mut memory = MEASURED.lock().unwrap_or_else(|p| p.into_inner());
     let memory = memory.get_or_insert_with(Memory::default);
-    memory.load(cache_root, which);
     let mut timed = false;
     for ex in out.iter_mut().filter(|ex| wanted(ex)) {
         let Some(rule) = ex.reference_timeouts else {
@@ -218,6 +217,9 @@ pub(super) fn derive<'r>(
             if own <= rule.floor || enough.is_zero() {
                 continue;
             }
+            // The kept times are read when a limit is first derived (once per process), not
+            // for specs that derive none.
+            memory.load(cache_root, which);
             let key: Key = (which.map(Path::to_path_buf), args.clone());
             let known = match memory.times.get(&key) {
                 Some(Measured::Over(after)) if *after < enough => None,
@@ -308,6 +310,7 @@ pub(super) fn set_timeout(test: &mut TestCase, limit: Duration) {
 /// the limit it needs now is returned, and the test runs again with it: a correct program never
 /// loses a point to a limit measured on a quieter machine. Costs at most the test's own
 /// timeout divided by the multiple. Call it holding no lane slot.
+///
 /// A longer time replaces the one kept (in this process and on disk), so later tests and
 /// gradings on this input start from what the machine needs now.
 pub(super) fn recheck(

@@ -52,7 +52,7 @@ struct File {
 
 /// Where one machine's times for one reference are kept.
 #[derive(Debug, Clone)]
-pub struct Remembered {
+pub(super) struct Remembered {
     path: PathBuf,
     machine: String,
     reference: String,
@@ -61,7 +61,7 @@ pub struct Remembered {
 impl Remembered {
     /// The store under `cache_root` for the reference `which` (`None`: the built-in
     /// yardstick) on this machine.
-    pub fn at(cache_root: &Path, which: Option<&Path>) -> Remembered {
+    pub(super) fn at(cache_root: &Path, which: Option<&Path>) -> Remembered {
         let machine = machine();
         let reference = match which {
             None => format!(

@@ -44,14 +44,15 @@ impl Limits {
     }
 
     /// The address space of each process of a build where no cgroup bounds the build's memory
-    /// (the portable path; namespaces without a cgroup, as for an unprivileged user). The lab's builds need under 1 GiB (a release build of the
-    /// skeleton and its dependencies fails at 512 MiB and passes at 1 GiB, with `ulimit -v`);
-    /// four times that leaves room for rustc's threads on a bigger machine.
-    pub const PORTABLE_BUILD_ADDRESS_SPACE: u64 = 4 << 30;
+    /// (the portable path; namespaces without a cgroup, as for an unprivileged user). The
+    /// lab's builds need under 1 GiB (a release build of the skeleton and its dependencies
+    /// fails at 512 MiB and passes at 1 GiB, with `ulimit -v`); four times that leaves room
+    /// for rustc's threads on a bigger machine.
+    pub const BUILD_ADDRESS_SPACE_WITHOUT_CGROUP: u64 = 4 << 30;
 
     /// Limits for compiling a submission: rustc needs far more virtual memory than any run
-    /// (on the portable path it gets [`Self::PORTABLE_BUILD_ADDRESS_SPACE`]; an isolated
-    /// build is bounded by its cgroup).
+    /// (a build without a cgroup gets [`Self::BUILD_ADDRESS_SPACE_WITHOUT_CGROUP`]; one with
+    /// a cgroup is bounded by it, [`Self::without_cgroup`]).
     pub fn for_build(wall: Duration) -> Self {
         Limits {
             wall,
@@ -67,7 +68,7 @@ impl Limits {
     }
 
     /// These limits for a run without a cgroup, where nothing bounds a build's memory but a
-    /// per-process limit: a build gets [`Self::PORTABLE_BUILD_ADDRESS_SPACE`] unless it has a
+    /// per-process limit: a build gets [`Self::BUILD_ADDRESS_SPACE_WITHOUT_CGROUP`] unless it has a
     /// limit already, so that a compile-time hog (a huge `static`, `include_bytes!("/dev/zero")`,
     /// macros that expand exponentially) fails its build instead of taking the machine's memory.
     pub(super) fn without_cgroup(&self, isolation: super::Isolation) -> Limits {
@@ -75,7 +76,7 @@ impl Limits {
         if isolation == super::Isolation::Build {
             limits
                 .address_space_bytes
-                .get_or_insert(Self::PORTABLE_BUILD_ADDRESS_SPACE);
+                .get_or_insert(Self::BUILD_ADDRESS_SPACE_WITHOUT_CGROUP);
         }
         limits
     }

@@ -44,10 +44,14 @@ pub fn labgrade() -> Command {
 
 /// Grades `fixture` with `spec` (None: the built-in spec) and returns (exit code, JSON result).
 pub fn grade_json(fixture_name: &str, spec: Option<&Path>) -> (i32, Value) {
+    grade_dir_json(&fixture(fixture_name), spec)
+}
+
+/// Grades the submission in `dir` with `spec` (None: the built-in spec) and returns (exit code,
+/// JSON result).
+pub fn grade_dir_json(dir: &Path, spec: Option<&Path>) -> (i32, Value) {
     let mut cmd = labgrade();
-    cmd.arg("grade")
-        .arg(fixture(fixture_name))
-        .args(["--format", "json"]);
+    cmd.arg("grade").arg(dir).args(["--format", "json"]);
     if let Some(spec) = spec {
         cmd.arg("--spec").arg(spec);
     }
